@@ -1,0 +1,1 @@
+"""ChargeGraph: a GraphQL API for the connectors of EV charging networks."""

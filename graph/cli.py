@@ -1,0 +1,71 @@
+"""The `chargegraph` command: serve the API, export the schema."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from graph.settings import Settings
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from graph.app import create_app
+
+    settings = Settings.from_env(data_dir=args.data_dir, demo=args.demo or None)
+    app = create_app(settings)
+    where = "MONGODB_URI" if settings.mongodb_uri else f"embedded database in {settings.data_dir}"
+    shown_host = "localhost" if args.host in ("0.0.0.0", "127.0.0.1") else args.host
+    print(
+        f"ChargeGraph on {where}\nGraphiQL: http://{shown_host}:{args.port}/graphql",
+        flush=True,
+    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, lifespan="on")
+    return 0
+
+
+def _export_schema(args: argparse.Namespace) -> int:
+    from graph.schema import schema
+
+    text = schema.as_str() + "\n"
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="chargegraph", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the GraphQL server")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
+    serve.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="embedded database directory when MONGODB_URI is unset (default ./data)",
+    )
+    serve.add_argument(
+        "--demo", action="store_true", help="add a demo network to an empty database"
+    )
+    serve.add_argument("--log-level", default="info", help="uvicorn log level")
+    serve.set_defaults(run=_serve)
+
+    export = commands.add_parser("export-schema", help="print the schema in SDL")
+    export.add_argument("--output", default="-", help="file to write (default: stdout)")
+    export.set_defaults(run=_export_schema)
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    result: int = args.run(args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Connectors: the physical ports an EV plugs into."""

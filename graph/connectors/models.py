@@ -1,0 +1,66 @@
+"""The stored connector: the eDRV Connector object, plus a GeoJSON location."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from beanie import Document, PydanticObjectId
+from pydantic import BaseModel
+from pymongo import ASCENDING, GEOSPHERE, IndexModel
+from pymongo.asynchronous.collection import AsyncCollection
+
+from graph.connectors.enums import ConnectorFormat, ConnectorStatus, ConnectorType, PowerType
+
+
+class GeoPoint(BaseModel):
+    """A GeoJSON point; `coordinates` is `[longitude, latitude]` as 2dsphere wants."""
+
+    type: str = "Point"
+    coordinates: list[float]
+
+
+class ConnectorDocument(Document):
+    """One connector, stored with the seed's field names and values."""
+
+    active: bool = True
+    status: ConnectorStatus = ConnectorStatus.AVAILABLE
+    # Endpoints are case-insensitive; they are stored in lowercase so a plain
+    # unique index enforces that.
+    endpoint: str
+    ocppId: int
+    type: ConnectorType
+    format: ConnectorFormat
+    power_type: PowerType
+    power: float
+    location: GeoPoint | None = None
+    createdAt: datetime
+    updatedAt: datetime
+    organization: PydanticObjectId
+
+    class Settings:
+        name = "connectors"
+        indexes = [
+            IndexModel([("endpoint", ASCENDING)], name="endpoint_unique", unique=True),
+            IndexModel([("organization", ASCENDING), ("_id", ASCENDING)], name="organization_id"),
+            IndexModel([("status", ASCENDING), ("_id", ASCENDING)], name="status_id"),
+            IndexModel([("power", ASCENDING)], name="power"),
+            # Version 3 is what MongoDB creates by default; naming it keeps the
+            # spec identical to the stored index when indexes are re-declared
+            # at every start.
+            IndexModel(
+                [("location", GEOSPHERE)],
+                name="location_2dsphere",
+                **{"2dsphereIndexVersion": 3},
+            ),
+        ]
+
+
+def connectors_collection() -> AsyncCollection[dict[str, Any]]:
+    """The raw connectors collection, for reads that skip ODM validation."""
+    return ConnectorDocument.get_pymongo_collection()
+
+
+def stored_values(fields: dict[str, Any]) -> dict[str, Any]:
+    """Enum members become their stored strings, for raw pymongo writes."""
+    return {key: getattr(value, "value", value) for key, value in fields.items()}

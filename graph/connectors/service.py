@@ -1,0 +1,227 @@
+"""Connector business rules: validation, uniqueness, status changes.
+
+Reads go straight to the collection and skip ODM validation (hot paths);
+inserts go through the Beanie document so the stored shape is declared once.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from graph.connectors.enums import ConnectorStatus
+from graph.connectors.models import (
+    ConnectorDocument,
+    GeoPoint,
+    connectors_collection,
+    stored_values,
+)
+from graph.connectors.types import Connector, CoordinatesInput, CreateConnectorInput
+from graph.core.ids import parse_id
+from graph.core.pagination import Connection, decode_id_cursor, page_from_rows
+from graph.core.timestamps import now
+from graph.errors import BadUserInput, Conflict, NotFound
+from graph.organizations import service as organizations
+
+_ENDPOINT = re.compile(r"[A-Za-z0-9]{4}", re.ASCII)
+MAX_POWER_KW = 10_000.0
+
+
+collection = connectors_collection
+
+
+# --- validation -----------------------------------------------------------
+
+
+def check_endpoint(value: str, field: str) -> str:
+    """Four ASCII letters or digits; returned in the stored (lowercase) form."""
+    if not _ENDPOINT.fullmatch(value):
+        raise BadUserInput(
+            f"{field} must be exactly 4 letters or digits (A-Z, 0-9), got {value[:20]!r}",
+            field=field,
+        )
+    return value.lower()
+
+
+def check_ocpp_id(value: int, field: str) -> int:
+    if value < 1:
+        raise BadUserInput(f"{field} must be 1 or higher, got {value}", field=field)
+    return value
+
+
+def check_power(value: float, field: str) -> float:
+    if not math.isfinite(value) or value <= 0 or value > MAX_POWER_KW:
+        raise BadUserInput(
+            f"{field} must be above 0 and at most {MAX_POWER_KW:g} kW, got {value}", field=field
+        )
+    return value
+
+
+def location_of(coordinates: CoordinatesInput, field: str) -> dict[str, Any]:
+    """A GeoJSON point for valid WGS 84 coordinates."""
+    for name, value, limit in (
+        ("latitude", coordinates.latitude, 90.0),
+        ("longitude", coordinates.longitude, 180.0),
+    ):
+        if not math.isfinite(value) or abs(value) > limit:
+            raise BadUserInput(
+                f"{field}.{name} must be between -{limit:g} and {limit:g}, got {value}",
+                field=f"{field}.{name}",
+            )
+    return GeoPoint(coordinates=[coordinates.longitude, coordinates.latitude]).model_dump()
+
+
+def _require_value(value: object, field: str) -> None:
+    if value is None:
+        raise BadUserInput(f"{field} cannot be null", field=field)
+
+
+# Update input field → (stored field, check). One table serves create and update.
+_CHECKS: dict[str, tuple[str, Any]] = {
+    "endpoint": ("endpoint", check_endpoint),
+    "ocpp_id": ("ocppId", check_ocpp_id),
+    "power": ("power", check_power),
+    "type": ("type", None),
+    "format": ("format", None),
+    "power_type": ("power_type", None),
+    "active": ("active", None),
+    "status": ("status", None),
+}
+
+_PUBLIC_NAMES = {
+    "ocpp_id": "ocppId",
+    "power_type": "powerType",
+    "organization_id": "organizationId",
+}
+
+
+async def _changes(fields: Mapping[str, Any], path: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Validate given input fields; returns the `$set` and `$unset` parts of an update."""
+    to_set: dict[str, Any] = {}
+    to_unset: dict[str, Any] = {}
+    for name, value in fields.items():
+        field = f"{path}.{_PUBLIC_NAMES.get(name, name)}"
+        if name == "coordinates":
+            if value is None:
+                to_unset["location"] = ""
+            else:
+                to_set["location"] = location_of(value, field)
+            continue
+        _require_value(value, field)
+        if name == "organization_id":
+            organization = parse_id(value, field)
+            await organizations.require(organization, field)
+            to_set["organization"] = organization
+            continue
+        stored, check = _CHECKS[name]
+        to_set[stored] = check(value, field) if check else value
+    return stored_values(to_set), to_unset
+
+
+def _endpoint_conflict(endpoint: str, field: str) -> Conflict:
+    return Conflict(f"{field} {endpoint!r} is already used by another connector", field=field)
+
+
+# --- reads ----------------------------------------------------------------
+
+
+async def get(connector_id: ObjectId) -> Connector | None:
+    doc = await collection().find_one({"_id": connector_id})
+    return Connector.from_document(doc) if doc else None
+
+
+async def get_by_endpoint(endpoint: str) -> Connector | None:
+    """Case-insensitive lookup; a malformed endpoint is refused, not merely missing."""
+    doc = await collection().find_one({"endpoint": check_endpoint(endpoint, "endpoint")})
+    return Connector.from_document(doc) if doc else None
+
+
+async def page(query: dict[str, Any], first: int, after: str | None) -> Connection[Connector]:
+    """One page of the connectors matching `query`, in id order."""
+    page_query = dict(query)
+    if after is not None:
+        page_query["_id"] = {"$gt": decode_id_cursor(after)}
+    # One row more than asked tells whether a next page exists.
+    rows = await collection().find(page_query, sort=[("_id", 1)], limit=first + 1).to_list()
+
+    async def count_total() -> int:
+        return await collection().count_documents(query)
+
+    return page_from_rows(
+        [Connector.from_document(row) for row in rows], first, Connector.cursor, count_total
+    )
+
+
+# --- writes ---------------------------------------------------------------
+
+
+async def create(data: CreateConnectorInput) -> Connector:
+    fields = {
+        "organization_id": data.organization_id,
+        "endpoint": data.endpoint,
+        "ocpp_id": data.ocpp_id,
+        "type": data.type,
+        "format": data.format,
+        "power_type": data.power_type,
+        "power": data.power,
+        "active": data.active,
+        "status": data.status,
+        "coordinates": data.coordinates,
+    }
+    to_set, _ = await _changes(fields, "input")
+    moment = now()
+    document = {**to_set, "createdAt": moment, "updatedAt": moment}
+    try:
+        inserted = await ConnectorDocument.model_validate(document).insert()
+    except DuplicateKeyError:
+        raise _endpoint_conflict(to_set["endpoint"], "input.endpoint") from None
+    stored = inserted.model_dump(exclude={"id"})
+    return Connector.from_document({"_id": inserted.id, **stored_values(stored)})
+
+
+async def update(connector_id: ObjectId, fields: Mapping[str, Any]) -> Connector:
+    to_set, to_unset = await _changes(fields, "input")
+    if not to_set and not to_unset:
+        current = await get(connector_id)
+        if current is None:
+            raise NotFound(f"connector {connector_id} does not exist", field="id")
+        return current
+    update: dict[str, Any] = {"$set": {**to_set, "updatedAt": now()}}
+    if to_unset:
+        update["$unset"] = to_unset
+    try:
+        doc = await collection().find_one_and_update(
+            {"_id": connector_id}, update, return_document=ReturnDocument.AFTER
+        )
+    except DuplicateKeyError:
+        raise _endpoint_conflict(to_set["endpoint"], "input.endpoint") from None
+    if doc is None:
+        raise NotFound(f"connector {connector_id} does not exist", field="id")
+    return Connector.from_document(doc)
+
+
+async def set_status(connector_id: ObjectId, status: ConnectorStatus) -> Connector:
+    """Change the status; writing the current status again changes nothing."""
+    doc = await collection().find_one_and_update(
+        {"_id": connector_id, "status": {"$ne": status.value}},
+        {"$set": {"status": status.value, "updatedAt": now()}},
+        return_document=ReturnDocument.AFTER,
+    )
+    if doc is None:
+        doc = await collection().find_one({"_id": connector_id})
+    if doc is None:
+        raise NotFound(f"connector {connector_id} does not exist", field="id")
+    return Connector.from_document(doc)
+
+
+async def delete(connector_id: ObjectId) -> ObjectId:
+    result = await collection().delete_one({"_id": connector_id})
+    if result.deleted_count == 0:
+        raise NotFound(f"connector {connector_id} does not exist", field="id")
+    return connector_id

@@ -1,0 +1,179 @@
+"""GraphQL types of the connectors domain."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from bson import ObjectId
+
+from graph.connectors.enums import ConnectorFormat, ConnectorStatus, ConnectorType, PowerType
+from graph.core.context import Info
+from graph.core.pagination import encode_cursor
+
+if TYPE_CHECKING:
+    from graph.organizations.types import Organization
+
+
+@strawberry.type(description="A position on Earth in WGS 84 degrees.")
+class Coordinates:
+    latitude: float = strawberry.field(description="Degrees north of the equator, -90 to 90.")
+    longitude: float = strawberry.field(description="Degrees east of Greenwich, -180 to 180.")
+
+
+@strawberry.type(
+    description=(
+        "The physical electrical port where an EV connects to a charge station. "
+        "A charge station may have one or more connectors."
+    )
+)
+class Connector:
+    id: strawberry.ID = strawberry.field(description="The id of this connector (24 hex characters).")
+    active: bool = strawberry.field(
+        description="Whether the operator has activated this connector; inactive ones are not offered to drivers."
+    )
+    status: ConnectorStatus = strawberry.field(
+        description="Current operational state, set in real time by the charge station."
+    )
+    endpoint: str = strawberry.field(
+        description="Connector endpoint: four alphanumeric characters, unique and case-insensitive (shown in lowercase)."
+    )
+    ocpp_id: int = strawberry.field(
+        description="The OCPP connector id on its charge station, numbered from 1."
+    )
+    type: ConnectorType = strawberry.field(description="The connector standard.")
+    format: ConnectorFormat = strawberry.field(description="Cable or socket.")
+    power_type: PowerType = strawberry.field(description="Kind of power delivered.")
+    power: float = strawberry.field(description="Maximum power in kilowatts.")
+    coordinates: Coordinates | None = strawberry.field(
+        description="Where the connector is; null when the operator has not located it."
+    )
+    created_at: datetime = strawberry.field(description="When this record was created.")
+    updated_at: datetime = strawberry.field(description="When this record last changed.")
+    organization_id: strawberry.Private[ObjectId]
+
+    @strawberry.field(description="The organization that owns and operates this connector.")
+    async def organization(
+        self, info: Info
+    ) -> Annotated[Organization, strawberry.lazy("graph.organizations.types")]:
+        return await info.context.loaders.organization_by_id.load(self.organization_id)
+
+    def cursor(self) -> str:
+        """Connectors are listed in id order, so the id is the cursor."""
+        return encode_cursor(str(self.id))
+
+    @classmethod
+    def from_document(cls, doc: Mapping[str, Any]) -> Connector:
+        """Build the GraphQL object straight from a stored document (no ODM validation)."""
+        location = doc.get("location")
+        coordinates = None
+        if location:
+            longitude, latitude = location["coordinates"]
+            coordinates = Coordinates(latitude=latitude, longitude=longitude)
+        return cls(
+            id=strawberry.ID(str(doc["_id"])),
+            active=doc["active"],
+            status=ConnectorStatus(doc["status"]),
+            endpoint=doc["endpoint"],
+            ocpp_id=doc["ocppId"],
+            type=ConnectorType(doc["type"]),
+            format=ConnectorFormat(doc["format"]),
+            power_type=PowerType(doc["power_type"]),
+            power=doc["power"],
+            coordinates=coordinates,
+            created_at=doc["createdAt"],
+            updated_at=doc["updatedAt"],
+            organization_id=doc["organization"],
+        )
+
+
+@strawberry.input(description="A position on Earth in WGS 84 degrees.")
+class CoordinatesInput:
+    latitude: float = strawberry.field(description="Degrees north of the equator, -90 to 90.")
+    longitude: float = strawberry.field(description="Degrees east of Greenwich, -180 to 180.")
+
+
+@strawberry.input(description="Narrows a list of connectors; an absent field does not filter.")
+class ConnectorFilter:
+    organization_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only connectors of this organization."
+    )
+    statuses: list[ConnectorStatus] | None = strawberry.field(
+        default=None, description="Only connectors in one of these states."
+    )
+    types: list[ConnectorType] | None = strawberry.field(
+        default=None, description="Only connectors of one of these standards."
+    )
+    formats: list[ConnectorFormat] | None = strawberry.field(
+        default=None, description="Only cables, or only sockets."
+    )
+    power_types: list[PowerType] | None = strawberry.field(
+        default=None, description="Only connectors delivering one of these kinds of power."
+    )
+    active: bool | None = strawberry.field(
+        default=None, description="Only active (true) or only inactive (false) connectors."
+    )
+    min_power_kw: float | None = strawberry.field(
+        default=None, description="Only connectors of at least this power, in kW."
+    )
+    max_power_kw: float | None = strawberry.field(
+        default=None, description="Only connectors of at most this power, in kW."
+    )
+
+
+@strawberry.input(description="A new connector.")
+class CreateConnectorInput:
+    organization_id: strawberry.ID = strawberry.field(
+        description="The organization that owns the connector; it must exist."
+    )
+    endpoint: str = strawberry.field(
+        description="Four alphanumeric characters, unique across all connectors regardless of case."
+    )
+    ocpp_id: int = strawberry.field(description="The OCPP connector id, 1 or higher.")
+    type: ConnectorType = strawberry.field(description="The connector standard.")
+    format: ConnectorFormat = strawberry.field(description="Cable or socket.")
+    power_type: PowerType = strawberry.field(description="Kind of power delivered.")
+    power: float = strawberry.field(description="Maximum power in kilowatts, above 0.")
+    active: bool = strawberry.field(default=True, description="Whether it is offered to drivers.")
+    status: ConnectorStatus = strawberry.field(
+        default=ConnectorStatus.AVAILABLE, description="The initial operational state."
+    )
+    coordinates: CoordinatesInput | None = strawberry.field(
+        default=None, description="Where the connector is."
+    )
+
+
+@strawberry.input(description="Changes to a connector: only the fields given change.")
+class UpdateConnectorInput:
+    organization_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description="Move the connector to this organization."
+    )
+    endpoint: str | None = strawberry.field(
+        default=strawberry.UNSET, description="A new endpoint (four alphanumeric characters)."
+    )
+    ocpp_id: int | None = strawberry.field(
+        default=strawberry.UNSET, description="A new OCPP connector id, 1 or higher."
+    )
+    type: ConnectorType | None = strawberry.field(
+        default=strawberry.UNSET, description="A new connector standard."
+    )
+    format: ConnectorFormat | None = strawberry.field(
+        default=strawberry.UNSET, description="Cable or socket."
+    )
+    power_type: PowerType | None = strawberry.field(
+        default=strawberry.UNSET, description="A new kind of power."
+    )
+    power: float | None = strawberry.field(
+        default=strawberry.UNSET, description="A new maximum power in kilowatts, above 0."
+    )
+    active: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="Activate (true) or deactivate (false)."
+    )
+    status: ConnectorStatus | None = strawberry.field(
+        default=strawberry.UNSET, description="A new operational state."
+    )
+    coordinates: CoordinatesInput | None = strawberry.field(
+        default=strawberry.UNSET, description="A new position; null removes it."
+    )

@@ -1,0 +1,1 @@
+"""Plumbing shared by every domain: ids, time, paging, errors, context."""

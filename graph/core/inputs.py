@@ -1,0 +1,17 @@
+"""Reading partial-update inputs."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any
+
+import strawberry
+
+
+def given_fields(value: object) -> dict[str, Any]:
+    """The fields a client actually sent in an input object (explicit nulls included)."""
+    return {
+        field.name: getattr(value, field.name)
+        for field in fields(value)  # type: ignore[arg-type]
+        if getattr(value, field.name) is not strawberry.UNSET
+    }

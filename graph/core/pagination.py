@@ -1,0 +1,109 @@
+"""Relay cursor connections.
+
+Lists are ordered by a stable key (the ObjectId, which grows with insertion
+time), and a cursor is the opaque encoding of the last key seen. Paging with
+`after` is a range condition on that key, so inserts never make a page skip
+or repeat an item.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+import strawberry
+from bson import ObjectId
+from bson.errors import InvalidId
+
+from graph.errors import BadUserInput
+
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 20
+
+NodeT = TypeVar("NodeT")
+
+
+def check_page_size(first: int, field: str = "first") -> int:
+    """Refuse page sizes outside 0..MAX_PAGE_SIZE."""
+    if first < 0 or first > MAX_PAGE_SIZE:
+        raise BadUserInput(
+            f"{field} must be between 0 and {MAX_PAGE_SIZE}, got {first}", field=field
+        )
+    return first
+
+
+def encode_cursor(*parts: str) -> str:
+    """Make an opaque cursor from the parts of a sort key."""
+    return base64.urlsafe_b64encode("|".join(parts).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, parts: int, field: str = "after") -> list[str]:
+    """Read back a cursor made by `encode_cursor` with the given number of parts."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        decoded = base64.urlsafe_b64decode(padded.encode()).decode().split("|")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        decoded = []
+    if len(decoded) != parts:
+        raise BadUserInput(f"{field} is not a cursor returned by this list", field=field)
+    return decoded
+
+
+def decode_id_cursor(cursor: str, field: str = "after") -> ObjectId:
+    """Read a cursor whose sort key is the document id."""
+    (value,) = decode_cursor(cursor, 1, field)
+    try:
+        return ObjectId(value)
+    except (InvalidId, TypeError):
+        raise BadUserInput(f"{field} is not a cursor returned by this list", field=field) from None
+
+
+@strawberry.type(description="Where a page sits in the whole list.")
+class PageInfo:
+    has_next_page: bool = strawberry.field(
+        description="True when more items follow this page: ask again with `after: endCursor`."
+    )
+    end_cursor: str | None = strawberry.field(
+        description="The cursor of the last item on this page; null on an empty page."
+    )
+
+
+@strawberry.type(description="One item of a page, with the cursor that points at it.")
+class Edge(Generic[NodeT]):
+    cursor: str = strawberry.field(description="Pass as `after` to continue after this item.")
+    node: NodeT = strawberry.field(description="The item.")
+
+
+@strawberry.type(description="A page of a list, in Relay cursor-connection form.")
+class Connection(Generic[NodeT]):
+    edges: list[Edge[NodeT]] = strawberry.field(description="The items of this page, in order.")
+    page_info: PageInfo = strawberry.field(description="Where this page sits in the whole list.")
+    count_total: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="How many items the whole list holds, across all pages.")
+    async def total_count(self) -> int:
+        return await self.count_total()
+
+
+def page_from_rows(
+    rows: Sequence[NodeT],
+    first: int,
+    cursor_of: Callable[[NodeT], str],
+    count_total: Callable[[], Awaitable[int]],
+) -> Connection[NodeT]:
+    """Build a page from rows fetched with limit `first + 1`.
+
+    The extra row only tells whether a next page exists; it is not returned.
+    """
+    page = list(rows[:first])
+    edges = [Edge(cursor=cursor_of(node), node=node) for node in page]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=len(rows) > first,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        count_total=count_total,
+    )

@@ -1,0 +1,47 @@
+"""Instants as the API stores and shows them: UTC, millisecond precision."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import strawberry
+
+
+def now() -> datetime:
+    """The current instant, truncated to what BSON keeps (milliseconds).
+
+    Truncating here means a value serialises the same before and after a
+    round trip through the database.
+    """
+    moment = datetime.now(UTC)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def format_datetime(value: datetime) -> str:
+    """ISO 8601 in UTC with milliseconds and `Z`, as in `2020-05-04T08:09:19.009Z`."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def parse_datetime(value: object) -> datetime:
+    """Read an ISO 8601 instant sent by a client."""
+    if not isinstance(value, str):
+        raise ValueError("DateTime must be an ISO 8601 string")
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError("DateTime must carry a time zone, e.g. a trailing Z")
+    return parsed.astimezone(UTC)
+
+
+DateTime = strawberry.scalar(
+    datetime,
+    name="DateTime",
+    description=(
+        "An instant in ISO 8601, always in UTC with milliseconds and a trailing Z, "
+        "e.g. 2020-05-04T08:09:19.009Z."
+    ),
+    serialize=format_datetime,
+    parse_value=parse_datetime,
+)

@@ -1,0 +1,1 @@
+"""Live connector status: one change stream per process, fanned out to subscribers."""

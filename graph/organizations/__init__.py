@@ -1,0 +1,1 @@
+"""Organizations: the companies that own and operate charge stations."""

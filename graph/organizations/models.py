@@ -1,0 +1,44 @@
+"""The stored organization, with the eDRV Organization object's field names."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from beanie import Document
+from pydantic import BaseModel
+from pymongo import ASCENDING, IndexModel
+
+
+class Address(BaseModel):
+    """Postal address; `country` is ISO 3166-1 alpha-2."""
+
+    streetAndNumber: str | None = None
+    postalCode: str | None = None
+    city: str | None = None
+    country: str | None = None
+
+
+class Configurations(BaseModel):
+    """How the organization's charge stations connect.
+
+    `basicAuthPassword` holds only a salted scrypt hash of the password, never
+    the password itself.
+    """
+
+    basicAuthEnabled: bool = False
+    basicAuthPassword: str | None = None
+
+
+class OrganizationDocument(Document):
+    """One organization."""
+
+    name: str
+    address: Address | None = None
+    configurations: Configurations = Configurations()
+    active: bool = True
+    createdAt: datetime
+    updatedAt: datetime
+
+    class Settings:
+        name = "organizations"
+        indexes = [IndexModel([("name", ASCENDING)], name="name")]

@@ -1,0 +1,69 @@
+"""Organization queries and mutations: thin resolvers over `graph.organizations.service`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from graph.core.ids import parse_id
+from graph.core.inputs import given_fields
+from graph.core.pagination import DEFAULT_PAGE_SIZE, Connection, check_page_size
+from graph.organizations import service
+from graph.organizations.types import (
+    CreateOrganizationInput,
+    Organization,
+    UpdateOrganizationInput,
+)
+
+OrganizationId = Annotated[
+    strawberry.ID, strawberry.argument(description="The organization's id.")
+]
+
+
+@strawberry.type
+class OrganizationQueries:
+    @strawberry.field(description="One organization by id; null when none has that id.")
+    async def organization(self, id: OrganizationId) -> Organization | None:
+        return await service.get(parse_id(id, "id"))
+
+    @strawberry.field(description="All organizations, in creation order.")
+    async def organizations(
+        self,
+        first: Annotated[
+            int, strawberry.argument(description="Page size, 0 to 100.")
+        ] = DEFAULT_PAGE_SIZE,
+        after: Annotated[
+            str | None,
+            strawberry.argument(description="Continue after this cursor (a page's endCursor)."),
+        ] = None,
+    ) -> Connection[Organization]:
+        return await service.page(check_page_size(first), after)
+
+
+@strawberry.type
+class OrganizationMutations:
+    @strawberry.mutation(description="Create an organization.")
+    async def create_organization(
+        self,
+        input: Annotated[
+            CreateOrganizationInput, strawberry.argument(description="The organization.")
+        ],
+    ) -> Organization:
+        return await service.create(input)
+
+    @strawberry.mutation(description="Change some fields of an organization; the others stay.")
+    async def update_organization(
+        self,
+        id: OrganizationId,
+        input: Annotated[
+            UpdateOrganizationInput, strawberry.argument(description="The fields to change.")
+        ],
+    ) -> Organization:
+        return await service.update(parse_id(id, "id"), given_fields(input))
+
+    @strawberry.mutation(
+        description="Delete an organization that has no connectors left; returns its id."
+    )
+    async def delete_organization(self, id: OrganizationId) -> strawberry.ID:
+        return strawberry.ID(str(await service.delete(parse_id(id, "id"))))

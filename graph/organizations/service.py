@@ -1,0 +1,234 @@
+"""Organization business rules: validation, write-only secrets, safe deletion."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import re
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+
+from graph.connectors.models import ConnectorDocument
+from graph.core.inputs import given_fields
+from graph.core.pagination import Connection, decode_id_cursor, encode_cursor, page_from_rows
+from graph.core.timestamps import now
+from graph.errors import BadUserInput, Conflict, NotFound
+from graph.organizations.models import Address, Configurations, OrganizationDocument
+from graph.organizations.types import (
+    AddressInput,
+    CreateOrganizationInput,
+    Organization,
+    OrganizationConfigurationsInput,
+)
+
+MAX_TEXT = 200
+_COUNTRY = re.compile(r"[A-Z]{2}", re.ASCII)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_ADDRESS_NAMES = {
+    "street_and_number": "streetAndNumber",
+    "postal_code": "postalCode",
+    "city": "city",
+    "country": "country",
+}
+# scrypt cost: about 50 ms per hash, paid only when a password is set or checked.
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+def collection() -> AsyncCollection[dict[str, Any]]:
+    """The raw organizations collection."""
+    return OrganizationDocument.get_pymongo_collection()
+
+
+# --- secrets --------------------------------------------------------------
+
+
+def hash_password(password: str) -> str:
+    """A salted scrypt hash; the only form in which a password is stored."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)
+    return "scrypt$" + base64.b64encode(salt).decode() + "$" + base64.b64encode(digest).decode()
+
+
+# --- validation -----------------------------------------------------------
+
+
+def check_text(value: str, field: str, *, required: bool = False) -> str:
+    """Trimmed single-line text of at most MAX_TEXT characters."""
+    text = value.strip()
+    if required and not text:
+        raise BadUserInput(f"{field} must not be empty", field=field)
+    if len(text) > MAX_TEXT or _CONTROL.search(text):
+        raise BadUserInput(
+            f"{field} must be a single line of at most {MAX_TEXT} characters", field=field
+        )
+    return text
+
+
+def _address_changes(value: AddressInput, field: str) -> dict[str, str | None]:
+    changes: dict[str, str | None] = {}
+    for name, part in given_fields(value).items():
+        stored = _ADDRESS_NAMES[name]
+        part_field = f"{field}.{stored}"
+        if part is None:
+            changes[stored] = None
+            continue
+        text = check_text(part, part_field)
+        if stored == "country" and not _COUNTRY.fullmatch(text):
+            raise BadUserInput(
+                f"{part_field} must be an ISO 3166-1 alpha-2 code such as NL, got {text[:20]!r}",
+                field=part_field,
+            )
+        changes[stored] = text or None
+    return changes
+
+
+async def _configuration_changes(
+    value: OrganizationConfigurationsInput, field: str, current: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Validate configuration changes against the stored configuration `current`."""
+    given = given_fields(value)
+    changes: dict[str, Any] = {}
+    password_field = f"{field}.basicAuthPassword"
+    if "basic_auth_password" in given:
+        password = given["basic_auth_password"]
+        if password is None:
+            changes["basicAuthPassword"] = None
+        elif not 8 <= len(password) <= 128:
+            raise BadUserInput(
+                f"{password_field} must be 8 to 128 characters long", field=password_field
+            )
+        else:
+            changes["basicAuthPassword"] = await asyncio.to_thread(hash_password, password)
+    if "basic_auth_enabled" in given:
+        enabled_field = f"{field}.basicAuthEnabled"
+        if given["basic_auth_enabled"] is None:
+            raise BadUserInput(f"{enabled_field} cannot be null", field=enabled_field)
+        changes["basicAuthEnabled"] = given["basic_auth_enabled"]
+    # Judge the configuration as it would be after the change.
+    after = {**current, **changes}
+    if after.get("basicAuthEnabled") and after.get("basicAuthPassword") is None:
+        raise BadUserInput(
+            f"{password_field} is required while basicAuthEnabled is true", field=password_field
+        )
+    return changes
+
+
+# --- reads ----------------------------------------------------------------
+
+
+async def get(organization_id: ObjectId) -> Organization | None:
+    doc = await collection().find_one({"_id": organization_id})
+    return Organization.from_document(doc) if doc else None
+
+
+async def require(organization_id: ObjectId, field: str) -> None:
+    """Refuse with NOT_FOUND when a referenced organization does not exist."""
+    if await collection().count_documents({"_id": organization_id}, limit=1) == 0:
+        raise NotFound(f"{field}: organization {organization_id} does not exist", field=field)
+
+
+async def by_ids(ids: list[ObjectId]) -> dict[ObjectId, Organization]:
+    """Several organizations in one round trip."""
+    rows = await collection().find({"_id": {"$in": ids}}).to_list()
+    return {row["_id"]: Organization.from_document(row) for row in rows}
+
+
+async def page(first: int, after: str | None) -> Connection[Organization]:
+    query: dict[str, Any] = {}
+    if after is not None:
+        query["_id"] = {"$gt": decode_id_cursor(after)}
+    rows = await collection().find(query, sort=[("_id", 1)], limit=first + 1).to_list()
+
+    async def count_total() -> int:
+        return await collection().count_documents({})
+
+    return page_from_rows(
+        [Organization.from_document(row) for row in rows],
+        first,
+        lambda organization: encode_cursor(str(organization.id)),
+        count_total,
+    )
+
+
+# --- writes ---------------------------------------------------------------
+
+
+async def create(data: CreateOrganizationInput) -> Organization:
+    name = check_text(data.name, "input.name", required=True)
+    address = _address_changes(data.address, "input.address") if data.address else {}
+    configurations = (
+        await _configuration_changes(data.configurations, "input.configurations", {})
+        if data.configurations
+        else {}
+    )
+    moment = now()
+    document = OrganizationDocument(
+        name=name,
+        address=Address(**address),
+        configurations=Configurations(**configurations),
+        active=data.active,
+        createdAt=moment,
+        updatedAt=moment,
+    )
+    await document.insert()
+    return Organization.from_document({"_id": document.id, **document.model_dump(exclude={"id"})})
+
+
+async def update(organization_id: ObjectId, fields: Mapping[str, Any]) -> Organization:
+    current = await collection().find_one({"_id": organization_id})
+    if current is None:
+        raise NotFound(f"organization {organization_id} does not exist", field="id")
+    to_set: dict[str, Any] = {}
+    for name, value in fields.items():
+        field = f"input.{name}"
+        if name == "name":
+            if value is None:
+                raise BadUserInput("input.name cannot be null", field="input.name")
+            to_set["name"] = check_text(value, field, required=True)
+        elif name == "active":
+            if value is None:
+                raise BadUserInput("input.active cannot be null", field="input.active")
+            to_set["active"] = value
+        elif name == "address":
+            if value is None:
+                to_set["address"] = Address().model_dump()
+            else:
+                for part, text in _address_changes(value, field).items():
+                    to_set[f"address.{part}"] = text
+        elif name == "configurations" and value is not None:
+            stored = current.get("configurations") or {}
+            changes = await _configuration_changes(value, field, stored)
+            for part, setting in changes.items():
+                to_set[f"configurations.{part}"] = setting
+    if not to_set:
+        return Organization.from_document(current)
+    doc = await collection().find_one_and_update(
+        {"_id": organization_id},
+        {"$set": {**to_set, "updatedAt": now()}},
+        return_document=ReturnDocument.AFTER,
+    )
+    if doc is None:
+        raise NotFound(f"organization {organization_id} does not exist", field="id")
+    return Organization.from_document(doc)
+
+
+async def delete(organization_id: ObjectId) -> ObjectId:
+    """Delete an organization that has no connectors left."""
+    connectors = ConnectorDocument.get_pymongo_collection()
+    remaining = await connectors.count_documents({"organization": organization_id})
+    if remaining:
+        raise Conflict(
+            f"organization {organization_id} still has {remaining} connector(s); "
+            "delete or move them first",
+            field="id",
+        )
+    result = await collection().delete_one({"_id": organization_id})
+    if result.deleted_count == 0:
+        raise NotFound(f"organization {organization_id} does not exist", field="id")
+    return organization_id

@@ -1,0 +1,162 @@
+"""GraphQL types of the organizations domain."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Annotated, Any
+
+import strawberry
+from bson import ObjectId
+
+from graph.connectors.enums import ConnectorStatus
+from graph.connectors.filters import connector_query
+from graph.connectors.loaders import OrganizationPageKey, freeze_query
+from graph.connectors.types import Connector, ConnectorFilter
+from graph.core.context import Info
+from graph.core.pagination import DEFAULT_PAGE_SIZE, Connection, check_page_size
+
+
+@strawberry.type(description="A postal address.")
+class Address:
+    street_and_number: str | None = strawberry.field(description="Street and house number.")
+    postal_code: str | None = strawberry.field(description="Postal code.")
+    city: str | None = strawberry.field(description="City.")
+    country: str | None = strawberry.field(description="Country, ISO 3166-1 alpha-2 (e.g. NL).")
+
+
+@strawberry.type(description="How the organization's charge stations connect to the back office.")
+class OrganizationConfigurations:
+    basic_auth_enabled: bool = strawberry.field(
+        description=(
+            "Whether charge stations must authenticate with HTTP basic auth. "
+            "The password itself is write-only and never returned."
+        )
+    )
+
+
+@strawberry.type(description="How many connectors are in one status.")
+class StatusCount:
+    status: ConnectorStatus = strawberry.field(description="The status.")
+    count: int = strawberry.field(description="How many connectors are in it.")
+
+
+@strawberry.type(description="A company that owns and operates charge stations.")
+class Organization:
+    id: strawberry.ID = strawberry.field(description="The id of this organization (24 hex characters).")
+    name: str = strawberry.field(description="The organization's name.")
+    active: bool = strawberry.field(description="Whether the organization is active.")
+    address: Address | None = strawberry.field(description="Postal address; null when unknown.")
+    configurations: OrganizationConfigurations = strawberry.field(
+        description="Charge-station connection settings."
+    )
+    created_at: datetime = strawberry.field(description="When this record was created.")
+    updated_at: datetime = strawberry.field(description="When this record last changed.")
+
+    @property
+    def object_id(self) -> ObjectId:
+        return ObjectId(self.id)
+
+    @strawberry.field(description="The organization's connectors, in creation order.")
+    async def connectors(
+        self,
+        info: Info,
+        filter: Annotated[
+            ConnectorFilter | None,
+            strawberry.argument(description="Narrows the list; an absent field does not filter."),
+        ] = None,
+        first: Annotated[
+            int, strawberry.argument(description="Page size, 0 to 100.")
+        ] = DEFAULT_PAGE_SIZE,
+        after: Annotated[
+            str | None,
+            strawberry.argument(description="Continue after this cursor (a page's endCursor)."),
+        ] = None,
+    ) -> Connection[Connector]:
+        key = OrganizationPageKey(
+            organization=self.object_id,
+            query=freeze_query(connector_query(filter)),
+            first=check_page_size(first),
+            after=after,
+        )
+        return await info.context.loaders.organization_connectors.load(key)
+
+    @strawberry.field(
+        description="How many of the organization's connectors are in each status (statuses with none are left out)."
+    )
+    async def connector_counts_by_status(self, info: Info) -> list[StatusCount]:
+        counts = await info.context.loaders.status_counts.load(self.object_id)
+        return [StatusCount(status=status, count=count) for status, count in counts]
+
+    @classmethod
+    def from_document(cls, doc: Mapping[str, Any]) -> Organization:
+        """Build the GraphQL object from a stored document; the password hash stays behind."""
+        # An address with no parts set is stored as an empty object, shown as null.
+        address = doc.get("address") or {}
+        configurations = doc.get("configurations") or {}
+        return cls(
+            id=strawberry.ID(str(doc["_id"])),
+            name=doc["name"],
+            active=doc.get("active", True),
+            address=Address(
+                street_and_number=address.get("streetAndNumber"),
+                postal_code=address.get("postalCode"),
+                city=address.get("city"),
+                country=address.get("country"),
+            )
+            if any(address.values())
+            else None,
+            configurations=OrganizationConfigurations(
+                basic_auth_enabled=bool(configurations.get("basicAuthEnabled", False))
+            ),
+            created_at=doc["createdAt"],
+            updated_at=doc["updatedAt"],
+        )
+
+
+@strawberry.input(description="A postal address; on update, only the parts given change.")
+class AddressInput:
+    street_and_number: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Street and house number."
+    )
+    postal_code: str | None = strawberry.field(default=strawberry.UNSET, description="Postal code.")
+    city: str | None = strawberry.field(default=strawberry.UNSET, description="City.")
+    country: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Country, ISO 3166-1 alpha-2 (two capital letters)."
+    )
+
+
+@strawberry.input(description="Charge-station connection settings; only the parts given change.")
+class OrganizationConfigurationsInput:
+    basic_auth_enabled: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Require HTTP basic auth from charge stations (needs a password).",
+    )
+    basic_auth_password: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="The password charge stations authenticate with (8 to 128 characters). Write-only.",
+    )
+
+
+@strawberry.input(description="A new organization.")
+class CreateOrganizationInput:
+    name: str = strawberry.field(description="The organization's name (1 to 200 characters).")
+    address: AddressInput | None = strawberry.field(default=None, description="Postal address.")
+    active: bool = strawberry.field(default=True, description="Whether the organization is active.")
+    configurations: OrganizationConfigurationsInput | None = strawberry.field(
+        default=None, description="Charge-station connection settings."
+    )
+
+
+@strawberry.input(description="Changes to an organization: only the fields given change.")
+class UpdateOrganizationInput:
+    name: str | None = strawberry.field(default=strawberry.UNSET, description="A new name.")
+    address: AddressInput | None = strawberry.field(
+        default=strawberry.UNSET, description="Address parts to change; null removes the address."
+    )
+    active: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="Activate (true) or deactivate (false)."
+    )
+    configurations: OrganizationConfigurationsInput | None = strawberry.field(
+        default=strawberry.UNSET, description="Connection settings to change."
+    )

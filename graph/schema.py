@@ -1,0 +1,50 @@
+"""The GraphQL schema, composed from each domain's queries, mutations and subscriptions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
+
+from graph.connectors.schema import ConnectorMutations, ConnectorQueries
+from graph.core.error_policy import apply_error_policy
+from graph.core.timestamps import DateTime
+from graph.live.schema import LiveSubscriptions
+from graph.organizations.schema import OrganizationMutations, OrganizationQueries
+
+Query = merge_types("Query", (ConnectorQueries, OrganizationQueries))
+Mutation = merge_types("Mutation", (ConnectorMutations, OrganizationMutations))
+Subscription = merge_types("Subscription", (LiveSubscriptions,))
+
+
+class ChargeGraphSchema(strawberry.Schema):
+    """The schema, with the project's error policy."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        apply_error_policy(errors, execution_context)
+
+
+def build_schema(**options: Any) -> ChargeGraphSchema:
+    """The schema with caches that make repeated queries cheap to parse and validate."""
+    return ChargeGraphSchema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        scalar_overrides={datetime: DateTime},
+        extensions=[
+            lambda: ParserCache(maxsize=1000),
+            lambda: ValidationCache(maxsize=1000),
+        ],
+        config=StrawberryConfig(**options),
+    )
+
+
+schema = build_schema()

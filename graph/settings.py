@@ -1,0 +1,33 @@
+"""Process-wide configuration, read once from the environment and the command line."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server needs to know before it starts.
+
+    `mongodb_uri` empty means "start the embedded database under `data_dir`".
+    """
+
+    mongodb_uri: str = ""
+    database_name: str = "chargegraph"
+    data_dir: Path = Path("./data")
+    demo: bool = False
+    # How many events may wait for one slow subscriber before it is dropped.
+    subscriber_queue_size: int = 1000
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        """Build settings from `MONGODB_URI`, `CHARGEGRAPH_DB` and `CHARGEGRAPH_DATA_DIR`."""
+        values: dict[str, object] = {
+            "mongodb_uri": os.environ.get("MONGODB_URI", ""),
+            "database_name": os.environ.get("CHARGEGRAPH_DB", "chargegraph"),
+            "data_dir": Path(os.environ.get("CHARGEGRAPH_DATA_DIR", "./data")),
+        }
+        values.update({key: value for key, value in overrides.items() if value is not None})
+        return cls(**values)  # type: ignore[arg-type]
