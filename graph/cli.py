@@ -62,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     export.set_defaults(run=_export_schema)
 
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     result: int = args.run(args)
     return result
 

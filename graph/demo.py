@@ -64,7 +64,9 @@ _STATUSES: list[tuple[ConnectorStatus, int]] = [
 _ENDPOINT_ALPHABET = string.ascii_lowercase + string.digits
 
 
-def scatter(rng: random.Random, latitude: float, longitude: float, km: float) -> tuple[float, float]:
+def scatter(
+    rng: random.Random, latitude: float, longitude: float, km: float
+) -> tuple[float, float]:
     """A random point within about `km` of a centre (denser near the centre)."""
     distance = km * math.sqrt(rng.random()) * rng.random()
     bearing = rng.uniform(0, 2 * math.pi)
@@ -74,12 +76,15 @@ def scatter(rng: random.Random, latitude: float, longitude: float, km: float) ->
 
 
 def connector_documents(
-    rng: random.Random, organizations: list[Any], count: int, cities: list[tuple[str, str, float, float]]
+    rng: random.Random,
+    organizations: list[Any],
+    count: int,
+    cities: list[tuple[str, str, float, float]],
 ) -> list[dict[str, Any]]:
     """`count` stored connectors spread over `cities`, with unique endpoints."""
     endpoints: set[str] = set()
     moment = now()
-    documents = []
+    documents: list[dict[str, Any]] = []
     models, model_weights = zip(*[(m[:4], m[4]) for m in _MODELS], strict=True)
     statuses, status_weights = zip(*_STATUSES, strict=True)
     while len(documents) < count:
@@ -117,7 +122,9 @@ async def seed_demo(connectors: int = 300) -> bool:
     for name, street, postal_code, city, country in ORGANIZATIONS:
         organization = OrganizationDocument(
             name=name,
-            address=Address(streetAndNumber=street, postalCode=postal_code, city=city, country=country),
+            address=Address(
+                streetAndNumber=street, postalCode=postal_code, city=city, country=country
+            ),
             createdAt=moment,
             updatedAt=moment,
         )
@@ -125,5 +132,7 @@ async def seed_demo(connectors: int = 300) -> bool:
         organization_ids.append(organization.id)
     documents = connector_documents(random.Random(2020), organization_ids, connectors, CITIES)
     await connectors_collection().insert_many(documents)
-    log.info("demo network added: %d organizations, %d connectors", len(organization_ids), connectors)
+    log.info(
+        "demo network added: %d organizations, %d connectors", len(organization_ids), connectors
+    )
     return True

@@ -9,7 +9,6 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
-from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from graph.connectors.schema import ConnectorMutations, ConnectorQueries
@@ -18,9 +17,22 @@ from graph.core.timestamps import DateTime
 from graph.live.schema import LiveSubscriptions
 from graph.organizations.schema import OrganizationMutations, OrganizationQueries
 
-Query = merge_types("Query", (ConnectorQueries, OrganizationQueries))
-Mutation = merge_types("Mutation", (ConnectorMutations, OrganizationMutations))
-Subscription = merge_types("Subscription", (LiveSubscriptions,))
+
+@strawberry.type(
+    description="Read the charging network: connectors and the organizations that own them."
+)
+class Query(ConnectorQueries, OrganizationQueries):
+    pass
+
+
+@strawberry.type(description="Manage organizations and their connectors.")
+class Mutation(ConnectorMutations, OrganizationMutations):
+    pass
+
+
+@strawberry.type(description="Follow the network live.")
+class Subscription(LiveSubscriptions):
+    pass
 
 
 class ChargeGraphSchema(strawberry.Schema):
@@ -38,12 +50,11 @@ def build_schema(**options: Any) -> ChargeGraphSchema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        scalar_overrides={datetime: DateTime},
         extensions=[
             lambda: ParserCache(maxsize=1000),
             lambda: ValidationCache(maxsize=1000),
         ],
-        config=StrawberryConfig(**options),
+        config=StrawberryConfig(scalar_map={datetime: DateTime}, **options),
     )
 
 

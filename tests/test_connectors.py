@@ -52,7 +52,9 @@ def test_created_connector_reads_back_like_the_seed(
 
     stored = db.connectors.find_one({"_id": ObjectId(created["id"])})
     assert stored is not None
-    assert {key: stored[key] for key in ("status", "type", "format", "power_type", "power", "ocppId")} == {
+    assert {
+        key: stored[key] for key in ("status", "type", "format", "power_type", "power", "ocppId")
+    } == {
         "status": "Available",
         "type": "Type2",
         "format": "CABLE",
@@ -71,7 +73,9 @@ def test_connector_by_endpoint_ignores_case(server: Server, organization: dict[s
     created = create_connector(server, organization["id"], endpoint="bq7z")
     for spelling in ("BQ7Z", "bq7z", "Bq7Z"):
         found = data(
-            server.query("query($e: String!) { connectorByEndpoint(endpoint: $e) { id } }", {"e": spelling})
+            server.query(
+                "query($e: String!) { connectorByEndpoint(endpoint: $e) { id } }", {"e": spelling}
+            )
         )["connectorByEndpoint"]
         assert found == {"id": created["id"]}
     missing = server.query('{ connectorByEndpoint(endpoint: "zz99") { id } }')
@@ -180,11 +184,13 @@ def test_update_changes_only_given_fields(
     created = create_connector(
         server, organization["id"], coordinates={"latitude": 48.85, "longitude": 2.35}
     )
-    updated = data(server.query(UPDATE, {"id": created["id"], "input": {"power": 11, "active": False}}))[
-        "updateConnector"
-    ]
+    updated = data(
+        server.query(UPDATE, {"id": created["id"], "input": {"power": 11, "active": False}})
+    )["updateConnector"]
     assert updated["power"] == 11 and updated["active"] is False
-    unchanged = {key: value for key, value in created.items() if key not in ("power", "active", "updatedAt")}
+    unchanged = {
+        key: value for key, value in created.items() if key not in ("power", "active", "updatedAt")
+    }
     assert {key: updated[key] for key in unchanged} == unchanged
     assert updated["createdAt"] == created["createdAt"]
     assert updated["updatedAt"] > created["updatedAt"]
@@ -197,10 +203,14 @@ def test_update_changes_only_given_fields(
     assert stored is not None and "location" not in stored and stored["active"] is False
 
 
-def test_update_can_move_to_another_organization(server: Server, organization: dict[str, Any]) -> None:
+def test_update_can_move_to_another_organization(
+    server: Server, organization: dict[str, Any]
+) -> None:
     other = create_organization(server, name="Other Owner")
     created = create_connector(server, organization["id"])
-    moved = data(server.query(UPDATE, {"id": created["id"], "input": {"organizationId": other["id"]}}))
+    moved = data(
+        server.query(UPDATE, {"id": created["id"], "input": {"organizationId": other["id"]}})
+    )
     assert moved["updateConnector"]["organization"]["id"] == other["id"]
 
 
@@ -232,7 +242,9 @@ def test_update_refuses_bad_input_and_changes_nothing(
 def test_update_to_a_taken_endpoint_conflicts(server: Server, organization: dict[str, Any]) -> None:
     first = create_connector(server, organization["id"])
     second = create_connector(server, organization["id"])
-    refused = error(server.query(UPDATE, {"id": second["id"], "input": {"endpoint": first["endpoint"].upper()}}))
+    refused = error(
+        server.query(UPDATE, {"id": second["id"], "input": {"endpoint": first["endpoint"].upper()}})
+    )
     assert refused["extensions"]["code"] == "CONFLICT"
 
 
@@ -273,7 +285,9 @@ def test_delete_returns_the_id_and_removes_it(
     server: Server, db: Database[dict[str, Any]], organization: dict[str, Any]
 ) -> None:
     created = create_connector(server, organization["id"])
-    deleted = data(server.query("mutation($id: ID!) { deleteConnector(id: $id) }", {"id": created["id"]}))
+    deleted = data(
+        server.query("mutation($id: ID!) { deleteConnector(id: $id) }", {"id": created["id"]})
+    )
     assert deleted == {"deleteConnector": created["id"]}
     assert db.connectors.find_one({"_id": ObjectId(created["id"])}) is None
     assert data(server.query(GET, {"id": created["id"]}))["connector"] is None

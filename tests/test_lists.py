@@ -76,8 +76,10 @@ def listed(server: Server, filter: dict[str, Any] | None) -> tuple[list[str], in
         ({"active": False}, lambda row: not row[5]),
         ({"minPowerKw": 50}, lambda row: row[3] >= 50),
         ({"maxPowerKw": 22}, lambda row: row[3] <= 22),
-        ({"minPowerKw": 20, "maxPowerKw": 60, "powerTypes": ["DC"], "active": True},
-         lambda row: 20 <= row[3] <= 60 and row[2] == "DC" and row[5]),
+        (
+            {"minPowerKw": 20, "maxPowerKw": 60, "powerTypes": ["DC"], "active": True},
+            lambda row: 20 <= row[3] <= 60 and row[2] == "DC" and row[5],
+        ),
         ({"statuses": []}, lambda row: False),
     ],
 )
@@ -173,13 +175,17 @@ def test_organization_connectors_and_status_counts(server: Server, network: dict
     ]
 
     after = second["connectors"]["pageInfo"]["endCursor"]
-    rest = data(server.query(ORGANIZATION_CONNECTORS, {"first": 2, "after": after}))["organizations"]
+    rest = data(server.query(ORGANIZATION_CONNECTORS, {"first": 2, "after": after}))[
+        "organizations"
+    ]
     rest_by_name = {edge["node"]["name"]: edge["node"] for edge in rest["edges"]}
     assert [edge["node"]["id"] for edge in rest_by_name["List Org 1"]["connectors"]["edges"]] == (
         ids_matching(network, lambda row: row[6] == 1)[2:]
     )
 
-    dc = data(server.query(ORGANIZATION_CONNECTORS, {"first": 10, "filter": {"powerTypes": ["DC"]}}))
+    dc = data(
+        server.query(ORGANIZATION_CONNECTORS, {"first": 10, "filter": {"powerTypes": ["DC"]}})
+    )
     dc_by_name = {edge["node"]["name"]: edge["node"] for edge in dc["organizations"]["edges"]}
     assert dc_by_name["List Org 0"]["connectors"]["totalCount"] == 1
     assert dc_by_name["List Org 2"]["connectors"]["totalCount"] == 2

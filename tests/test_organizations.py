@@ -21,7 +21,12 @@ UPDATE = f"mutation($id: ID!, $input: UpdateOrganizationInput!) {{ updateOrganiz
 CREATE = f"mutation($input: CreateOrganizationInput!) {{ createOrganization(input: $input) {{ {ORGANIZATION_FIELDS} }} }}"
 DELETE = "mutation($id: ID!) { deleteOrganization(id: $id) }"
 GET = f"query($id: ID!) {{ organization(id: $id) {{ {ORGANIZATION_FIELDS} }} }}"
-ADDRESS = {"streetAndNumber": "Rigakade 10", "postalCode": "1013BC", "city": "Amsterdam", "country": "NL"}
+ADDRESS = {
+    "streetAndNumber": "Rigakade 10",
+    "postalCode": "1013BC",
+    "city": "Amsterdam",
+    "country": "NL",
+}
 
 
 def test_create_and_read_an_organization(server: Server, db: Database[dict[str, Any]]) -> None:
@@ -32,7 +37,9 @@ def test_create_and_read_an_organization(server: Server, db: Database[dict[str, 
     assert created["active"] is True
     assert data(server.query(GET, {"id": created["id"]}))["organization"] == created
     stored = db.organizations.find_one({"_id": ObjectId(created["id"])})
-    assert stored is not None and stored["address"] == ADDRESS and stored["name"] == "Rockstart B.V."
+    assert (
+        stored is not None and stored["address"] == ADDRESS and stored["name"] == "Rockstart B.V."
+    )
 
 
 def test_password_is_write_only_and_stored_hashed(
@@ -56,11 +63,18 @@ def test_password_is_write_only_and_stored_hashed(
     hashed = stored["configurations"]["basicAuthPassword"]
     assert hashed.startswith("scrypt$") and secret not in hashed
     # The schema offers no way to read it back.
-    refused = error(server.query("{ organizations { edges { node { configurations { basicAuthPassword } } } } }"))
+    refused = error(
+        server.query(
+            "{ organizations { edges { node { configurations { basicAuthPassword } } } } }"
+        )
+    )
     assert refused["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
     # Nor does a refused request echo it.
     short = error(
-        server.query(UPDATE, {"id": organization["id"], "input": {"configurations": {"basicAuthPassword": "pw"}}})
+        server.query(
+            UPDATE,
+            {"id": organization["id"], "input": {"configurations": {"basicAuthPassword": "pw"}}},
+        )
     )
     assert short["extensions"]["field"] == "input.configurations.basicAuthPassword"
     assert "pw" not in short["message"].replace("password", "").replace("Password", "")
@@ -78,7 +92,10 @@ def test_password_is_write_only_and_stored_hashed(
         ({"address": {"country": "nl"}}, "input.address.country"),
         ({"address": {"city": "y" * 500}}, "input.address.city"),
         ({"configurations": {"basicAuthEnabled": True}}, "input.configurations.basicAuthPassword"),
-        ({"configurations": {"basicAuthPassword": "short"}}, "input.configurations.basicAuthPassword"),
+        (
+            {"configurations": {"basicAuthPassword": "short"}},
+            "input.configurations.basicAuthPassword",
+        ),
     ],
 )
 def test_create_refuses_bad_input(
@@ -94,7 +111,10 @@ def test_create_refuses_bad_input(
 def test_update_is_partial_and_moves_updated_at(server: Server) -> None:
     created = create_organization(server, name="Partial", address=ADDRESS)
     updated = data(
-        server.query(UPDATE, {"id": created["id"], "input": {"address": {"city": "Utrecht"}, "active": False}})
+        server.query(
+            UPDATE,
+            {"id": created["id"], "input": {"address": {"city": "Utrecht"}, "active": False}},
+        )
     )["updateOrganization"]
     assert updated["address"] == {**ADDRESS, "city": "Utrecht"}
     assert updated["active"] is False and updated["name"] == "Partial"
@@ -102,9 +122,14 @@ def test_update_is_partial_and_moves_updated_at(server: Server) -> None:
     assert updated["updatedAt"] > created["updatedAt"]
     removed = data(server.query(UPDATE, {"id": created["id"], "input": {"address": None}}))
     assert removed["updateOrganization"]["address"] is None
-    readded = data(server.query(UPDATE, {"id": created["id"], "input": {"address": {"country": "BE"}}}))
+    readded = data(
+        server.query(UPDATE, {"id": created["id"], "input": {"address": {"country": "BE"}}})
+    )
     assert readded["updateOrganization"]["address"] == {
-        "streetAndNumber": None, "postalCode": None, "city": None, "country": "BE"
+        "streetAndNumber": None,
+        "postalCode": None,
+        "city": None,
+        "country": "BE",
     }
 
 
@@ -113,14 +138,19 @@ def test_update_refusals_change_nothing(server: Server, db: Database[dict[str, A
     before = db.organizations.find_one({"_id": ObjectId(created["id"])})
     for values, code, field in (
         ({"name": None}, "BAD_USER_INPUT", "input.name"),
-        ({"name": "ok", "configurations": {"basicAuthEnabled": True}}, "BAD_USER_INPUT",
-         "input.configurations.basicAuthPassword"),
+        (
+            {"name": "ok", "configurations": {"basicAuthEnabled": True}},
+            "BAD_USER_INPUT",
+            "input.configurations.basicAuthPassword",
+        ),
         ({"active": None}, "BAD_USER_INPUT", "input.active"),
     ):
         refused = error(server.query(UPDATE, {"id": created["id"], "input": values}))
         assert refused["extensions"] == {"code": code, "field": field}
     assert db.organizations.find_one({"_id": ObjectId(created["id"])}) == before
-    missing = error(server.query(UPDATE, {"id": "5e7e6c058a6deccfefdf4223", "input": {"name": "x"}}))
+    missing = error(
+        server.query(UPDATE, {"id": "5e7e6c058a6deccfefdf4223", "input": {"name": "x"}})
+    )
     assert missing["extensions"]["code"] == "NOT_FOUND"
     malformed = error(server.query(UPDATE, {"id": "5e7e6c05", "input": {"name": "x"}}))
     assert malformed["extensions"] == {"code": "BAD_USER_INPUT", "field": "id"}
@@ -137,7 +167,9 @@ def test_delete_is_refused_while_connectors_remain(
     assert db.organizations.count_documents({"_id": ObjectId(organization["id"])}) == 1
 
     data(server.query("mutation($id: ID!) { deleteConnector(id: $id) }", {"id": connector["id"]}))
-    assert data(server.query(DELETE, {"id": organization["id"]})) == {"deleteOrganization": organization["id"]}
+    assert data(server.query(DELETE, {"id": organization["id"]})) == {
+        "deleteOrganization": organization["id"]
+    }
     assert data(server.query(GET, {"id": organization["id"]}))["organization"] is None
     again = error(server.query(DELETE, {"id": organization["id"]}))
     assert again["extensions"]["code"] == "NOT_FOUND"

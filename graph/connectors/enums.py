@@ -7,7 +7,9 @@ from enum import Enum
 import strawberry
 
 
-@strawberry.enum(description="Operational state reported in real time by the charge station (OCPP 1.6 ChargePointStatus).")
+@strawberry.enum(
+    description="Operational state reported in real time by the charge station (OCPP 1.6 ChargePointStatus)."
+)
 class ConnectorStatus(Enum):
     AVAILABLE = strawberry.enum_value(
         "Available", description="Ready for EV charging; no cable plugged in."

@@ -38,7 +38,9 @@ def connector_query(filter: ConnectorFilter | None, field: str = "filter") -> di
     ):
         if value is not None:
             if not math.isfinite(value):
-                raise BadUserInput(f"{field}.{name} must be a finite number", field=f"{field}.{name}")
+                raise BadUserInput(
+                    f"{field}.{name} must be a finite number", field=f"{field}.{name}"
+                )
             power[operator] = value
     if "$gte" in power and "$lte" in power and power["$gte"] > power["$lte"]:
         raise BadUserInput(

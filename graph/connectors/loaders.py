@@ -18,7 +18,9 @@ from graph.connectors.models import connectors_collection as collection
 from graph.connectors.types import Connector
 from graph.core.pagination import Connection, decode_id_cursor, page_from_rows
 
-_STATUS_ORDER = {status.value: index for index, status in enumerate(ConnectorStatus)}
+_STATUS_ORDER: dict[Any, int] = {
+    status.value: index for index, status in enumerate(ConnectorStatus)
+}
 
 
 def freeze_query(query: dict[str, Any]) -> str:
@@ -119,7 +121,7 @@ async def status_counts_by_organization(
     keys: Sequence[ObjectId],
 ) -> list[list[tuple[ConnectorStatus, int]]]:
     """For each organization, (status, count) for every status it has connectors in."""
-    pipeline = [
+    pipeline: list[dict[str, Any]] = [
         {"$match": {"organization": {"$in": list(keys)}}},
         {
             "$group": {

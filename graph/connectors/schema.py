@@ -64,7 +64,9 @@ class ConnectorMutations:
     ) -> Connector:
         return await service.create(input)
 
-    @strawberry.mutation(description="Change some fields of a connector; the others stay as they are.")
+    @strawberry.mutation(
+        description="Change some fields of a connector; the others stay as they are."
+    )
     async def update_connector(
         self,
         id: ConnectorId,

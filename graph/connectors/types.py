@@ -30,7 +30,9 @@ class Coordinates:
     )
 )
 class Connector:
-    id: strawberry.ID = strawberry.field(description="The id of this connector (24 hex characters).")
+    id: strawberry.ID = strawberry.field(
+        description="The id of this connector (24 hex characters)."
+    )
     active: bool = strawberry.field(
         description="Whether the operator has activated this connector; inactive ones are not offered to drivers."
     )

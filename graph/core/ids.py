@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bson import ObjectId
 from bson.errors import InvalidId
 
@@ -15,11 +17,9 @@ def parse_id(value: str, field: str) -> ObjectId:
     try:
         return ObjectId(value)
     except InvalidId:
-        raise BadUserInput(
-            f"{field} must be a 24-character hexadecimal id", field=field
-        ) from None
+        raise BadUserInput(f"{field} must be a 24-character hexadecimal id", field=field) from None
 
 
-def parse_ids(values: list[str], field: str) -> list[ObjectId]:
+def parse_ids(values: Sequence[str], field: str) -> list[ObjectId]:
     """Parse a list of ids, naming the list in the error when one is malformed."""
     return [parse_id(value, field) for value in values]

@@ -36,7 +36,6 @@ def parse_datetime(value: object) -> datetime:
 
 
 DateTime = strawberry.scalar(
-    datetime,
     name="DateTime",
     description=(
         "An instant in ISO 8601, always in UTC with milliseconds and a trailing Z, "

@@ -140,7 +140,9 @@ class StatusHub:
                 subscriber.queue.put_nowait(change)
             except asyncio.QueueFull:
                 self.dropped_slow_subscribers += 1
-                log.warning("dropping a subscriber whose %d queued events were not read", self._queue_size)
+                log.warning(
+                    "dropping a subscriber whose %d queued events were not read", self._queue_size
+                )
                 subscriber.overflowed = True
                 self._subscribers.discard(subscriber)
                 self._close(subscriber)
@@ -168,7 +170,9 @@ class StatusHub:
                             self.publish(change)
             except PyMongoError as error:
                 ready.set()
-                log.warning("status change stream interrupted (%s); resuming in %.1fs", error, delay)
+                log.warning(
+                    "status change stream interrupted (%s); resuming in %.1fs", error, delay
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 

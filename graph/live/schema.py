@@ -53,7 +53,11 @@ class LiveSubscriptions:
             strawberry.argument(description="Only connectors of this organization."),
         ] = None,
     ) -> AsyncGenerator[ConnectorStatusEvent, None]:
-        ids = frozenset(parse_ids(connector_ids, "connectorIds")) if connector_ids is not None else None
+        ids = (
+            frozenset(parse_ids(connector_ids, "connectorIds"))
+            if connector_ids is not None
+            else None
+        )
         organization = parse_id(organization_id, "organizationId") if organization_id else None
         hub = info.context.hub
         subscriber = hub.subscribe(ids, organization)

@@ -16,9 +16,7 @@ from graph.organizations.types import (
     UpdateOrganizationInput,
 )
 
-OrganizationId = Annotated[
-    strawberry.ID, strawberry.argument(description="The organization's id.")
-]
+OrganizationId = Annotated[strawberry.ID, strawberry.argument(description="The organization's id.")]
 
 
 @strawberry.type

@@ -43,7 +43,9 @@ class StatusCount:
 
 @strawberry.type(description="A company that owns and operates charge stations.")
 class Organization:
-    id: strawberry.ID = strawberry.field(description="The id of this organization (24 hex characters).")
+    id: strawberry.ID = strawberry.field(
+        description="The id of this organization (24 hex characters)."
+    )
     name: str = strawberry.field(description="The organization's name.")
     active: bool = strawberry.field(description="Whether the organization is active.")
     address: Address | None = strawberry.field(description="Postal address; null when unknown.")
