@@ -17,11 +17,11 @@ from strawberry.asgi import GraphQL
 from graph.connectors.models import connectors_collection
 from graph.core.context import Context
 from graph.database import connect
-from graph.demo import seed_demo
 from graph.graphiql import ASSETS_DIR, ASSETS_URL_PATH, graphiql_page
 from graph.live.hub import StatusHub
 from graph.loaders import Loaders
 from graph.schema import schema
+from graph.seed import seed_demo
 from graph.settings import Settings
 
 

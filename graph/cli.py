@@ -1,10 +1,12 @@
-"""The `chargegraph` command: serve the API, export the schema."""
+"""The `chargegraph` command: serve the API, seed data, export the schema."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import sys
+import time
 from pathlib import Path
 
 import uvicorn
@@ -24,6 +26,38 @@ def _serve(args: argparse.Namespace) -> int:
         flush=True,
     )
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, lifespan="on")
+    return 0
+
+
+def _seed(args: argparse.Namespace) -> int:
+    from graph.database import connect
+    from graph.seed import seed_network
+
+    settings = Settings.from_env(data_dir=args.data_dir)
+    started = time.monotonic()
+
+    def progress(done: int, total: int) -> None:
+        width = 30
+        filled = width * done // total
+        rate = done / max(time.monotonic() - started, 1e-6)
+        sys.stderr.write(
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} connectors ({rate:,.0f}/s)"
+        )
+        sys.stderr.flush()
+
+    async def run() -> None:
+        database = await connect(settings)
+        try:
+            await seed_network(args.connectors, args.organizations, progress=progress)
+        finally:
+            await database.close()
+
+    asyncio.run(run())
+    sys.stderr.write("\n")
+    print(
+        f"added {args.organizations} organizations and {args.connectors:,} connectors "
+        f"in {time.monotonic() - started:.1f}s"
+    )
     return 0
 
 
@@ -56,6 +90,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     serve.add_argument("--log-level", default="info", help="uvicorn log level")
     serve.set_defaults(run=_serve)
+
+    seed = commands.add_parser("seed", help="add a synthetic network (in bulk)")
+    seed.add_argument("--connectors", type=int, default=10_000, help="how many connectors")
+    seed.add_argument("--organizations", type=int, default=20, help="how many organizations")
+    seed.add_argument("--data-dir", type=Path, default=None, help="embedded database directory")
+    seed.set_defaults(run=_seed)
 
     export = commands.add_parser("export-schema", help="print the schema in SDL")
     export.add_argument("--output", default="-", help="file to write (default: stdout)")

@@ -17,7 +17,7 @@ from pymongo import MongoClient, monitoring
 
 from graph.app import create_app
 from graph.core.timestamps import now
-from graph.demo import CITIES, connector_documents
+from graph.seed import CITIES, connector_documents
 from graph.embedded import free_port
 from graph.settings import Settings
 

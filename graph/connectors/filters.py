@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from graph.connectors.enums import ConnectorStatus
 from graph.connectors.types import ConnectorFilter
 from graph.core.ids import parse_id
 from graph.errors import BadUserInput
@@ -29,6 +30,10 @@ def connector_query(filter: ConnectorFilter | None, field: str = "filter") -> di
     ):
         if values is not None:
             query[stored] = {"$in": [value.value for value in values]}
+    if filter.available_only:
+        available = ConnectorStatus.AVAILABLE.value
+        chosen = query.get("status", {"$in": [available]})["$in"]
+        query["status"] = {"$in": [available] if available in chosen else []}
     if filter.active is not None:
         query["active"] = filter.active
     power: dict[str, float] = {}

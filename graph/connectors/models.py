@@ -20,6 +20,15 @@ class GeoPoint(BaseModel):
     coordinates: list[float]
 
 
+class GeoSearchFields(BaseModel):
+    """Derived from `location` by `graph.connectors.geo.location_fields`, for fast searches."""
+
+    lat: float
+    lng: float
+    fine: int
+    coarse: int
+
+
 class ConnectorDocument(Document):
     """One connector, stored with the seed's field names and values."""
 
@@ -34,6 +43,7 @@ class ConnectorDocument(Document):
     power_type: PowerType
     power: float
     location: GeoPoint | None = None
+    geo: GeoSearchFields | None = None
     createdAt: datetime
     updatedAt: datetime
     organization: PydanticObjectId
@@ -45,6 +55,8 @@ class ConnectorDocument(Document):
             IndexModel([("organization", ASCENDING), ("_id", ASCENDING)], name="organization_id"),
             IndexModel([("status", ASCENDING), ("_id", ASCENDING)], name="status_id"),
             IndexModel([("power", ASCENDING)], name="power"),
+            IndexModel([("geo.fine", ASCENDING)], name="geo_fine"),
+            IndexModel([("geo.coarse", ASCENDING)], name="geo_coarse"),
             # Version 3 is what MongoDB creates by default; naming it keeps the
             # spec identical to the stored index when indexes are re-declared
             # at every start.

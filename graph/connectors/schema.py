@@ -6,13 +6,14 @@ from typing import Annotated
 
 import strawberry
 
-from graph.connectors import service
+from graph.connectors import search, service
 from graph.connectors.enums import ConnectorStatus
 from graph.connectors.filters import connector_query
 from graph.connectors.types import (
     Connector,
     ConnectorFilter,
     CreateConnectorInput,
+    NearbyConnectorConnection,
     UpdateConnectorInput,
 )
 from graph.core.ids import parse_id
@@ -53,6 +54,71 @@ class ConnectorQueries:
         ] = None,
     ) -> Connection[Connector]:
         return await service.page(connector_query(filter), check_page_size(first), after)
+
+    @strawberry.field(
+        description=(
+            "Connectors near a point, nearest first: what a driver's app asks first. "
+            "Only active connectors are offered unless the caller may see inactive ones."
+        )
+    )
+    async def nearby_connectors(
+        self,
+        latitude: Annotated[float, strawberry.argument(description="Degrees north, -90 to 90.")],
+        longitude: Annotated[float, strawberry.argument(description="Degrees east, -180 to 180.")],
+        radius_meters: Annotated[
+            float, strawberry.argument(description="Search radius in metres, 0 to 100000.")
+        ] = 5000.0,
+        filter: Annotated[
+            ConnectorFilter | None,
+            strawberry.argument(description="What the car needs; an absent field does not filter."),
+        ] = None,
+        first: Annotated[
+            int, strawberry.argument(description="Page size, 0 to 100.")
+        ] = DEFAULT_PAGE_SIZE,
+        after: Annotated[
+            str | None,
+            strawberry.argument(description="Continue after this cursor (a page's endCursor)."),
+        ] = None,
+    ) -> NearbyConnectorConnection:
+        return await search.nearby(
+            service.check_latitude(latitude, "latitude"),
+            service.check_longitude(longitude, "longitude"),
+            search.check_radius(radius_meters),
+            search.drivers_query(filter),
+            check_page_size(first),
+            after,
+        )
+
+    @strawberry.field(
+        description=(
+            "Connectors inside a map viewport, in creation order. A box with west > east "
+            "crosses the antimeridian. Only active connectors unless the caller may see inactive ones."
+        )
+    )
+    async def connectors_in_bounds(
+        self,
+        south: Annotated[float, strawberry.argument(description="Southern edge, degrees north.")],
+        west: Annotated[float, strawberry.argument(description="Western edge, degrees east.")],
+        north: Annotated[float, strawberry.argument(description="Northern edge, degrees north.")],
+        east: Annotated[float, strawberry.argument(description="Eastern edge, degrees east.")],
+        filter: Annotated[
+            ConnectorFilter | None,
+            strawberry.argument(description="Narrows the list; an absent field does not filter."),
+        ] = None,
+        first: Annotated[
+            int, strawberry.argument(description="Page size, 0 to 100.")
+        ] = DEFAULT_PAGE_SIZE,
+        after: Annotated[
+            str | None,
+            strawberry.argument(description="Continue after this cursor (a page's endCursor)."),
+        ] = None,
+    ) -> Connection[Connector]:
+        return await search.in_bounds(
+            search.viewport(south, west, north, east),
+            search.drivers_query(filter),
+            check_page_size(first),
+            after,
+        )
 
 
 @strawberry.type

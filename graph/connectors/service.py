@@ -16,13 +16,9 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from graph.connectors.enums import ConnectorStatus
-from graph.connectors.models import (
-    ConnectorDocument,
-    GeoPoint,
-    connectors_collection,
-    stored_values,
-)
-from graph.connectors.types import Connector, CoordinatesInput, CreateConnectorInput
+from graph.connectors.geo import location_fields
+from graph.connectors.models import ConnectorDocument, connectors_collection, stored_values
+from graph.connectors.types import Connector, CreateConnectorInput
 from graph.core.ids import parse_id
 from graph.core.pagination import Connection, decode_id_cursor, page_from_rows
 from graph.core.timestamps import now
@@ -63,18 +59,20 @@ def check_power(value: float, field: str) -> float:
     return value
 
 
-def location_of(coordinates: CoordinatesInput, field: str) -> dict[str, Any]:
-    """A GeoJSON point for valid WGS 84 coordinates."""
-    for name, value, limit in (
-        ("latitude", coordinates.latitude, 90.0),
-        ("longitude", coordinates.longitude, 180.0),
-    ):
-        if not math.isfinite(value) or abs(value) > limit:
-            raise BadUserInput(
-                f"{field}.{name} must be between -{limit:g} and {limit:g}, got {value}",
-                field=f"{field}.{name}",
-            )
-    return GeoPoint(coordinates=[coordinates.longitude, coordinates.latitude]).model_dump()
+def check_latitude(value: float, field: str) -> float:
+    return _check_degrees(value, 90.0, field)
+
+
+def check_longitude(value: float, field: str) -> float:
+    return _check_degrees(value, 180.0, field)
+
+
+def _check_degrees(value: float, limit: float, field: str) -> float:
+    if not math.isfinite(value) or abs(value) > limit:
+        raise BadUserInput(
+            f"{field} must be between -{limit:g} and {limit:g}, got {value}", field=field
+        )
+    return value
 
 
 def _require_value(value: object, field: str) -> None:
@@ -109,9 +107,14 @@ async def _changes(fields: Mapping[str, Any], path: str) -> tuple[dict[str, Any]
         field = f"{path}.{_PUBLIC_NAMES.get(name, name)}"
         if name == "coordinates":
             if value is None:
-                to_unset["location"] = ""
+                to_unset.update(location="", geo="")
             else:
-                to_set["location"] = location_of(value, field)
+                to_set.update(
+                    location_fields(
+                        check_latitude(value.latitude, f"{field}.latitude"),
+                        check_longitude(value.longitude, f"{field}.longitude"),
+                    )
+                )
             continue
         _require_value(value, field)
         if name == "organization_id":

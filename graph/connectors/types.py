@@ -11,7 +11,7 @@ from bson import ObjectId
 
 from graph.connectors.enums import ConnectorFormat, ConnectorStatus, ConnectorType, PowerType
 from graph.core.context import Info
-from graph.core.pagination import encode_cursor
+from graph.core.pagination import PageInfo, encode_cursor
 
 if TYPE_CHECKING:
     from graph.organizations.types import Organization
@@ -122,6 +122,30 @@ class ConnectorFilter:
     )
     max_power_kw: float | None = strawberry.field(
         default=None, description="Only connectors of at most this power, in kW."
+    )
+    available_only: bool | None = strawberry.field(
+        default=None,
+        description="When true, only connectors that are AVAILABLE now (combined with `statuses`, if given).",
+    )
+
+
+@strawberry.type(description="A connector near the searched point, with its distance.")
+class NearbyConnectorEdge:
+    cursor: str = strawberry.field(description="Pass as `after` to continue after this item.")
+    node: Connector = strawberry.field(description="The connector.")
+    distance_meters: float = strawberry.field(
+        description="Great-circle distance from the searched point, in metres."
+    )
+
+
+@strawberry.type(description="Connectors within a radius, nearest first.")
+class NearbyConnectorConnection:
+    edges: list[NearbyConnectorEdge] = strawberry.field(
+        description="This page's connectors, by distance (ties by id)."
+    )
+    page_info: PageInfo = strawberry.field(description="Where this page sits in the whole list.")
+    total_count: int = strawberry.field(
+        description="How many connectors match within the radius, across all pages."
     )
 
 

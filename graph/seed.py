@@ -1,4 +1,8 @@
-"""A demo network: a few organizations with a few hundred connectors in real cities."""
+"""Synthetic charging networks: the demo, and national-scale data for benchmarks.
+
+Connectors cluster around real city centres across several countries, with a
+rural scatter between them, and follow a realistic mix of types and power.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,11 @@ import logging
 import math
 import random
 import string
+from collections.abc import Callable
 from typing import Any
 
 from graph.connectors.enums import ConnectorFormat, ConnectorStatus, ConnectorType, PowerType
+from graph.connectors.geo import location_fields
 from graph.connectors.models import ConnectorDocument, connectors_collection, stored_values
 from graph.core.timestamps import now
 from graph.organizations.models import Address, OrganizationDocument
@@ -27,7 +33,29 @@ CITIES: list[tuple[str, str, float, float]] = [
     ("Copenhagen", "DK", 55.6761, 12.5683),
     ("Madrid", "ES", 40.4168, -3.7038),
     ("Milan", "IT", 45.4642, 9.1900),
+    ("Hamburg", "DE", 53.5511, 9.9937),
+    ("Cologne", "DE", 50.9375, 6.9603),
+    ("Frankfurt", "DE", 50.1109, 8.6821),
+    ("Stuttgart", "DE", 48.7758, 9.1829),
+    ("Utrecht", "NL", 52.0907, 5.1214),
+    ("Eindhoven", "NL", 51.4416, 5.4697),
+    ("Brussels", "BE", 50.8503, 4.3517),
+    ("Antwerp", "BE", 51.2194, 4.4025),
+    ("Marseille", "FR", 43.2965, 5.3698),
+    ("Toulouse", "FR", 43.6047, 1.4442),
+    ("Bergen", "NO", 60.3913, 5.3221),
+    ("Stockholm", "SE", 59.3293, 18.0686),
+    ("Gothenburg", "SE", 57.7089, 11.9746),
+    ("Aarhus", "DK", 56.1629, 10.2039),
+    ("Barcelona", "ES", 41.3874, 2.1686),
+    ("Valencia", "ES", 39.4699, -0.3763),
+    ("Rome", "IT", 41.9028, 12.4964),
+    ("Turin", "IT", 45.0703, 7.6869),
+    ("Vienna", "AT", 48.2082, 16.3738),
+    ("Zurich", "CH", 47.3769, 8.5417),
 ]
+# Share of connectors spread thinly between the cities rather than in them.
+RURAL_SHARE = 0.12
 
 ORGANIZATIONS: list[tuple[str, str, str, str, str]] = [
     ("Rockstart B.V.", "Rigakade 10", "1013BC", "Amsterdam", "NL"),
@@ -65,10 +93,10 @@ _ENDPOINT_ALPHABET = string.ascii_lowercase + string.digits
 
 
 def scatter(
-    rng: random.Random, latitude: float, longitude: float, km: float
+    rng: random.Random, latitude: float, longitude: float, km: float, dense: bool = True
 ) -> tuple[float, float]:
-    """A random point within about `km` of a centre (denser near the centre)."""
-    distance = km * math.sqrt(rng.random()) * rng.random()
+    """A random point within `km` of a centre: denser near it, or uniform over the disc."""
+    distance = km * math.sqrt(rng.random()) * (rng.random() if dense else 1.0)
     bearing = rng.uniform(0, 2 * math.pi)
     dlat = distance / 111.32 * math.cos(bearing)
     dlon = distance / (111.32 * math.cos(math.radians(latitude))) * math.sin(bearing)
@@ -80,9 +108,13 @@ def connector_documents(
     organizations: list[Any],
     count: int,
     cities: list[tuple[str, str, float, float]],
+    endpoints: set[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """`count` stored connectors spread over `cities`, with unique endpoints."""
-    endpoints: set[str] = set()
+    """`count` stored connectors spread over `cities`, with endpoints not in `endpoints`.
+
+    `endpoints` is updated with the ones used, so batches never collide.
+    """
+    endpoints = set() if endpoints is None else endpoints
     moment = now()
     documents: list[dict[str, Any]] = []
     models, model_weights = zip(*[(m[:4], m[4]) for m in _MODELS], strict=True)
@@ -93,7 +125,10 @@ def connector_documents(
             continue
         endpoints.add(endpoint)
         _, _, latitude, longitude = rng.choice(cities)
-        latitude, longitude = scatter(rng, latitude, longitude, 8.0)
+        if rng.random() < RURAL_SHARE:
+            latitude, longitude = scatter(rng, latitude, longitude, 150.0, dense=False)
+        else:
+            latitude, longitude = scatter(rng, latitude, longitude, 12.0)
         connector_type, connector_format, power_type, power = rng.choices(models, model_weights)[0]
         document = ConnectorDocument(
             active=rng.random() > 0.03,
@@ -104,7 +139,7 @@ def connector_documents(
             format=connector_format,
             power_type=power_type,
             power=power,
-            location={"type": "Point", "coordinates": [longitude, latitude]},
+            **location_fields(latitude, longitude),
             createdAt=moment,
             updatedAt=moment,
             organization=rng.choice(organizations),
@@ -113,13 +148,15 @@ def connector_documents(
     return documents
 
 
-async def seed_demo(connectors: int = 300) -> bool:
-    """Add the demo network to an empty database; returns False when data was already there."""
-    if await OrganizationDocument.find_all().limit(1).count():
-        return False
+async def _insert_organizations(count: int, rng: random.Random) -> list[Any]:
     moment = now()
-    organization_ids = []
-    for name, street, postal_code, city, country in ORGANIZATIONS:
+    ids = []
+    for index in range(count):
+        if index < len(ORGANIZATIONS):
+            name, street, postal_code, city, country = ORGANIZATIONS[index]
+        else:
+            city, country, _, _ = rng.choice(CITIES)
+            name, street, postal_code = f"{city} Charging {index}", None, None
         organization = OrganizationDocument(
             name=name,
             address=Address(
@@ -129,10 +166,36 @@ async def seed_demo(connectors: int = 300) -> bool:
             updatedAt=moment,
         )
         await organization.insert()
-        organization_ids.append(organization.id)
-    documents = connector_documents(random.Random(2020), organization_ids, connectors, CITIES)
-    await connectors_collection().insert_many(documents)
-    log.info(
-        "demo network added: %d organizations, %d connectors", len(organization_ids), connectors
-    )
+        ids.append(organization.id)
+    return ids
+
+
+async def seed_network(
+    connectors: int,
+    organizations: int,
+    seed: int = 2020,
+    batch_size: int = 2000,
+    progress: Callable[[int, int], None] | None = None,
+) -> None:
+    """Insert a synthetic network in bulk, reporting progress after every batch."""
+    rng = random.Random(seed)
+    organization_ids = await _insert_organizations(organizations, rng)
+    endpoints = set(await connectors_collection().distinct("endpoint"))
+    done = 0
+    while done < connectors:
+        batch = connector_documents(
+            rng, organization_ids, min(batch_size, connectors - done), CITIES, endpoints
+        )
+        await connectors_collection().insert_many(batch)
+        done += len(batch)
+        if progress is not None:
+            progress(done, connectors)
+
+
+async def seed_demo(connectors: int = 300) -> bool:
+    """Add the demo network to an empty database; returns False when data was already there."""
+    if await OrganizationDocument.find_all().limit(1).count():
+        return False
+    await seed_network(connectors, len(ORGANIZATIONS), batch_size=connectors)
+    log.info("demo network added: %d organizations, %d connectors", len(ORGANIZATIONS), connectors)
     return True

@@ -1,0 +1,132 @@
+"""Geometry for nearby and viewport searches.
+
+Besides the GeoJSON `location` (2dsphere-indexed, for native geo queries),
+every located connector stores `geo`: its latitude, longitude and the ids of
+the grid cells it falls in. A search lists the cells its area touches and asks
+for `geo.fine` / `geo.coarse` `$in` those cells: plain indexed equality, which
+every MongoDB-compatible server answers fast, where the embedded server's
+`$near` and `$geoWithin` take half a second at national scale. Exact distances
+are then computed here. `geo` is derived from `location` in one function,
+`geo_fields`, used by every write.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+EARTH_RADIUS_M = 6_371_008.8  # mean Earth radius (IUGG)
+FINE_DEG = 0.1  # about 11 km north-south
+COARSE_DEG = 1.0
+_ROWS_FINE = round(180 / FINE_DEG)
+_COLS_FINE = round(360 / FINE_DEG)
+_ROWS_COARSE = round(180 / COARSE_DEG)
+_COLS_COARSE = round(360 / COARSE_DEG)
+# Beyond this many fine cells a search uses the coarse grid instead; beyond
+# this many coarse cells, only the latitude/longitude ranges.
+MAX_FINE_CELLS = 400
+MAX_COARSE_CELLS = 2000
+
+
+def _cell(latitude: float, longitude: float, size: float, rows: int, cols: int) -> int:
+    row = min(int((latitude + 90.0) / size), rows - 1)
+    col = min(int((longitude + 180.0) / size), cols - 1)
+    return row * cols + col
+
+
+def location_fields(latitude: float, longitude: float) -> dict[str, Any]:
+    """Everything stored for a position: the GeoJSON point and the search fields."""
+    return {
+        "location": {"type": "Point", "coordinates": [longitude, latitude]},
+        "geo": {
+            "lat": latitude,
+            "lng": longitude,
+            "fine": _cell(latitude, longitude, FINE_DEG, _ROWS_FINE, _COLS_FINE),
+            "coarse": _cell(latitude, longitude, COARSE_DEG, _ROWS_COARSE, _COLS_COARSE),
+        },
+    }
+
+
+def haversine_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
+    """Great-circle distance in metres."""
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    dphi = phi2 - phi1
+    dlmb = math.radians(lng2 - lng1)
+    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlmb / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+@dataclass(frozen=True)
+class Box:
+    """A latitude/longitude box; `west > east` means it crosses the antimeridian."""
+
+    south: float
+    west: float
+    north: float
+    east: float
+
+    @property
+    def crosses_antimeridian(self) -> bool:
+        return self.west > self.east
+
+    def contains(self, latitude: float, longitude: float) -> bool:
+        if not self.south <= latitude <= self.north:
+            return False
+        if self.crosses_antimeridian:
+            return longitude >= self.west or longitude <= self.east
+        return self.west <= longitude <= self.east
+
+
+def box_around(latitude: float, longitude: float, radius_m: float) -> Box:
+    """The smallest lat/lng box holding every point within `radius_m` of a point."""
+    dlat = math.degrees(radius_m / EARTH_RADIUS_M)
+    south, north = latitude - dlat, latitude + dlat
+    if south <= -90 or north >= 90:
+        # The circle holds a pole: every longitude is in reach.
+        return Box(max(south, -90.0), -180.0, min(north, 90.0), 180.0)
+    # The widest longitude span of the circle (at its tangent latitude).
+    ratio = math.sin(radius_m / EARTH_RADIUS_M) / math.cos(math.radians(latitude))
+    if ratio >= 1:
+        return Box(south, -180.0, north, 180.0)
+    dlng = math.degrees(math.asin(ratio))
+    west, east = longitude - dlng, longitude + dlng
+    if west < -180:
+        west += 360
+    if east > 180:
+        east -= 360
+    return Box(south, west, north, east)
+
+
+def _columns(box: Box, size: float, cols: int) -> list[int]:
+    if box.west == -180.0 and box.east == 180.0:
+        return list(range(cols))
+    first = min(int((box.west + 180.0) / size), cols - 1)
+    last = min(int((box.east + 180.0) / size), cols - 1)
+    if box.crosses_antimeridian:
+        return list(range(first, cols)) + list(range(last + 1))
+    return list(range(first, last + 1))
+
+
+def box_condition(box: Box) -> dict[str, Any]:
+    """A flat MongoDB condition matching exactly the connectors inside the box.
+
+    The cell condition lets the server use an index; the ranges make it exact.
+    """
+    condition: dict[str, Any] = {"geo.lat": {"$gte": box.south, "$lte": box.north}}
+    if box.crosses_antimeridian:
+        condition["geo.lng"] = {"$not": {"$gt": box.east, "$lt": box.west}}
+    elif (box.west, box.east) != (-180.0, 180.0):
+        condition["geo.lng"] = {"$gte": box.west, "$lte": box.east}
+    for field, size, rows, cols, limit in (
+        ("geo.fine", FINE_DEG, _ROWS_FINE, _COLS_FINE, MAX_FINE_CELLS),
+        ("geo.coarse", COARSE_DEG, _ROWS_COARSE, _COLS_COARSE, MAX_COARSE_CELLS),
+    ):
+        first_row = min(int((box.south + 90.0) / size), rows - 1)
+        last_row = min(int((box.north + 90.0) / size), rows - 1)
+        columns = _columns(box, size, cols)
+        if (last_row - first_row + 1) * len(columns) <= limit:
+            cells = [row * cols + col for row in range(first_row, last_row + 1) for col in columns]
+            condition[field] = {"$in": cells}
+            break
+    return condition
