@@ -17,8 +17,8 @@ from pymongo import MongoClient, monitoring
 
 from graph.app import create_app
 from graph.core.timestamps import now
-from graph.seed import CITIES, connector_documents
 from graph.embedded import free_port
+from graph.seed import CITIES, connector_documents
 from graph.settings import Settings
 
 READS = {"find", "aggregate", "count"}

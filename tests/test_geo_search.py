@@ -39,7 +39,7 @@ STATUSES = ["AVAILABLE", "CHARGING", "FAULTED"]
 
 def reference_distance(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
     """Haversine on a sphere of the mean Earth radius, written independently of the code."""
-    radius = 6_371_008.8  # mean Earth radius, as drivers' apps use
+    radius = 6_371_008.8  # mean Earth radius
     a = (
         math.sin(math.radians(lat2 - lat1) / 2) ** 2
         + math.cos(math.radians(lat1))

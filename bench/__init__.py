@@ -1,0 +1,1 @@
+"""Benchmarks: ChargeGraph against a raw pymongo baseline, measured in the same run."""

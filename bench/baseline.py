@@ -1,0 +1,127 @@
+"""The raw baseline: the same database questions as ChargeGraph, straight through pymongo.
+
+Plain Starlette endpoints answer with the same JSON a GraphQL client gets, so
+the throughput ratio ChargeGraph ÷ baseline is the cost of the GraphQL and ODM
+layers alone. Geometry helpers are shared: they build queries, not responses.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from bson import ObjectId
+from pymongo import AsyncMongoClient
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from graph.connectors.geo import box_around, box_condition, haversine_m
+from graph.core.timestamps import format_datetime
+
+client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+    os.environ["MONGODB_URI"], tz_aware=True
+)
+db = client[os.environ.get("CHARGEGRAPH_DB", "chargegraph")]
+
+STATUS = {
+    "Available": "AVAILABLE",
+    "Preparing": "PREPARING",
+    "Charging": "CHARGING",
+    "SuspendedEVSE": "SUSPENDED_EVSE",
+    "SuspendedEV": "SUSPENDED_EV",
+    "Finishing": "FINISHING",
+    "Reserved": "RESERVED",
+    "Unavailable": "UNAVAILABLE",
+    "Faulted": "FAULTED",
+}
+TYPE = {
+    "CCS1": "CCS1",
+    "CCS2": "CCS2",
+    "G105": "G105",
+    "Tesla": "TESLA",
+    "J1772": "J1772",
+    "Type2": "TYPE2",
+}
+
+
+def node(doc: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": str(doc["_id"]),
+        "endpoint": doc["endpoint"],
+        "status": STATUS[doc["status"]],
+        "type": TYPE[doc["type"]],
+        "power": doc["power"],
+    }
+
+
+async def nearby(request: Request) -> JSONResponse:
+    body = await request.json()
+    lat, lng, radius, first = (
+        body["latitude"],
+        body["longitude"],
+        body["radiusMeters"],
+        body["first"],
+    )
+    condition = {"active": True, **box_condition(box_around(lat, lng, radius))}
+    hits = []
+    async for row in db.connectors.find(condition, projection={"geo.lat": 1, "geo.lng": 1}):
+        distance = haversine_m(lat, lng, row["geo"]["lat"], row["geo"]["lng"])
+        if distance <= radius:
+            hits.append((distance, row["_id"]))
+    hits.sort()
+    chosen = hits[:first]
+    docs = {
+        row["_id"]: row
+        async for row in db.connectors.find({"_id": {"$in": [i for _, i in chosen]}})
+    }
+    edges = [{"distanceMeters": d, "node": node(docs[i])} for d, i in chosen]
+    return JSONResponse({"data": {"nearbyConnectors": {"totalCount": len(hits), "edges": edges}}})
+
+
+async def connector(request: Request) -> JSONResponse:
+    doc = await db.connectors.find_one({"_id": ObjectId(request.path_params["id"])})
+    assert doc is not None
+    return JSONResponse(
+        {"data": {"connector": {**node(doc), "updatedAt": format_datetime(doc["updatedAt"])}}}
+    )
+
+
+async def page(request: Request) -> JSONResponse:
+    rows = await db.connectors.find({}, sort=[("_id", 1)], limit=100).to_list()
+    organizations = {
+        row["_id"]: row["name"]
+        async for row in db.organizations.find(
+            {"_id": {"$in": list({r["organization"] for r in rows})}}
+        )
+    }
+    edges = [
+        {
+            "node": {
+                "endpoint": row["endpoint"],
+                "status": STATUS[row["status"]],
+                "organization": {"name": organizations[row["organization"]]},
+            }
+        }
+        for row in rows
+    ]
+    return JSONResponse({"data": {"connectors": {"edges": edges}}})
+
+
+@asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    yield
+    await client.close()
+
+
+app = Starlette(
+    routes=[
+        Route("/nearby", nearby, methods=["POST"]),
+        Route("/connector/{id}", connector),
+        Route("/page", page),
+    ],
+    lifespan=lifespan,
+)

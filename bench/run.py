@@ -1,0 +1,343 @@
+"""Read-path benchmark: nearby search, connector by id, a page of 100 with organizations.
+
+    python -m bench.run [--connectors 100000] [--duration 8]
+
+Seeds the embedded database under bench/data once (reused by later runs),
+starts ChargeGraph, the raw pymongo baseline and the naive Beanie `Near`
+peer on that database, checks that ChargeGraph and the baseline give the same
+answers, drives each with wrk (one connection for latency under light load,
+16 for throughput), prints the figures and the ratios, and appends them to
+docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pymongo import MongoClient
+
+from graph.embedded import EmbeddedDatabase, free_port
+from graph.seed import CITIES, scatter
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = ROOT / "bench" / "data"
+REPORT = ROOT / "docs" / "benchmarks.md"
+
+NEARBY_QUERY = (
+    "query($lat: Float!, $lng: Float!) { nearbyConnectors(latitude: $lat, longitude: $lng, "
+    "radiusMeters: 5000, first: 20) { totalCount edges { distanceMeters node { id endpoint status type power } } } }"
+)
+BY_ID_QUERY = "query($id: ID!) { connector(id: $id) { id endpoint status type power updatedAt } }"
+PAGE_QUERY = (
+    "{ connectors(first: 100) { edges { node { endpoint status organization { name } } } } }"
+)
+
+
+@dataclass
+class Result:
+    p50_ms: float
+    p99_ms: float
+    rps: float
+
+
+def run(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, check=True, text=True, **kwargs)
+
+
+def ensure_seeded(connectors: int) -> None:
+    embedded = EmbeddedDatabase(DATA_DIR)
+    client: MongoClient[dict[str, Any]] = MongoClient(embedded.start())
+    present = client.chargegraph.connectors.estimated_document_count()
+    client.close()
+    embedded.stop()
+    if present >= connectors:
+        print(f"reusing {present:,} connectors in {DATA_DIR}")
+        return
+    run(
+        [
+            sys.executable,
+            "-m",
+            "graph.cli",
+            "seed",
+            "--connectors",
+            str(connectors - present),
+            "--organizations",
+            "20" if present == 0 else "0",
+            "--data-dir",
+            str(DATA_DIR),
+        ]
+    )
+
+
+def start(
+    command: list[str], env: dict[str, str], ready_url: str, method: str = "GET"
+) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    for _ in range(600):
+        try:
+            httpx.request(method, ready_url, timeout=1)
+            return process
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"{command} did not start")
+
+
+def lua_script(paths: str | list[str], bodies: list[str], method: str = "POST") -> str:
+    """A wrk script that cycles through request paths and bodies."""
+    quoted = ",".join(json.dumps(body) for body in bodies)
+    listed = ",".join(json.dumps(p) for p in ([paths] if isinstance(paths, str) else paths))
+    return (
+        f'wrk.method = "{method}"\nwrk.headers["Content-Type"] = "application/json"\n'
+        f"local bodies = {{{quoted}}}\nlocal paths = {{{listed}}}\nlocal i = 0\n"
+        "request = function()\n  i = i + 1\n"
+        "  return wrk.format(nil, paths[(i % #paths) + 1], nil, bodies[(i % #bodies) + 1])\nend\n"
+    )
+
+
+def wrk(url: str, script: str, connections: int, duration: int) -> Result:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+    output = run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", handle.name, url],
+        capture_output=True,
+    ).stdout
+    os.unlink(handle.name)
+    if "Non-2xx" in output:
+        raise RuntimeError(f"errors under load:\n{output}")
+
+    def ms(label: str) -> float:
+        match = re.search(rf"{label}\s+([\d.]+)(us|ms|s)\b", output)
+        assert match, output
+        value, unit = float(match.group(1)), match.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    assert rps, output
+    return Result(ms("50%"), ms("99%"), float(rps.group(1)))
+
+
+def points(rng: random.Random) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    city = [(lat, lng) for _, _, lat, lng in CITIES]
+    rural = []
+    for _, _, lat, lng in CITIES:
+        rural.append(scatter(rng, lat, lng, 120.0, dense=False))
+    return city, rural
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores ({model}), {memory:.0f} GiB, {platform.system()} {platform.machine()}, Python {platform.python_version()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--connectors", type=int, default=100_000)
+    parser.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
+    args = parser.parse_args()
+
+    ensure_seeded(args.connectors)
+    embedded = EmbeddedDatabase(DATA_DIR)
+    uri = embedded.start()
+    env = {**os.environ, "MONGODB_URI": uri, "CHARGEGRAPH_DB": "chargegraph"}
+    ports = {name: free_port() for name in ("chargegraph", "baseline", "naive")}
+    uvicorn = [sys.executable, "-m", "uvicorn", "--log-level", "warning", "--host", "127.0.0.1"]
+    processes = [
+        start(
+            [
+                sys.executable,
+                "-m",
+                "graph.cli",
+                "serve",
+                "--port",
+                str(ports["chargegraph"]),
+                "--log-level",
+                "warning",
+            ],
+            env,
+            f"http://127.0.0.1:{ports['chargegraph']}/healthz",
+        ),
+        start(
+            [*uvicorn, "--port", str(ports["baseline"]), "bench.baseline:app"],
+            env,
+            f"http://127.0.0.1:{ports['baseline']}/page",
+        ),
+        start(
+            [*uvicorn, "--port", str(ports["naive"]), "bench.naive:app"],
+            env,
+            f"http://127.0.0.1:{ports['naive']}/graphql",
+            method="POST",
+        ),
+    ]
+    try:
+        results = measure(ports, uri, args.duration)
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(30)
+        embedded.stop()
+    report(results, args.connectors)
+
+
+def measure(
+    ports: dict[str, int], uri: str, duration: int
+) -> dict[str, dict[str, dict[str, Result]]]:
+    graphql = f"http://127.0.0.1:{ports['chargegraph']}"
+    baseline = f"http://127.0.0.1:{ports['baseline']}"
+    naive = f"http://127.0.0.1:{ports['naive']}"
+    city, rural = points(random.Random(11))
+    client: MongoClient[dict[str, Any]] = MongoClient(uri)
+    ids = [
+        str(row["_id"])
+        for row in client.chargegraph.connectors.aggregate([{"$sample": {"size": 200}}])
+    ]
+    client.close()
+
+    def gql(points_: list[tuple[float, float]]) -> list[str]:
+        return [
+            json.dumps({"query": NEARBY_QUERY, "variables": {"lat": la, "lng": ln}})
+            for la, ln in points_
+        ]
+
+    def raw(points_: list[tuple[float, float]]) -> list[str]:
+        return [
+            json.dumps({"latitude": la, "longitude": ln, "radiusMeters": 5000, "first": 20})
+            for la, ln in points_
+        ]
+
+    naive_query = "query($lat: Float!, $lng: Float!) { nearbyConnectors(latitude: $lat, longitude: $lng, radiusMeters: 5000, first: 20) { edges { distanceMeters node { id endpoint status type power } } } }"
+
+    # Same question, same answer: the ratio compares equal work.
+    for body, raw_body in zip(
+        gql(city[:3]) + gql(rural[:3]), raw(city[:3]) + raw(rural[:3]), strict=True
+    ):
+        ours = httpx.post(
+            f"{graphql}/graphql", content=body, headers={"content-type": "application/json"}
+        ).json()
+        theirs = httpx.post(f"{baseline}/nearby", content=raw_body).json()
+        assert ours == theirs, (ours, theirs)
+    ours = httpx.post(f"{graphql}/graphql", json={"query": PAGE_QUERY}).json()
+    assert ours == httpx.get(f"{baseline}/page").json()
+    print("ChargeGraph and the baseline give identical answers")
+
+    scenarios: dict[str, dict[str, tuple[str, str]]] = {
+        "nearby, city (5 km, first 20)": {
+            "chargegraph": (f"{graphql}/graphql", lua_script("/graphql", gql(city))),
+            "baseline": (f"{baseline}/nearby", lua_script("/nearby", raw(city))),
+            "naive": (
+                f"{naive}/graphql",
+                lua_script(
+                    "/graphql",
+                    [
+                        json.dumps({"query": naive_query, "variables": {"lat": la, "lng": ln}})
+                        for la, ln in city
+                    ],
+                ),
+            ),
+        },
+        "nearby, rural (5 km, first 20)": {
+            "chargegraph": (f"{graphql}/graphql", lua_script("/graphql", gql(rural))),
+            "baseline": (f"{baseline}/nearby", lua_script("/nearby", raw(rural))),
+            "naive": (
+                f"{naive}/graphql",
+                lua_script(
+                    "/graphql",
+                    [
+                        json.dumps({"query": naive_query, "variables": {"lat": la, "lng": ln}})
+                        for la, ln in rural
+                    ],
+                ),
+            ),
+        },
+        "connector by id": {
+            "chargegraph": (
+                f"{graphql}/graphql",
+                lua_script(
+                    "/graphql",
+                    [json.dumps({"query": BY_ID_QUERY, "variables": {"id": i}}) for i in ids],
+                ),
+            ),
+            "baseline": (
+                f"{baseline}/connector/{ids[0]}",
+                lua_script([f"/connector/{i}" for i in ids], [""], method="GET"),
+            ),
+        },
+        "page of 100 with organizations": {
+            "chargegraph": (
+                f"{graphql}/graphql",
+                lua_script("/graphql", [json.dumps({"query": PAGE_QUERY})]),
+            ),
+            "baseline": (f"{baseline}/page", lua_script("/page", [""], method="GET")),
+        },
+    }
+    results: dict[str, dict[str, dict[str, Result]]] = {}
+    for scenario, targets in scenarios.items():
+        results[scenario] = {}
+        for target, (url, script) in targets.items():
+            light_duration = duration if target != "naive" else max(3, duration // 2)
+            wrk(url, script, 1, 2)  # warm up
+            light = wrk(url, script, 1, light_duration)
+            loaded = wrk(url, script, 16, light_duration)
+            results[scenario][target] = {"light": light, "loaded": loaded}
+            print(
+                f"{scenario:34} {target:12} p50 {light.p50_ms:7.2f} ms  p99 {light.p99_ms:7.2f} ms  "
+                f"loaded p50 {loaded.p50_ms:7.2f} ms  p99 {loaded.p99_ms:7.2f} ms  {loaded.rps:8.0f} req/s",
+                flush=True,
+            )
+    return results
+
+
+def report(results: dict[str, dict[str, dict[str, Result]]], connectors: int) -> None:
+    lines = [
+        f"\n## Read paths, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n",
+        f"Machine: {machine()}. Embedded database, {connectors:,} connectors; one uvicorn worker each; "
+        "wrk with 1 connection (light load) and 16 connections (throughput), all on this machine.\n",
+        "| query | server | p50 light (ms) | p99 light (ms) | p50 at 16 conns (ms) | p99 at 16 conns (ms) | req/s at 16 conns | ÷ baseline |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    print()
+    for scenario, targets in results.items():
+        base = targets["baseline"]["loaded"].rps
+        for target, measured in targets.items():
+            light, loaded = measured["light"], measured["loaded"]
+            ratio = f"{loaded.rps / base:.0%}"
+            lines.append(
+                f"| {scenario} | {target} | {light.p50_ms:.2f} | {light.p99_ms:.2f} | {loaded.p50_ms:.2f} | "
+                f"{loaded.p99_ms:.2f} | {loaded.rps:,.0f} | {ratio} |"
+            )
+            print(f"{scenario:34} {target:12} throughput {ratio:>5} of baseline")
+    REPORT.parent.mkdir(exist_ok=True)
+    if not REPORT.exists():
+        REPORT.write_text(
+            "# Benchmarks\n\nMeasured by the commands in `bench/`; newest runs last.\n"
+        )
+    with REPORT.open("a") as handle:
+        handle.write("\n".join(lines) + "\n")
+    print(f"\nappended to {REPORT.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
