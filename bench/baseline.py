@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from graph.connectors.geo import box_around, box_condition, haversine_m
+from graph.connectors.geo import box_around, box_condition, haversine_m, ring_cells
 from graph.core.timestamps import format_datetime
 
 client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
@@ -58,7 +58,17 @@ def node(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+async def _hits(lat: float, lng: float, radius: float, condition: dict[str, Any]) -> list[Any]:
+    hits = []
+    async for row in db.connectors.find(condition, projection={"geo.lat": 1, "geo.lng": 1}):
+        distance = haversine_m(lat, lng, row["geo"]["lat"], row["geo"]["lng"])
+        if distance <= radius:
+            hits.append((distance, row["_id"]))
+    return hits
+
+
 async def nearby(request: Request) -> JSONResponse:
+    """The same reads as ChargeGraph: rings of cells outwards, then the page's documents."""
     body = await request.json()
     lat, lng, radius, first = (
         body["latitude"],
@@ -66,20 +76,31 @@ async def nearby(request: Request) -> JSONResponse:
         body["radiusMeters"],
         body["first"],
     )
-    condition = {"active": True, **box_condition(box_around(lat, lng, radius))}
-    hits = []
-    async for row in db.connectors.find(condition, projection={"geo.lat": 1, "geo.lng": 1}):
-        distance = haversine_m(lat, lng, row["geo"]["lat"], row["geo"]["lng"])
-        if distance <= radius:
-            hits.append((distance, row["_id"]))
-    hits.sort()
-    chosen = hits[:first]
+    found: list[Any] = []
+    inner, outer = 0, 1
+    chosen: list[Any] = []
+    while True:
+        ring = ring_cells(lat, lng, inner, outer)
+        found += await _hits(lat, lng, radius, {"active": True, "geo.ring": {"$in": ring.cells}})
+        settled = sorted(hit for hit in found if hit[0] <= ring.safe_m)
+        if ring.safe_m >= radius:
+            chosen = sorted(found)[:first]
+            break
+        if len(settled) >= first + 1:
+            chosen = settled[:first]
+            break
+        inner, outer = outer + 1, outer * 2 + 1
     docs = {
         row["_id"]: row
         async for row in db.connectors.find({"_id": {"$in": [i for _, i in chosen]}})
     }
-    edges = [{"distanceMeters": d, "node": node(docs[i])} for d, i in chosen]
-    return JSONResponse({"data": {"nearbyConnectors": {"totalCount": len(hits), "edges": edges}}})
+    result: dict[str, Any] = {
+        "edges": [{"distanceMeters": d, "node": node(docs[i])} for d, i in chosen]
+    }
+    if body.get("total"):
+        condition = {"active": True, **box_condition(box_around(lat, lng, radius))}
+        result = {"totalCount": len(await _hits(lat, lng, radius, condition)), **result}
+    return JSONResponse({"data": {"nearbyConnectors": result}})
 
 
 async def connector(request: Request) -> JSONResponse:

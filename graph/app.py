@@ -29,7 +29,9 @@ class ChargeGraphView(GraphQL[Context, None]):
     """Strawberry's ASGI view with the project's context and a locally served GraphiQL."""
 
     def __init__(self, hub: StatusHub) -> None:
-        super().__init__(schema)
+        # Legacy graphql-ws clients get "ka" messages; graphql-transport-ws
+        # connections are kept alive by WebSocket pings (uvicorn, every 20 s).
+        super().__init__(schema, keep_alive=True, keep_alive_interval=15)
         self.hub = hub
 
     async def get_context(self, request: Request | WebSocket, response: Response | None) -> Context:  # type: ignore[override]
@@ -67,7 +69,7 @@ def create_app(settings: Settings, **client_options: Any) -> Starlette:
             await database.close()
 
     async def health(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok", "subscribers": hub.subscriber_count})
+        return JSONResponse({"status": "ok", "subscribers": hub.subscriber_count, **hub.stats})
 
     return Starlette(
         routes=[

@@ -43,10 +43,12 @@ def free_port(host: str = "127.0.0.1") -> int:
 class EmbeddedDatabase:
     """Starts and stops a SecantusDB server on loopback, storing under `data_dir`."""
 
-    def __init__(self, data_dir: Path | str, host: str = "127.0.0.1") -> None:
+    def __init__(self, data_dir: Path | str, host: str = "127.0.0.1", port: int = 0) -> None:
         self.data_dir = str(data_dir)
         self.host = host
-        self.port = 0
+        # 0: a free port is chosen at every start; otherwise always this one.
+        self.fixed_port = port
+        self.port = port
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -62,7 +64,7 @@ class EmbeddedDatabase:
         # A previous server on the same directory may still be releasing it
         # (for instance after its parent crashed): retry until the deadline.
         while True:
-            self.port = free_port(self.host)
+            self.port = self.fixed_port or free_port(self.host)
             self._process = subprocess.Popen(
                 [
                     sys.executable,

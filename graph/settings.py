@@ -28,6 +28,7 @@ class Settings:
             "mongodb_uri": os.environ.get("MONGODB_URI", ""),
             "database_name": os.environ.get("CHARGEGRAPH_DB", "chargegraph"),
             "data_dir": Path(os.environ.get("CHARGEGRAPH_DATA_DIR", "./data")),
+            "subscriber_queue_size": int(os.environ.get("CHARGEGRAPH_SUBSCRIBER_QUEUE", "1000")),
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)  # type: ignore[arg-type]

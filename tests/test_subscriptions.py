@@ -3,70 +3,24 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-import httpx
 import pytest
 from bson import ObjectId
 from pymongo.database import Database
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import connect
 
 from tests.conftest import Server, create_connector, create_organization, data
+from tests.live import (
+    SUBSCRIPTION,
+    next_event,
+    receive,
+    subscribed,
+    subscription_error,
+    wait_for_subscribers,
+)
 
-SUBSCRIPTION = """
-subscription($ids: [ID!], $org: ID) {
-  connectorStatusChanged(connectorIds: $ids, organizationId: $org) {
-    status previousStatus changedAt connector { id endpoint status organization { name } }
-  }
-}
-"""
 SET_STATUS = "mutation($id: ID!, $status: ConnectorStatus!) { setConnectorStatus(id: $id, status: $status) { status } }"
-
-
-def receive(socket: ClientConnection, timeout: float = 10.0) -> dict[str, Any]:
-    message: dict[str, Any] = json.loads(socket.recv(timeout=timeout))
-    return message
-
-
-@contextmanager
-def subscribed(server: Server, variables: dict[str, Any]) -> Iterator[ClientConnection]:
-    """A graphql-transport-ws connection with one acknowledged subscription "1"."""
-    with connect(server.ws_url, subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[list-item]
-        socket.send(json.dumps({"type": "connection_init", "payload": {}}))
-        assert receive(socket)["type"] == "connection_ack"
-        socket.send(
-            json.dumps(
-                {
-                    "id": "1",
-                    "type": "subscribe",
-                    "payload": {"query": SUBSCRIPTION, "variables": variables},
-                }
-            )
-        )
-        yield socket
-
-
-def next_event(socket: ClientConnection) -> dict[str, Any]:
-    while True:
-        message = receive(socket)
-        if message["type"] == "ping":
-            socket.send(json.dumps({"type": "pong"}))
-            continue
-        assert message["type"] == "next", message
-        event: dict[str, Any] = data(message["payload"])["connectorStatusChanged"]
-        return event
-
-
-def wait_for_subscribers(server: Server, count: int) -> None:
-    """The subscription is registered once the server's health report counts it."""
-    for _ in range(200):
-        if httpx.get(f"{server.base_url}/healthz").json()["subscribers"] == count:
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"expected {count} live subscribers")
 
 
 @pytest.fixture(scope="module")
@@ -142,10 +96,8 @@ def test_complete_and_disconnect_release_the_subscription(
 
 def test_a_malformed_id_is_refused_with_a_code(server: Server) -> None:
     with subscribed(server, {"ids": ["nope"]}) as socket:
-        message = receive(socket)
-    assert message["type"] in ("error", "next"), message
-    errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
-    assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "connectorIds"}
+        refused = subscription_error(socket)
+    assert refused["extensions"] == {"code": "BAD_USER_INPUT", "field": "connectorIds"}
 
 
 def test_legacy_graphql_ws_protocol(server: Server, organization: dict[str, Any]) -> None:

@@ -17,8 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 EARTH_RADIUS_M = 6_371_008.8  # mean Earth radius (IUGG)
+RING_DEG = 0.002  # about 220 m north-south: nearest-first searches grow rings of these
 FINE_DEG = 0.1  # about 11 km north-south
 COARSE_DEG = 1.0
+_ROWS_RING = round(180 / RING_DEG)
+_COLS_RING = round(360 / RING_DEG)
 _ROWS_FINE = round(180 / FINE_DEG)
 _COLS_FINE = round(360 / FINE_DEG)
 _ROWS_COARSE = round(180 / COARSE_DEG)
@@ -42,6 +45,7 @@ def location_fields(latitude: float, longitude: float) -> dict[str, Any]:
         "geo": {
             "lat": latitude,
             "lng": longitude,
+            "ring": _cell(latitude, longitude, RING_DEG, _ROWS_RING, _COLS_RING),
             "fine": _cell(latitude, longitude, FINE_DEG, _ROWS_FINE, _COLS_FINE),
             "coarse": _cell(latitude, longitude, COARSE_DEG, _ROWS_COARSE, _COLS_COARSE),
         },
@@ -130,3 +134,51 @@ def box_condition(box: Box) -> dict[str, Any]:
             condition[field] = {"$in": cells}
             break
     return condition
+
+
+@dataclass(frozen=True)
+class Ring:
+    """The cells at Chebyshev distance `k` from a centre cell, and how far they reach.
+
+    Every point closer to the centre point than `safe_m` lies in this ring or
+    an inner one.
+    """
+
+    cells: list[int]
+    safe_m: float
+
+
+def rings(latitude: float, longitude: float) -> list[int] | None:
+    """Row and column of the ring-grid cell holding a point (None near the poles)."""
+    if abs(latitude) > 80:
+        # Cells are too narrow there to be worth walking: search the whole box.
+        return None
+    row = min(int((latitude + 90.0) / RING_DEG), _ROWS_RING - 1)
+    col = min(int((longitude + 180.0) / RING_DEG), _COLS_RING - 1)
+    return [row, col]
+
+
+def ring_cells(latitude: float, longitude: float, inner: int, outer: int) -> Ring:
+    """Cells with inner <= k <= outer around the point's cell, and the distance they make safe.
+
+    A cell k rings out starts at least (k - 1) cell sizes plus the point's own
+    offset away; the narrowest cell side (east-west, at the ring's widest
+    latitude) is used so the bound holds everywhere in the ring.
+    """
+    centre = rings(latitude, longitude)
+    assert centre is not None
+    row, col = centre
+    cells = []
+    for dr in range(-outer, outer + 1):
+        r = row + dr
+        if not 0 <= r < _ROWS_RING:
+            continue
+        for dc in range(-outer, outer + 1):
+            if max(abs(dr), abs(dc)) < inner:
+                continue
+            cells.append(r * _COLS_RING + (col + dc) % _COLS_RING)
+    widest_lat = min(89.9, abs(latitude) + (outer + 1) * RING_DEG)
+    cell_m = math.radians(RING_DEG) * EARTH_RADIUS_M * math.cos(math.radians(widest_lat))
+    # Distance from the point to the outside of ring `outer`: at least `outer` whole cells.
+    # 2% margin: a great circle is a little shorter than the parallel's arc.
+    return Ring(cells=cells, safe_m=0.98 * outer * cell_m)

@@ -25,6 +25,7 @@ class GeoSearchFields(BaseModel):
 
     lat: float
     lng: float
+    ring: int
     fine: int
     coarse: int
 
@@ -55,6 +56,7 @@ class ConnectorDocument(Document):
             IndexModel([("organization", ASCENDING), ("_id", ASCENDING)], name="organization_id"),
             IndexModel([("status", ASCENDING), ("_id", ASCENDING)], name="status_id"),
             IndexModel([("power", ASCENDING)], name="power"),
+            IndexModel([("geo.ring", ASCENDING)], name="geo_ring"),
             IndexModel([("geo.fine", ASCENDING)], name="geo_fine"),
             IndexModel([("geo.coarse", ASCENDING)], name="geo_coarse"),
             # Version 3 is what MongoDB creates by default; naming it keeps the

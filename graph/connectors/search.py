@@ -7,7 +7,6 @@ inactive connectors.
 
 from __future__ import annotations
 
-import bisect
 import math
 from typing import Any
 
@@ -16,7 +15,7 @@ from bson.errors import InvalidId
 
 from graph.connectors import service
 from graph.connectors.filters import connector_query
-from graph.connectors.geo import Box, box_around, box_condition, haversine_m
+from graph.connectors.geo import Box, box_around, box_condition, haversine_m, ring_cells, rings
 from graph.connectors.types import (
     Connector,
     ConnectorFilter,
@@ -33,6 +32,8 @@ from graph.core.pagination import (
 from graph.errors import BadUserInput
 
 MAX_RADIUS_M = 100_000.0
+# Rings beyond this (31 x 31 cells) cost more than reading the circle's box.
+MAX_RING = 15
 
 
 def drivers_query(filter: ConnectorFilter | None) -> dict[str, Any] | None:
@@ -56,13 +57,63 @@ def _decode_nearby_cursor(cursor: str) -> tuple[float, ObjectId]:
         raise BadUserInput("after is not a cursor returned by this list", field="after") from None
 
 
-def check_radius(radius_m: float) -> float:
+def check_radius(radius_m: float, field: str = "radiusMeters") -> float:
     if not math.isfinite(radius_m) or not 0 <= radius_m <= MAX_RADIUS_M:
         raise BadUserInput(
-            f"radiusMeters must be between 0 and {MAX_RADIUS_M:g}, got {radius_m}",
-            field="radiusMeters",
+            f"{field} must be between 0 and {MAX_RADIUS_M:g}, got {radius_m}", field=field
         )
     return radius_m
+
+
+async def _hits(
+    latitude: float, longitude: float, radius_m: float, condition: dict[str, Any]
+) -> list[tuple[float, ObjectId]]:
+    """(distance, id) of the connectors matching `condition` within the radius."""
+    hits = []
+    # Positions only: whole documents are read for the one page returned.
+    rows = service.collection().find(condition, projection={"geo.lat": 1, "geo.lng": 1})
+    async for row in rows:
+        distance = haversine_m(latitude, longitude, row["geo"]["lat"], row["geo"]["lng"])
+        if distance <= radius_m:
+            hits.append((distance, row["_id"]))
+    return hits
+
+
+async def _nearest(
+    latitude: float,
+    longitude: float,
+    radius_m: float,
+    query: dict[str, Any],
+    wanted: int,
+    after: tuple[float, ObjectId] | None,
+) -> tuple[list[tuple[float, ObjectId]], bool]:
+    """Up to `wanted` nearest hits after `after`, and whether that is all of them.
+
+    Rings of small cells are read outwards until `wanted` hits lie closer than
+    any unread cell could be, so a dense city reads a few hundred documents
+    rather than every connector within the radius.
+    """
+    found: list[tuple[float, ObjectId]] = []
+    inner, outer = 0, 1
+    while rings(latitude, longitude) is not None and outer <= MAX_RING:
+        ring = ring_cells(latitude, longitude, inner, outer)
+        found += await _hits(
+            latitude, longitude, radius_m, {**query, "geo.ring": {"$in": ring.cells}}
+        )
+        if ring.safe_m >= radius_m:
+            break
+        settled = sorted(
+            hit for hit in found if hit[0] <= ring.safe_m and (after is None or hit > after)
+        )
+        if len(settled) >= wanted:
+            return settled[:wanted], False
+        inner, outer = outer + 1, outer * 2 + 1
+    else:
+        # Near a pole, or a radius too wide for rings: read the whole circle's box.
+        box = box_condition(box_around(latitude, longitude, radius_m))
+        found = await _hits(latitude, longitude, radius_m, {**query, **box})
+    remaining = sorted(hit for hit in found if after is None or hit > after)
+    return remaining[:wanted], len(remaining) <= wanted
 
 
 async def nearby(
@@ -74,22 +125,18 @@ async def nearby(
     after: str | None,
 ) -> NearbyConnectorConnection:
     """Connectors within `radius_m` of a point, nearest first, paged by (distance, id)."""
-    hits: list[tuple[float, ObjectId]] = []
+    chosen: list[tuple[float, ObjectId]] = []
+    complete = True
     if query is not None:
-        condition = {**query, **box_condition(box_around(latitude, longitude, radius_m))}
-        # Positions only: whole documents are read for the one page returned.
-        candidates = service.collection().find(condition, projection={"geo.lat": 1, "geo.lng": 1})
-        async for row in candidates:
-            distance = haversine_m(latitude, longitude, row["geo"]["lat"], row["geo"]["lng"])
-            if distance <= radius_m:
-                hits.append((distance, row["_id"]))
-        hits.sort()
-    start = bisect.bisect_right(hits, _decode_nearby_cursor(after)) if after is not None else 0
-    chosen = hits[start : start + first]
+        after_key = _decode_nearby_cursor(after) if after is not None else None
+        chosen, complete = await _nearest(
+            latitude, longitude, radius_m, query, first + 1, after_key
+        )
+    page = chosen[:first]
     documents = {}
-    if chosen:
+    if page:
         rows = service.collection().find(
-            {"_id": {"$in": [connector_id for _, connector_id in chosen]}}
+            {"_id": {"$in": [connector_id for _, connector_id in page]}}
         )
         documents = {row["_id"]: row async for row in rows}
     edges = [
@@ -98,16 +145,23 @@ async def nearby(
             node=Connector.from_document(documents[connector_id]),
             distance_meters=distance,
         )
-        for distance, connector_id in chosen
+        for distance, connector_id in page
         if connector_id in documents  # deleted between the two reads
     ]
+
+    async def count_total() -> int:
+        if query is None:
+            return 0
+        box = box_condition(box_around(latitude, longitude, radius_m))
+        return len(await _hits(latitude, longitude, radius_m, {**query, **box}))
+
     return NearbyConnectorConnection(
         edges=edges,
         page_info=PageInfo(
-            has_next_page=start + first < len(hits),
+            has_next_page=not complete or len(chosen) > first,
             end_cursor=edges[-1].cursor if edges else None,
         ),
-        total_count=len(hits),
+        count_total=count_total,
     )
 
 
@@ -124,12 +178,16 @@ async def _none() -> int:
     return 0
 
 
-def viewport(south: float, west: float, north: float, east: float) -> Box:
+def viewport(south: float, west: float, north: float, east: float, path: str = "") -> Box:
     """A validated map viewport; `west > east` is a box across the antimeridian."""
-    service.check_latitude(south, "south")
-    service.check_latitude(north, "north")
-    service.check_longitude(west, "west")
-    service.check_longitude(east, "east")
+    prefix = f"{path}." if path else ""
+    service.check_latitude(south, f"{prefix}south")
+    service.check_latitude(north, f"{prefix}north")
+    service.check_longitude(west, f"{prefix}west")
+    service.check_longitude(east, f"{prefix}east")
     if south > north:
-        raise BadUserInput(f"south ({south}) must not be north of north ({north})", field="south")
+        raise BadUserInput(
+            f"{prefix}south ({south}) must not be north of {prefix}north ({north})",
+            field=f"{prefix}south",
+        )
     return Box(south, west, north, east)

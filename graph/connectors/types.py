@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -144,9 +144,16 @@ class NearbyConnectorConnection:
         description="This page's connectors, by distance (ties by id)."
     )
     page_info: PageInfo = strawberry.field(description="Where this page sits in the whole list.")
-    total_count: int = strawberry.field(
-        description="How many connectors match within the radius, across all pages."
+    count_total: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(
+        description=(
+            "How many connectors match within the radius, across all pages. It reads every "
+            "match in the radius: ask for it only when it is shown."
+        )
     )
+    async def total_count(self) -> int:
+        return await self.count_total()
 
 
 @strawberry.input(description="A new connector.")

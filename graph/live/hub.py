@@ -1,8 +1,14 @@
 """The status hub: the process's single change stream on the connectors collection.
 
 Status changes are read once from MongoDB, whichever process (or tool) wrote
-them, and handed to every matching subscriber through its own bounded queue,
-so a slow subscriber can only lose its own subscription, never delay others.
+them, and handed to every matching subscriber through its own bounded queue.
+Publishing never waits for a subscriber, so a slow one can only lose its own
+subscription (closed with SUBSCRIBER_TOO_SLOW), never delay the others.
+
+After an interruption the stream resumes from its last resume token, so
+changes written meanwhile are still delivered. If the database no longer has
+them, every subscriber is closed with STATUS_HISTORY_LOST: it should
+resubscribe with `includeCurrent: true`.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,9 +24,11 @@ from typing import Any
 
 from bson import ObjectId
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import PyMongoError
+from pymongo.errors import OperationFailure, PyMongoError
 
 from graph.connectors.enums import ConnectorStatus
+from graph.errors import ClientError
+from graph.live.filters import StatusFilter
 
 log = logging.getLogger(__name__)
 
@@ -37,50 +46,59 @@ _PIPELINE: list[dict[str, Any]] = [
         }
     }
 ]
+# MongoDB's codes for a resume token whose history is gone from the oplog.
+_HISTORY_LOST = {280, 286}
+
+
+class SubscriberTooSlow(ClientError):
+    """The client did not read events as fast as they came."""
+
+    code = "SUBSCRIBER_TOO_SLOW"
+
+
+class StatusHistoryLost(ClientError):
+    """Changes may have been missed while the change stream was interrupted."""
+
+    code = "STATUS_HISTORY_LOST"
 
 
 @dataclass(frozen=True)
 class StatusChange:
-    """One real status change, as read from the change stream."""
+    """One status change: a real change from the stream, or a current status (`initial`)."""
 
     connector: dict[str, Any]
     status: ConnectorStatus
     previous_status: ConnectorStatus | None
     changed_at: datetime
+    initial: bool = False
 
 
-class SubscriberTooSlow(Exception):
-    """The subscriber did not keep up and its queue overflowed."""
+@dataclass(frozen=True)
+class _End:
+    error: ClientError | None = None
 
 
 @dataclass(eq=False)
 class Subscriber:
     """One subscription's filter and queue."""
 
-    connector_ids: frozenset[ObjectId] | None
-    organization_id: ObjectId | None
-    queue: asyncio.Queue[StatusChange | None]
-    overflowed: bool = field(default=False)
-
-    def wants(self, change: StatusChange) -> bool:
-        connector = change.connector
-        if self.connector_ids is not None and connector["_id"] not in self.connector_ids:
-            return False
-        return self.organization_id is None or connector.get("organization") == self.organization_id
+    filter: StatusFilter
+    queue: asyncio.Queue[StatusChange | _End]
+    closed: bool = field(default=False)
 
     async def changes(self) -> AsyncIterator[StatusChange]:
-        """The matching changes, until the hub closes or the queue overflows."""
+        """The matching changes, until the hub ends the subscription."""
         while True:
-            change = await self.queue.get()
-            if change is None:
-                if self.overflowed:
-                    raise SubscriberTooSlow
+            item = await self.queue.get()
+            if isinstance(item, _End):
+                if item.error is not None:
+                    raise item.error
                 return
-            yield change
+            yield item
 
 
 class StatusHub:
-    """Owns the change stream and the set of live subscribers of this process."""
+    """Owns the change stream and the live subscribers of this process."""
 
     def __init__(
         self,
@@ -89,14 +107,19 @@ class StatusHub:
     ) -> None:
         self._collection = collection
         self._queue_size = queue_size
-        self._subscribers: set[Subscriber] = set()
+        # Subscribers indexed by what they watch, so an event is offered only to
+        # those that may want it.
+        self._by_connector: dict[ObjectId, set[Subscriber]] = defaultdict(set)
+        self._by_organization: dict[ObjectId, set[Subscriber]] = defaultdict(set)
+        self._others: set[Subscriber] = set()
+        self._count = 0
         self._task: asyncio.Task[None] | None = None
         self._resume_token: Any = None
-        self.dropped_slow_subscribers = 0
+        self.stats = {"events": 0, "deliveries": 0, "dropped_slow": 0, "stream_restarts": 0}
 
     @property
     def subscriber_count(self) -> int:
-        return len(self._subscribers)
+        return self._count
 
     async def start(self) -> None:
         """Open the change stream; returns once it is listening."""
@@ -111,41 +134,73 @@ class StatusHub:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        for subscriber in list(self._subscribers):
-            self._close(subscriber)
-        self._subscribers.clear()
+        self._end_all(None)
 
-    def subscribe(
-        self, connector_ids: frozenset[ObjectId] | None, organization_id: ObjectId | None
-    ) -> Subscriber:
-        subscriber = Subscriber(connector_ids, organization_id, asyncio.Queue(self._queue_size))
-        self._subscribers.add(subscriber)
+    def subscribe(self, status_filter: StatusFilter) -> Subscriber:
+        subscriber = Subscriber(status_filter, asyncio.Queue(self._queue_size))
+        self._bucket(subscriber).add(subscriber)
+        self._count += 1
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
-        self._subscribers.discard(subscriber)
+        if subscriber.closed:
+            return
+        subscriber.closed = True
+        self._bucket(subscriber).discard(subscriber)
+        self._count -= 1
 
-    def _close(self, subscriber: Subscriber) -> None:
-        # Make room for the end marker: a closed subscriber needs no pending events.
+    def _bucket(self, subscriber: Subscriber) -> set[Subscriber]:
+        status_filter = subscriber.filter
+        if status_filter.connector_ids is not None:
+            # Indexed under its first id only when it watches exactly one connector.
+            if len(status_filter.connector_ids) == 1:
+                return self._by_connector[next(iter(status_filter.connector_ids))]
+        elif status_filter.organization_id is not None:
+            return self._by_organization[status_filter.organization_id]
+        return self._others
+
+    def _end(self, subscriber: Subscriber, error: ClientError | None) -> None:
+        self.unsubscribe(subscriber)
+        # A closed subscription needs no pending events: make room for the end.
         while not subscriber.queue.empty():
             subscriber.queue.get_nowait()
-        subscriber.queue.put_nowait(None)
+        subscriber.queue.put_nowait(_End(error))
+
+    def _end_all(self, error: ClientError | None) -> None:
+        everyone = set(self._others)
+        for buckets in (self._by_connector, self._by_organization):
+            for bucket in buckets.values():
+                everyone |= bucket
+        for subscriber in everyone:
+            self._end(subscriber, error)
+        self._by_connector.clear()
+        self._by_organization.clear()
 
     def publish(self, change: StatusChange) -> None:
         """Hand a change to every matching subscriber without waiting for any of them."""
-        for subscriber in list(self._subscribers):
-            if not subscriber.wants(change):
+        self.stats["events"] += 1
+        connector = change.connector
+        candidates = [
+            *self._by_connector.get(connector["_id"], ()),
+            *self._by_organization.get(connector.get("organization"), ()),  # type: ignore[arg-type]
+            *self._others,
+        ]
+        for subscriber in candidates:
+            if not subscriber.filter.matches(connector):
                 continue
             try:
                 subscriber.queue.put_nowait(change)
+                self.stats["deliveries"] += 1
             except asyncio.QueueFull:
-                self.dropped_slow_subscribers += 1
-                log.warning(
-                    "dropping a subscriber whose %d queued events were not read", self._queue_size
+                self.stats["dropped_slow"] += 1
+                log.warning("closing a subscriber that left %d events unread", self._queue_size)
+                self._end(
+                    subscriber,
+                    SubscriberTooSlow(
+                        f"more than {self._queue_size} events were waiting unread; "
+                        "subscribe again (with includeCurrent: true to catch up)"
+                    ),
                 )
-                subscriber.overflowed = True
-                self._subscribers.discard(subscriber)
-                self._close(subscriber)
 
     async def _run(self, ready: asyncio.Event) -> None:
         delay = 0.1
@@ -163,18 +218,34 @@ class StatusHub:
                         event = await stream.try_next()
                         self._resume_token = stream.resume_token
                         if event is None:
-                            await asyncio.sleep(0.02)
+                            await asyncio.sleep(0.01)
                             continue
                         change = _status_change(event)
                         if change is not None:
                             self.publish(change)
+            except OperationFailure as error:
+                ready.set()
+                if error.code not in _HISTORY_LOST:
+                    await self._retry_after(error, delay)
+                    delay = min(delay * 2, 5.0)
+                    continue
+                log.error("status changes were lost while the stream was interrupted: %s", error)
+                self._resume_token = None
+                self._end_all(
+                    StatusHistoryLost(
+                        "status changes may have been missed while the server was cut off "
+                        "from the database; subscribe again with includeCurrent: true"
+                    )
+                )
             except PyMongoError as error:
                 ready.set()
-                log.warning(
-                    "status change stream interrupted (%s); resuming in %.1fs", error, delay
-                )
-                await asyncio.sleep(delay)
+                await self._retry_after(error, delay)
                 delay = min(delay * 2, 5.0)
+
+    async def _retry_after(self, error: Exception, delay: float) -> None:
+        self.stats["stream_restarts"] += 1
+        log.warning("status change stream interrupted (%s); resuming in %.1fs", error, delay)
+        await asyncio.sleep(delay)
 
 
 def _status_change(event: dict[str, Any]) -> StatusChange | None:

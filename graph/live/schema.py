@@ -8,37 +8,123 @@ from typing import Annotated
 
 import strawberry
 
+from graph.connectors import search, service
 from graph.connectors.enums import ConnectorStatus
+from graph.connectors.geo import Box
 from graph.connectors.types import Connector
 from graph.core.context import Info
 from graph.core.ids import parse_id, parse_ids
-from graph.errors import ClientError
-from graph.live.hub import SubscriberTooSlow
+from graph.errors import BadUserInput
+from graph.live.filters import Circle, StatusFilter
+from graph.live.hub import StatusChange
+
+MAX_CURRENT = 5000
 
 
-class SubscriptionOverflow(ClientError):
-    """The client read events too slowly; it should resubscribe."""
-
-    code = "SUBSCRIBER_TOO_SLOW"
-
-
-@strawberry.type(description="A connector's status changed.")
+@strawberry.type(
+    description="A connector's status: a change, or its current status when `initial`."
+)
 class ConnectorStatusEvent:
     connector: Connector = strawberry.field(description="The connector, as it is after the change.")
-    status: ConnectorStatus = strawberry.field(description="The new status.")
-    previous_status: ConnectorStatus | None = strawberry.field(
-        description="The status before the change; null when unknown."
+    status: ConnectorStatus = strawberry.field(
+        description="The new (or, when initial, current) status."
     )
-    changed_at: datetime = strawberry.field(description="When the change was written.")
+    previous_status: ConnectorStatus | None = strawberry.field(
+        description="The status before the change; null for initial events or when unknown."
+    )
+    changed_at: datetime = strawberry.field(
+        description="When the change was written (for initial events: when the connector last changed)."
+    )
+    initial: bool = strawberry.field(
+        description="True for the current-status events sent first with `includeCurrent`."
+    )
+
+    @classmethod
+    def from_change(cls, change: StatusChange) -> ConnectorStatusEvent:
+        return cls(
+            connector=Connector.from_document(change.connector),
+            status=change.status,
+            previous_status=change.previous_status,
+            changed_at=change.changed_at,
+            initial=change.initial,
+        )
+
+
+@strawberry.input(description="A circle on the map.")
+class NearInput:
+    latitude: float = strawberry.field(description="Centre, degrees north (-90 to 90).")
+    longitude: float = strawberry.field(description="Centre, degrees east (-180 to 180).")
+    radius_meters: float = strawberry.field(description="Radius in metres, 0 to 100000.")
+
+
+@strawberry.input(description="A map viewport; west > east crosses the antimeridian.")
+class BoundsInput:
+    south: float = strawberry.field(description="Southern edge, degrees north.")
+    west: float = strawberry.field(description="Western edge, degrees east.")
+    north: float = strawberry.field(description="Northern edge, degrees north.")
+    east: float = strawberry.field(description="Eastern edge, degrees east.")
+
+
+def status_filter(
+    connector_ids: list[strawberry.ID] | None,
+    organization_id: strawberry.ID | None,
+    near: NearInput | None,
+    bounds: BoundsInput | None,
+) -> StatusFilter:
+    """Validate the subscription's arguments into one filter."""
+    circle = None
+    if near is not None:
+        circle = Circle(
+            service.check_latitude(near.latitude, "near.latitude"),
+            service.check_longitude(near.longitude, "near.longitude"),
+            search.check_radius(near.radius_meters, "near.radiusMeters"),
+        )
+    box: Box | None = None
+    if bounds is not None:
+        box = search.viewport(bounds.south, bounds.west, bounds.north, bounds.east, "bounds")
+    return StatusFilter(
+        connector_ids=frozenset(parse_ids(connector_ids, "connectorIds"))
+        if connector_ids is not None
+        else None,
+        organization_id=parse_id(organization_id, "organizationId")
+        if organization_id is not None
+        else None,
+        near=circle,
+        bounds=box,
+    )
+
+
+async def current_statuses(watched: StatusFilter) -> list[StatusChange]:
+    """The current status of every watched connector, refusing more than MAX_CURRENT."""
+    rows = await service.collection().find(watched.query(), limit=MAX_CURRENT * 2).to_list()
+    matching = [row for row in rows if watched.matches(row)]
+    if len(matching) > MAX_CURRENT:
+        raise BadUserInput(
+            f"includeCurrent would send more than {MAX_CURRENT} connectors; narrow the subscription "
+            "with connectorIds, organizationId, near or bounds",
+            field="includeCurrent",
+        )
+    return [
+        StatusChange(
+            connector=row,
+            status=ConnectorStatus(row["status"]),
+            previous_status=None,
+            changed_at=row["updatedAt"],
+            initial=True,
+        )
+        for row in matching
+    ]
 
 
 @strawberry.type
 class LiveSubscriptions:
     @strawberry.subscription(
         description=(
-            "Status changes of connectors, as they are written (from any server process or "
-            "straight into the database). Writing the current status again is not a change. "
-            "With no arguments, every connector is watched."
+            "Status changes of connectors as they are written, from any server process or straight "
+            "into the database. Writing the current status again is not a change. All given "
+            "conditions must hold; with none, every connector is watched. A subscription that "
+            "falls too far behind ends with SUBSCRIBER_TOO_SLOW; if changes may have been missed "
+            "it ends with STATUS_HISTORY_LOST: subscribe again with includeCurrent: true."
         )
     )
     async def connector_status_changed(
@@ -52,26 +138,33 @@ class LiveSubscriptions:
             strawberry.ID | None,
             strawberry.argument(description="Only connectors of this organization."),
         ] = None,
-    ) -> AsyncGenerator[ConnectorStatusEvent, None]:
-        ids = (
-            frozenset(parse_ids(connector_ids, "connectorIds"))
-            if connector_ids is not None
-            else None
-        )
-        organization = parse_id(organization_id, "organizationId") if organization_id else None
-        hub = info.context.hub
-        subscriber = hub.subscribe(ids, organization)
-        try:
-            async for change in subscriber.changes():
-                yield ConnectorStatusEvent(
-                    connector=Connector.from_document(change.connector),
-                    status=change.status,
-                    previous_status=change.previous_status,
-                    changed_at=change.changed_at,
+        near: Annotated[
+            NearInput | None,
+            strawberry.argument(description="Only connectors within this circle."),
+        ] = None,
+        bounds: Annotated[
+            BoundsInput | None,
+            strawberry.argument(description="Only connectors inside this map viewport."),
+        ] = None,
+        include_current: Annotated[
+            bool,
+            strawberry.argument(
+                description=(
+                    "First send the current status of every watched connector (at most "
+                    f"{MAX_CURRENT}), marked initial, then the changes."
                 )
-        except SubscriberTooSlow:
-            raise SubscriptionOverflow(
-                "events were not read fast enough and were dropped; subscribe again"
-            ) from None
+            ),
+        ] = False,
+    ) -> AsyncGenerator[ConnectorStatusEvent, None]:
+        watched = status_filter(connector_ids, organization_id, near, bounds)
+        hub = info.context.hub
+        # Subscribe before reading current statuses, so no change falls in between.
+        subscriber = hub.subscribe(watched)
+        try:
+            if include_current:
+                for change in await current_statuses(watched):
+                    yield ConnectorStatusEvent.from_change(change)
+            async for change in subscriber.changes():
+                yield ConnectorStatusEvent.from_change(change)
         finally:
             hub.unsubscribe(subscriber)

@@ -1,0 +1,63 @@
+"""Which connectors a status subscription watches: one definition for live events and snapshots."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bson import ObjectId
+
+from graph.connectors.geo import Box, box_around, box_condition, haversine_m
+
+
+@dataclass(frozen=True)
+class Circle:
+    latitude: float
+    longitude: float
+    radius_m: float
+
+
+@dataclass(frozen=True)
+class StatusFilter:
+    """All given conditions must hold; none given watches every connector."""
+
+    connector_ids: frozenset[ObjectId] | None = None
+    organization_id: ObjectId | None = None
+    near: Circle | None = None
+    bounds: Box | None = None
+
+    def matches(self, connector: Mapping[str, Any]) -> bool:
+        """Does a stored connector document fall under this filter?"""
+        if self.connector_ids is not None and connector["_id"] not in self.connector_ids:
+            return False
+        if (
+            self.organization_id is not None
+            and connector.get("organization") != self.organization_id
+        ):
+            return False
+        if self.near is None and self.bounds is None:
+            return True
+        geo = connector.get("geo")
+        if not geo:
+            return False
+        if self.bounds is not None and not self.bounds.contains(geo["lat"], geo["lng"]):
+            return False
+        return self.near is None or (
+            haversine_m(self.near.latitude, self.near.longitude, geo["lat"], geo["lng"])
+            <= self.near.radius_m
+        )
+
+    def query(self) -> dict[str, Any]:
+        """A MongoDB filter selecting a superset of the matches (refine with `matches`)."""
+        query: dict[str, Any] = {}
+        if self.connector_ids is not None:
+            query["_id"] = {"$in": sorted(self.connector_ids)}
+        if self.organization_id is not None:
+            query["organization"] = self.organization_id
+        box = self.bounds
+        if self.near is not None:
+            box = box_around(self.near.latitude, self.near.longitude, self.near.radius_m)
+        if box is not None:
+            query.update(box_condition(box))
+        return query
