@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from graph.connectors.geo import box_around, box_condition, haversine_m, ring_cells
+from graph.connectors.search import MAX_RING
 from graph.core.timestamps import format_datetime
 
 client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
@@ -80,6 +81,10 @@ async def nearby(request: Request) -> JSONResponse:
     inner, outer = 0, 1
     chosen: list[Any] = []
     while True:
+        if outer > MAX_RING:
+            box = {"active": True, **box_condition(box_around(lat, lng, radius))}
+            chosen = sorted(await _hits(lat, lng, radius, box))[:first]
+            break
         ring = ring_cells(lat, lng, inner, outer)
         found += await _hits(lat, lng, radius, {"active": True, "geo.ring": {"$in": ring.cells}})
         settled = sorted(hit for hit in found if hit[0] <= ring.safe_m)

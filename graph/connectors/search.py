@@ -32,8 +32,8 @@ from graph.core.pagination import (
 from graph.errors import BadUserInput
 
 MAX_RADIUS_M = 100_000.0
-# Rings beyond this (31 x 31 cells) cost more than reading the circle's box.
-MAX_RING = 15
+# Rings beyond this (15 x 15 cells, about 1 km) cost more than reading the circle's box.
+MAX_RING = 7
 
 
 def drivers_query(filter: ConnectorFilter | None) -> dict[str, Any] | None:
