@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -16,10 +17,10 @@ from strawberry.asgi import GraphQL
 
 from graph.connectors.models import connectors_collection
 from graph.core.context import Context
+from graph.core.limits import BodySizeLimit
 from graph.database import connect
 from graph.graphiql import ASSETS_DIR, ASSETS_URL_PATH, graphiql_page
 from graph.live.hub import StatusHub
-from graph.loaders import Loaders
 from graph.schema import schema
 from graph.seed import seed_demo
 from graph.settings import Settings
@@ -35,12 +36,7 @@ class ChargeGraphView(GraphQL[Context, None]):
         self.hub = hub
 
     async def get_context(self, request: Request | WebSocket, response: Response | None) -> Context:  # type: ignore[override]
-        return Context(
-            request=request,
-            response=response,
-            loaders=Loaders.create(cache=not isinstance(request, WebSocket)),
-            hub=self.hub,
-        )
+        return Context(request=request, response=response, hub=self.hub)
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(graphiql_page())
@@ -78,5 +74,6 @@ def create_app(settings: Settings, **client_options: Any) -> Starlette:
             Mount(ASSETS_URL_PATH, StaticFiles(directory=ASSETS_DIR), name="graphiql-assets"),
             Route("/healthz", health),
         ],
+        middleware=[Middleware(BodySizeLimit)],
         lifespan=lifespan,
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import uvicorn
 
+from graph.core.limits import MAX_WEBSOCKET_MESSAGE_BYTES
 from graph.settings import Settings
 
 
@@ -25,7 +26,14 @@ def _serve(args: argparse.Namespace) -> int:
         f"ChargeGraph on {where}\nGraphiQL: http://{shown_host}:{args.port}/graphql",
         flush=True,
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, lifespan="on")
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        lifespan="on",
+        ws_max_size=MAX_WEBSOCKET_MESSAGE_BYTES,
+    )
     return 0
 
 

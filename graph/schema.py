@@ -13,6 +13,7 @@ from strawberry.types import ExecutionContext
 
 from graph.connectors.schema import ConnectorMutations, ConnectorQueries
 from graph.core.error_policy import apply_error_policy
+from graph.core.limits import query_limits
 from graph.core.timestamps import DateTime
 from graph.live.schema import LiveSubscriptions
 from graph.organizations.schema import OrganizationMutations, OrganizationQueries
@@ -51,6 +52,7 @@ def build_schema(**options: Any) -> ChargeGraphSchema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=[
+            *query_limits(),
             lambda: ParserCache(maxsize=1000),
             lambda: ValidationCache(maxsize=1000),
         ],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, TypeAlias
 
 import strawberry
@@ -21,8 +22,16 @@ class Context:
 
     request: Request | WebSocket
     response: Response | None
-    loaders: Loaders
     hub: StatusHub
+
+    @cached_property
+    def loaders(self) -> Loaders:
+        """Made on first use: most requests never need them."""
+        # Imported here: the loaders depend on the domain types, which depend on this module.
+        from graph.loaders import Loaders
+
+        # A WebSocket lives for hours, so its loaders batch but never cache.
+        return Loaders.create(cache=not isinstance(self.request, WebSocket))
 
 
 Info: TypeAlias = strawberry.Info[Context, None]

@@ -28,6 +28,9 @@ def classify(error: GraphQLError, parsed: bool) -> str:
     if isinstance(code, str):
         return code
     if not parsed:
+        # The token limit is enforced by the parser, but it is a limit, not a syntax error.
+        if "tokens. Parsing aborted" in error.message:
+            return "GRAPHQL_VALIDATION_FAILED"
         return "GRAPHQL_PARSE_FAILED"
     if error.path is None and error.message.startswith(("Variable '$", 'Variable "$')):
         # A variable whose value does not fit its declared type.

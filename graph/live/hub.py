@@ -223,6 +223,9 @@ class StatusHub:
                         change = _status_change(event)
                         if change is not None:
                             self.publish(change)
+                            # Let subscribers send before the next event of a burst,
+                            # so queues hold bursts only while a client is stuck.
+                            await asyncio.sleep(0)
             except OperationFailure as error:
                 ready.set()
                 if error.code not in _HISTORY_LOST:
