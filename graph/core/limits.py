@@ -6,9 +6,11 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter
 from strawberry.extensions.base_extension import SchemaExtension
+from strawberry.extensions.max_aliases import create_validator as aliases_rule
 from strawberry.extensions.query_depth_limiter import IgnoreContext
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 
 MAX_DEPTH = 12
 MAX_ALIASES = 50
@@ -28,11 +30,16 @@ def _introspection(context: IgnoreContext) -> bool:
     return context.field_name.startswith("__")
 
 
+# Built once: the validation cache is keyed by the rule classes, so a fresh
+# class per request (what the limiter extensions make) would defeat it.
+_DEPTH_RULE = depth_rule(MAX_DEPTH, _introspection)
+_ALIASES_RULE = aliases_rule(MAX_ALIASES)
+
+
 def query_limits() -> list[type[SchemaExtension] | Callable[[], SchemaExtension]]:
     """Depth, alias and token limits, refused before any resolver runs."""
     return [
-        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH, should_ignore=_introspection),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: AddValidationRules([_DEPTH_RULE, _ALIASES_RULE]),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
     ]
 
