@@ -273,7 +273,7 @@ def describe(outcome: Outcome, watch_all: bool) -> str:
     return (
         f"{outcome.processes} process(es), {outcome.subscribers} subscribers watching {watching}, "
         f"{outcome.rate:g} writes/s for {outcome.seconds:g}s: {outcome.received:,}/{outcome.expected:,} delivered "
-        f"({outcome.received / outcome.seconds:,.0f}/s), lost {outcome.lost}, p50 {outcome.p50_ms:.0f} ms, "
+        f"({outcome.received / outcome.seconds:,.0f}/s), not delivered 3 s after the last write {outcome.lost}, p50 {outcome.p50_ms:.0f} ms, "
         f"p99 {outcome.p99_ms:.0f} ms, {outcome.kb_per_subscriber:.1f} kB per idle subscriber, errors {outcome.errors}"
     )
 
@@ -299,7 +299,7 @@ def main() -> None:
         f"Machine: {machine()}. `python -m bench.live`; embedded database; statuses written straight "
         "into the database; subscribers in separate asyncio load-generator processes on the same machine. "
         "Latency is from the database's write time (`changedAt`) to arrival at the client.\n",
-        "| server processes | subscribers | watching | writes/s | delivered | lost | p50 (ms) | p99 (ms) | kB per idle subscriber |",
+        "| server processes | subscribers | watching | writes/s | delivered | not delivered 3 s after the last write | p50 (ms) | p99 (ms) | kB per idle subscriber |",
         "| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for outcomes, watching in (
