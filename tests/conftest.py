@@ -181,8 +181,9 @@ def unique_endpoint() -> str:
     return next(_endpoints)
 
 
-def create_connector(server: Server, organization_id: str, **fields: Any) -> dict[str, Any]:
-    values = {
+def connector_input(organization_id: str, **fields: Any) -> dict[str, Any]:
+    """A valid CreateConnectorInput with a fresh endpoint, changed by `fields`."""
+    return {
         "organizationId": organization_id,
         "endpoint": unique_endpoint(),
         "ocppId": 1,
@@ -192,6 +193,10 @@ def create_connector(server: Server, organization_id: str, **fields: Any) -> dic
         "power": 7.2,
         **fields,
     }
+
+
+def create_connector(server: Server, organization_id: str, **fields: Any) -> dict[str, Any]:
+    values = connector_input(organization_id, **fields)
     result = server.query(
         f"mutation($input: CreateConnectorInput!) {{ createConnector(input: $input) {{ {CONNECTOR_FIELDS} }} }}",
         {"input": values},

@@ -12,11 +12,11 @@ from pymongo.database import Database
 from tests.conftest import (
     CONNECTOR_FIELDS,
     Server,
+    connector_input,
     create_connector,
     create_organization,
     data,
     error,
-    unique_endpoint,
 )
 
 ISO_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
@@ -94,17 +94,7 @@ def test_endpoint_conflict_is_case_insensitive(
     refused = error(
         server.query(
             CREATE,
-            {
-                "input": {
-                    "organizationId": organization["id"],
-                    "endpoint": "C0F1",
-                    "ocppId": 2,
-                    "type": "CCS2",
-                    "format": "CABLE",
-                    "powerType": "DC",
-                    "power": 50,
-                }
-            },
+            {"input": connector_input(organization["id"], endpoint="C0F1", type="CCS2")},
         )
     )
     assert refused["extensions"]["code"] == "CONFLICT"
@@ -136,16 +126,7 @@ def test_create_refuses_bad_input(
     changes: dict[str, Any],
     field: str,
 ) -> None:
-    values = {
-        "organizationId": organization["id"],
-        "endpoint": unique_endpoint(),
-        "ocppId": 1,
-        "type": "TYPE2",
-        "format": "SOCKET",
-        "powerType": "AC_3_PHASE",
-        "power": 22,
-        **changes,
-    }
+    values = {**connector_input(organization["id"], format="SOCKET", power=22), **changes}
     before = db.connectors.count_documents({})
     refused = error(server.query(CREATE, {"input": values}))
     assert refused["extensions"] == {"code": "BAD_USER_INPUT", "field": field}
@@ -160,17 +141,7 @@ def test_create_for_unknown_organization_is_not_found(
     refused = error(
         server.query(
             CREATE,
-            {
-                "input": {
-                    "organizationId": UNKNOWN_ID,
-                    "endpoint": unique_endpoint(),
-                    "ocppId": 1,
-                    "type": "TYPE2",
-                    "format": "SOCKET",
-                    "powerType": "AC_3_PHASE",
-                    "power": 22,
-                }
-            },
+            {"input": connector_input(UNKNOWN_ID)},
         )
     )
     assert refused["extensions"]["code"] == "NOT_FOUND"

@@ -13,12 +13,13 @@ from graph.connectors.types import (
     Connector,
     ConnectorFilter,
     CreateConnectorInput,
+    FilterArgument,
     NearbyConnectorConnection,
     UpdateConnectorInput,
 )
 from graph.core.ids import parse_id
 from graph.core.inputs import given_fields
-from graph.core.pagination import DEFAULT_PAGE_SIZE, Connection, check_page_size
+from graph.core.pagination import DEFAULT_PAGE_SIZE, After, Connection, PageSize, check_page_size
 
 ConnectorId = Annotated[strawberry.ID, strawberry.argument(description="The connector's id.")]
 
@@ -41,17 +42,9 @@ class ConnectorQueries:
     @strawberry.field(description="All connectors matching a filter, in creation order.")
     async def connectors(
         self,
-        filter: Annotated[
-            ConnectorFilter | None,
-            strawberry.argument(description="Narrows the list; an absent field does not filter."),
-        ] = None,
-        first: Annotated[
-            int, strawberry.argument(description="Page size, 0 to 100.")
-        ] = DEFAULT_PAGE_SIZE,
-        after: Annotated[
-            str | None,
-            strawberry.argument(description="Continue after this cursor (a page's endCursor)."),
-        ] = None,
+        filter: FilterArgument = None,
+        first: PageSize = DEFAULT_PAGE_SIZE,
+        after: After = None,
     ) -> Connection[Connector]:
         return await service.page(connector_query(filter), check_page_size(first), after)
 
@@ -72,13 +65,8 @@ class ConnectorQueries:
             ConnectorFilter | None,
             strawberry.argument(description="What the car needs; an absent field does not filter."),
         ] = None,
-        first: Annotated[
-            int, strawberry.argument(description="Page size, 0 to 100.")
-        ] = DEFAULT_PAGE_SIZE,
-        after: Annotated[
-            str | None,
-            strawberry.argument(description="Continue after this cursor (a page's endCursor)."),
-        ] = None,
+        first: PageSize = DEFAULT_PAGE_SIZE,
+        after: After = None,
     ) -> NearbyConnectorConnection:
         return await search.nearby(
             service.check_latitude(latitude, "latitude"),
@@ -101,17 +89,9 @@ class ConnectorQueries:
         west: Annotated[float, strawberry.argument(description="Western edge, degrees east.")],
         north: Annotated[float, strawberry.argument(description="Northern edge, degrees north.")],
         east: Annotated[float, strawberry.argument(description="Eastern edge, degrees east.")],
-        filter: Annotated[
-            ConnectorFilter | None,
-            strawberry.argument(description="Narrows the list; an absent field does not filter."),
-        ] = None,
-        first: Annotated[
-            int, strawberry.argument(description="Page size, 0 to 100.")
-        ] = DEFAULT_PAGE_SIZE,
-        after: Annotated[
-            str | None,
-            strawberry.argument(description="Continue after this cursor (a page's endCursor)."),
-        ] = None,
+        filter: FilterArgument = None,
+        first: PageSize = DEFAULT_PAGE_SIZE,
+        after: After = None,
     ) -> Connection[Connector]:
         return await search.in_bounds(
             search.viewport(south, west, north, east),

@@ -129,6 +129,12 @@ class ConnectorFilter:
     )
 
 
+FilterArgument = Annotated[
+    ConnectorFilter | None,
+    strawberry.argument(description="Narrows the list; an absent field does not filter."),
+]
+
+
 @strawberry.type(description="A connector near the searched point, with its distance.")
 class NearbyConnectorEdge:
     cursor: str = strawberry.field(description="Pass as `after` to continue after this item.")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 import strawberry
 from bson import ObjectId
@@ -21,6 +21,12 @@ from graph.errors import BadUserInput
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
+
+# The paging arguments every list field takes.
+PageSize = Annotated[int, strawberry.argument(description="Page size, 0 to 100.")]
+After = Annotated[
+    str | None, strawberry.argument(description="Continue after this cursor (a page's endCursor).")
+]
 
 NodeT = TypeVar("NodeT")
 

@@ -8,7 +8,7 @@ import strawberry
 
 from graph.core.ids import parse_id
 from graph.core.inputs import given_fields
-from graph.core.pagination import DEFAULT_PAGE_SIZE, Connection, check_page_size
+from graph.core.pagination import DEFAULT_PAGE_SIZE, After, Connection, PageSize, check_page_size
 from graph.organizations import service
 from graph.organizations.types import (
     CreateOrganizationInput,
@@ -28,13 +28,8 @@ class OrganizationQueries:
     @strawberry.field(description="All organizations, in creation order.")
     async def organizations(
         self,
-        first: Annotated[
-            int, strawberry.argument(description="Page size, 0 to 100.")
-        ] = DEFAULT_PAGE_SIZE,
-        after: Annotated[
-            str | None,
-            strawberry.argument(description="Continue after this cursor (a page's endCursor)."),
-        ] = None,
+        first: PageSize = DEFAULT_PAGE_SIZE,
+        after: After = None,
     ) -> Connection[Organization]:
         return await service.page(check_page_size(first), after)
 

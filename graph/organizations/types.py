@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 import strawberry
 from bson import ObjectId
@@ -12,9 +12,9 @@ from bson import ObjectId
 from graph.connectors.enums import ConnectorStatus
 from graph.connectors.filters import connector_query
 from graph.connectors.loaders import OrganizationPageKey, freeze_query
-from graph.connectors.types import Connector, ConnectorFilter
+from graph.connectors.types import Connector, FilterArgument
 from graph.core.context import Info
-from graph.core.pagination import DEFAULT_PAGE_SIZE, Connection, check_page_size
+from graph.core.pagination import DEFAULT_PAGE_SIZE, After, Connection, PageSize, check_page_size
 
 
 @strawberry.type(description="A postal address.")
@@ -63,17 +63,9 @@ class Organization:
     async def connectors(
         self,
         info: Info,
-        filter: Annotated[
-            ConnectorFilter | None,
-            strawberry.argument(description="Narrows the list; an absent field does not filter."),
-        ] = None,
-        first: Annotated[
-            int, strawberry.argument(description="Page size, 0 to 100.")
-        ] = DEFAULT_PAGE_SIZE,
-        after: Annotated[
-            str | None,
-            strawberry.argument(description="Continue after this cursor (a page's endCursor)."),
-        ] = None,
+        filter: FilterArgument = None,
+        first: PageSize = DEFAULT_PAGE_SIZE,
+        after: After = None,
     ) -> Connection[Connector]:
         key = OrganizationPageKey(
             organization=self.object_id,
