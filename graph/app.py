@@ -21,7 +21,7 @@ from graph.core.limits import BodySizeLimit
 from graph.database import connect
 from graph.graphiql import ASSETS_DIR, ASSETS_URL_PATH, graphiql_page
 from graph.live.hub import StatusHub
-from graph.schema import schema
+from graph.schema import build_schema
 from graph.seed import seed_demo
 from graph.settings import Settings
 
@@ -29,10 +29,15 @@ from graph.settings import Settings
 class ChargeGraphView(GraphQL[Context, None]):
     """Strawberry's ASGI view with the project's context and a locally served GraphiQL."""
 
-    def __init__(self, hub: StatusHub) -> None:
+    def __init__(self, hub: StatusHub, settings: Settings) -> None:
         # Legacy graphql-ws clients get "ka" messages; graphql-transport-ws
         # connections are kept alive by WebSocket pings (uvicorn, every 20 s).
-        super().__init__(schema, keep_alive=True, keep_alive_interval=15)
+        super().__init__(
+            build_schema(production=settings.production, introspection=settings.introspection),
+            keep_alive=True,
+            keep_alive_interval=15,
+            graphql_ide="graphiql" if settings.graphiql else None,
+        )
         self.hub = hub
 
     async def get_context(self, request: Request | WebSocket, response: Response | None) -> Context:  # type: ignore[override]
@@ -48,7 +53,7 @@ def create_app(settings: Settings, **client_options: Any) -> Starlette:
     `client_options` go to the MongoDB client (e.g. command listeners).
     """
     hub = StatusHub(connectors_collection, settings.subscriber_queue_size)
-    view = ChargeGraphView(hub)
+    view = ChargeGraphView(hub, settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import DisableIntrospection, ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -45,18 +45,27 @@ class ChargeGraphSchema(strawberry.Schema):
         apply_error_policy(errors, execution_context)
 
 
-def build_schema(**options: Any) -> ChargeGraphSchema:
-    """The schema with caches that make repeated queries cheap to parse and validate."""
+def build_schema(production: bool = False, introspection: bool = True) -> ChargeGraphSchema:
+    """The schema with its limits, and caches that make repeated queries cheap.
+
+    `production` hides field suggestions from errors; `introspection` False
+    refuses schema queries (GraphiQL then cannot show the docs).
+    """
+    extensions: list[Any] = [
+        *query_limits(),
+        lambda: ParserCache(maxsize=1000),
+        lambda: ValidationCache(maxsize=1000),
+    ]
+    if not introspection:
+        extensions.insert(0, DisableIntrospection)
     return ChargeGraphSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=[
-            *query_limits(),
-            lambda: ParserCache(maxsize=1000),
-            lambda: ValidationCache(maxsize=1000),
-        ],
-        config=StrawberryConfig(scalar_map={datetime: DateTime}, **options),
+        extensions=extensions,
+        config=StrawberryConfig(
+            scalar_map={datetime: DateTime}, disable_field_suggestions=production
+        ),
     )
 
 

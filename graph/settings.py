@@ -20,6 +20,10 @@ class Settings:
     demo: bool = False
     # How many events may wait for one slow subscriber before it is dropped.
     subscriber_queue_size: int = 1000
+    # Production mode hides field suggestions ("Did you mean …") from errors.
+    production: bool = False
+    introspection: bool = True
+    graphiql: bool = True
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -29,6 +33,17 @@ class Settings:
             "database_name": os.environ.get("CHARGEGRAPH_DB", "chargegraph"),
             "data_dir": Path(os.environ.get("CHARGEGRAPH_DATA_DIR", "./data")),
             "subscriber_queue_size": int(os.environ.get("CHARGEGRAPH_SUBSCRIBER_QUEUE", "1000")),
+            "production": _flag("CHARGEGRAPH_PRODUCTION", False),
+            "introspection": _flag("CHARGEGRAPH_INTROSPECTION", True),
+            "graphiql": _flag("CHARGEGRAPH_GRAPHIQL", True),
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _flag(name: str, default: bool) -> bool:
+    """A boolean switch: 1/true/yes/on or 0/false/no/off."""
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
