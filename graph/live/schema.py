@@ -96,9 +96,11 @@ def status_filter(
 
 async def current_statuses(watched: StatusFilter) -> list[StatusChange]:
     """The current status of every watched connector, refusing more than MAX_CURRENT."""
-    rows = await service.collection().find(watched.query(), limit=MAX_CURRENT * 2).to_list()
+    limit = MAX_CURRENT * 2
+    rows = await service.collection().find(watched.query(), limit=limit).to_list()
     matching = [row for row in rows if watched.matches(row)]
-    if len(matching) > MAX_CURRENT:
+    # A full read may have left matches unread: refuse rather than send a partial picture.
+    if len(matching) > MAX_CURRENT or len(rows) == limit:
         raise BadUserInput(
             f"includeCurrent would send more than {MAX_CURRENT} connectors; narrow the subscription "
             "with connectorIds, organizationId, near or bounds",
