@@ -13,6 +13,7 @@ from strawberry.types import ExecutionContext
 
 from graph.connectors.schema import ConnectorMutations, ConnectorQueries
 from graph.core.error_policy import apply_error_policy
+from graph.core.execution import SharedFieldCollection
 from graph.core.limits import query_limits
 from graph.core.timestamps import DateTime
 from graph.live.schema import LiveSubscriptions
@@ -63,6 +64,7 @@ def build_schema(production: bool = False, introspection: bool = True) -> Charge
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
+        execution_context_class=SharedFieldCollection,
         config=StrawberryConfig(
             scalar_map={datetime: DateTime}, disable_field_suggestions=production
         ),
