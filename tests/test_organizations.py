@@ -144,6 +144,12 @@ def test_update_refusals_change_nothing(server: Server, db: Database[dict[str, A
             "input.configurations.basicAuthPassword",
         ),
         ({"active": None}, "BAD_USER_INPUT", "input.active"),
+        ({"configurations": None}, "BAD_USER_INPUT", "input.configurations"),
+        (
+            {"configurations": {"basicAuthEnabled": None}},
+            "BAD_USER_INPUT",
+            "input.configurations.basicAuthEnabled",
+        ),
     ):
         refused = error(server.query(UPDATE, {"id": created["id"], "input": values}))
         assert refused["extensions"] == {"code": code, "field": field}

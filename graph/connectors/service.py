@@ -20,6 +20,7 @@ from graph.connectors.geo import location_fields
 from graph.connectors.models import ConnectorDocument, connectors_collection, stored_values
 from graph.connectors.types import Connector, CreateConnectorInput
 from graph.core.ids import parse_id
+from graph.core.inputs import require_value
 from graph.core.pagination import Connection, decode_id_cursor, page_from_rows
 from graph.core.timestamps import now
 from graph.errors import BadUserInput, Conflict, NotFound
@@ -75,11 +76,6 @@ def _check_degrees(value: float, limit: float, field: str) -> float:
     return value
 
 
-def _require_value(value: object, field: str) -> None:
-    if value is None:
-        raise BadUserInput(f"{field} cannot be null", field=field)
-
-
 # Update input field → (stored field, check). One table serves create and update.
 _CHECKS: dict[str, tuple[str, Any]] = {
     "endpoint": ("endpoint", check_endpoint),
@@ -116,7 +112,7 @@ async def _changes(fields: Mapping[str, Any], path: str) -> tuple[dict[str, Any]
                     )
                 )
             continue
-        _require_value(value, field)
+        require_value(value, field)
         if name == "organization_id":
             organization = parse_id(value, field)
             await organizations.require(organization, field)

@@ -7,6 +7,8 @@ from typing import Any
 
 import strawberry
 
+from graph.errors import BadUserInput
+
 
 def given_fields(value: object) -> dict[str, Any]:
     """The fields a client actually sent in an input object (explicit nulls included)."""
@@ -15,3 +17,9 @@ def given_fields(value: object) -> dict[str, Any]:
         for field in fields(value)  # type: ignore[arg-type]
         if getattr(value, field.name) is not strawberry.UNSET
     }
+
+
+def require_value(value: object, field: str) -> None:
+    """An input field that may be left out but not set to null."""
+    if value is None:
+        raise BadUserInput(f"{field} cannot be null", field=field)

@@ -14,8 +14,8 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
-from graph.connectors.models import ConnectorDocument
-from graph.core.inputs import given_fields
+from graph.connectors.models import connectors_collection
+from graph.core.inputs import given_fields, require_value
 from graph.core.pagination import Connection, decode_id_cursor, encode_cursor, page_from_rows
 from graph.core.timestamps import now
 from graph.errors import BadUserInput, Conflict, NotFound
@@ -106,9 +106,7 @@ async def _configuration_changes(
         else:
             changes["basicAuthPassword"] = await asyncio.to_thread(hash_password, password)
     if "basic_auth_enabled" in given:
-        enabled_field = f"{field}.basicAuthEnabled"
-        if given["basic_auth_enabled"] is None:
-            raise BadUserInput(f"{enabled_field} cannot be null", field=enabled_field)
+        require_value(given["basic_auth_enabled"], f"{field}.basicAuthEnabled")
         changes["basicAuthEnabled"] = given["basic_auth_enabled"]
     # Judge the configuration as it would be after the change.
     after = {**current, **changes}
@@ -187,13 +185,11 @@ async def update(organization_id: ObjectId, fields: Mapping[str, Any]) -> Organi
     to_set: dict[str, Any] = {}
     for name, value in fields.items():
         field = f"input.{name}"
+        if name in ("name", "active", "configurations"):
+            require_value(value, field)
         if name == "name":
-            if value is None:
-                raise BadUserInput("input.name cannot be null", field="input.name")
             to_set["name"] = check_text(value, field, required=True)
         elif name == "active":
-            if value is None:
-                raise BadUserInput("input.active cannot be null", field="input.active")
             to_set["active"] = value
         elif name == "address":
             if value is None:
@@ -201,7 +197,7 @@ async def update(organization_id: ObjectId, fields: Mapping[str, Any]) -> Organi
             else:
                 for part, text in _address_changes(value, field).items():
                     to_set[f"address.{part}"] = text
-        elif name == "configurations" and value is not None:
+        elif name == "configurations":
             stored = current.get("configurations") or {}
             changes = await _configuration_changes(value, field, stored)
             for part, setting in changes.items():
@@ -220,8 +216,7 @@ async def update(organization_id: ObjectId, fields: Mapping[str, Any]) -> Organi
 
 async def delete(organization_id: ObjectId) -> ObjectId:
     """Delete an organization that has no connectors left."""
-    connectors = ConnectorDocument.get_pymongo_collection()
-    remaining = await connectors.count_documents({"organization": organization_id})
+    remaining = await connectors_collection().count_documents({"organization": organization_id})
     if remaining:
         raise Conflict(
             f"organization {organization_id} still has {remaining} connector(s); "
