@@ -60,22 +60,20 @@ class BodySizeLimit:
             await self._refuse(send)
             return
         seen = 0
-        refused = False
 
         async def counted_receive() -> Message:
-            nonlocal seen, refused
+            nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.limit:
-                refused = True
                 raise _TooLarge
             return message
 
         try:
             await self.app(scope, counted_receive, send)
         except _TooLarge:
-            if refused:
-                await self._refuse(send)
+            # Raised while the body is read, before any response was started.
+            await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
         body = json.dumps(
