@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -14,11 +18,15 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.types.unset import UNSET, UnsetType
 
+from graph.access.service import Authenticator, watch_revocations
 from graph.connectors.models import connectors_collection
 from graph.core.context import Context
 from graph.core.limits import BodySizeLimit
 from graph.database import connect
+from graph.errors import ClientError
 from graph.graphiql import ASSETS_DIR, ASSETS_URL_PATH, graphiql_page
 from graph.live.hub import StatusHub
 from graph.schema import build_schema
@@ -27,24 +35,87 @@ from graph.settings import Settings
 
 
 class ChargeGraphView(GraphQL[Context, None]):
-    """Strawberry's ASGI view with the project's context and a locally served GraphiQL."""
+    """Strawberry's ASGI view with the project's callers, context and a local GraphiQL."""
 
     def __init__(self, hub: StatusHub, settings: Settings) -> None:
         # Legacy graphql-ws clients get "ka" messages; graphql-transport-ws
         # connections are kept alive by WebSocket pings (uvicorn, every 20 s).
         super().__init__(
-            build_schema(production=settings.production, introspection=settings.introspection),
+            build_schema(settings),
             keep_alive=True,
             keep_alive_interval=15,
             graphql_ide="graphiql" if settings.graphiql else None,
         )
         self.hub = hub
+        self.authenticator = Authenticator(settings.admin_keys)
+
+    async def run(  # type: ignore[override]
+        self,
+        request: Request | WebSocket,
+        context: Context | UnsetType = UNSET,
+        root_value: UnsetType | None = UNSET,
+    ) -> Response | WebSocket:
+        """Authenticate HTTP requests first; answer HTTP-level refusals as GraphQL errors."""
+        if isinstance(request, WebSocket):
+            # A WebSocket authenticates with its connection_init payload.
+            return await super().run(request, context, root_value)  # type: ignore[arg-type]
+        try:
+            request.state.viewer = await self.authenticator.authenticate(
+                request.headers.get("authorization")
+            )
+        except ClientError as refused:
+            return _error_response(
+                refused.message, "UNAUTHENTICATED", 401, {"WWW-Authenticate": "Bearer"}
+            )
+        try:
+            return await super().run(request, context, root_value)  # type: ignore[arg-type]
+        except HTTPException as refused:
+            code = "NOT_FOUND" if refused.status_code == 404 else "BAD_USER_INPUT"
+            return _error_response(refused.reason, code, refused.status_code)
 
     async def get_context(self, request: Request | WebSocket, response: Response | None) -> Context:  # type: ignore[override]
-        return Context(request=request, response=response, hub=self.hub)
+        context = Context(
+            request=request, response=response, hub=self.hub, authenticator=self.authenticator
+        )
+        if isinstance(request, Request):
+            context.viewer = request.state.viewer
+        return context
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """Authenticate a WebSocket from `{"authorization": "Bearer <key>"}` in connection_init."""
+        params = context.connection_params or {}
+        credential = params.get("authorization", params.get("Authorization"))
+        try:
+            context.viewer = await self.authenticator.authenticate(credential)
+        except ClientError as refused:
+            # graphql-transport-ws closes with 4403; graphql-ws sends connection_error.
+            raise ConnectionRejectionError(
+                {"message": refused.message, "extensions": {"code": "UNAUTHENTICATED"}}
+            ) from None
+        return UNSET
+
+    def decode_json(self, data: str | bytes) -> object:
+        """Parse a request body or WebSocket message; what is not a JSON object or list is refused."""
+        try:
+            value = json.loads(data)
+        except RecursionError:
+            raise json.JSONDecodeError("nested too deeply", "", 0) from None
+        if not isinstance(value, dict | list):
+            raise json.JSONDecodeError("expected a JSON object", "", 0)
+        return value
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(graphiql_page())
+
+
+def _error_response(
+    message: str, code: str, status: int, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        {"errors": [{"message": message, "extensions": {"code": code}}]},
+        status_code=status,
+        headers=headers,
+    )
 
 
 def create_app(settings: Settings, **client_options: Any) -> Starlette:
@@ -62,9 +133,13 @@ def create_app(settings: Settings, **client_options: Any) -> Starlette:
             if settings.demo:
                 await seed_demo()
             await hub.start()
+            revocations = asyncio.create_task(watch_revocations(hub), name="key-revocations")
             try:
                 yield
             finally:
+                revocations.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await revocations
                 await hub.stop()
         finally:
             await database.close()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
+import secrets
 import sys
 import time
 from pathlib import Path
@@ -19,11 +21,32 @@ def _serve(args: argparse.Namespace) -> int:
     from graph.app import create_app
 
     settings = Settings.from_env(data_dir=args.data_dir, demo=args.demo or None)
-    app = create_app(settings)
+    notes = []
+    if not settings.admin_keys:
+        if settings.demo:
+            # Lets a newcomer try mutations in GraphiQL; valid for this run only.
+            settings = dataclasses.replace(settings, admin_keys=(secrets.token_urlsafe(24),))
+            notes.append(
+                f"Demo admin key (this run only): {settings.admin_keys[0]}\n"
+                '  In GraphiQL, Headers: {"Authorization": "Bearer <key>"}'
+            )
+        else:
+            notes.append("No CHARGEGRAPH_ADMIN_KEYS set: nobody can create organizations.")
+    try:
+        app = create_app(settings)
+    except ValueError as error:
+        print(f"chargegraph: {error}", file=sys.stderr)
+        return 2
     where = "MONGODB_URI" if settings.mongodb_uri else f"embedded database in {settings.data_dir}"
     shown_host = "localhost" if args.host in ("0.0.0.0", "127.0.0.1") else args.host
     print(
-        f"ChargeGraph on {where}\nGraphiQL: http://{shown_host}:{args.port}/graphql",
+        "\n".join(
+            [
+                f"ChargeGraph on {where}",
+                f"GraphiQL: http://{shown_host}:{args.port}/graphql",
+                *notes,
+            ]
+        ),
         flush=True,
     )
     uvicorn.run(

@@ -11,6 +11,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
+from graph.access.models import ApiKeyDocument
 from graph.connectors.models import ConnectorDocument
 from graph.embedded import EmbeddedDatabase
 from graph.organizations.models import OrganizationDocument
@@ -18,7 +19,7 @@ from graph.settings import Settings
 
 log = logging.getLogger(__name__)
 
-DOCUMENT_MODELS = [OrganizationDocument, ConnectorDocument]
+DOCUMENT_MODELS = [OrganizationDocument, ConnectorDocument, ApiKeyDocument]
 
 
 def make_client(uri: str, **options: Any) -> AsyncMongoClient[dict[str, Any]]:

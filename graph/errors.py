@@ -37,3 +37,26 @@ class Conflict(ClientError):
     """The change would break a uniqueness or integrity rule."""
 
     code = "CONFLICT"
+
+
+class Unauthenticated(ClientError):
+    """No usable credentials: a write without a key, or a key that is unknown or revoked."""
+
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(ClientError):
+    """The caller's key is valid but does not cover this object or action."""
+
+    code = "FORBIDDEN"
+
+
+class RateLimited(ClientError):
+    """The caller spent its allowance; `extensions.retryAfter` says how many seconds to wait."""
+
+    code = "RATE_LIMITED"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.extensions = {**(self.extensions or {}), "retryAfter": retry_after}

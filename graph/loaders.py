@@ -7,10 +7,13 @@ from dataclasses import dataclass
 from bson import ObjectId
 from strawberry.dataloader import DataLoader
 
+from graph.access.service import keys_by_organization
+from graph.access.types import ApiKey
 from graph.connectors.enums import ConnectorStatus
 from graph.connectors.loaders import (
     CountKey,
     OrganizationPageKey,
+    StatusCountKey,
     count_by_organization,
     page_by_organization,
     status_counts_by_organization,
@@ -28,7 +31,8 @@ class Loaders:
     organization_by_id: DataLoader[ObjectId, Organization]
     organization_connectors: DataLoader[OrganizationPageKey, Connection[Connector]]
     organization_connector_count: DataLoader[CountKey, int]
-    status_counts: DataLoader[ObjectId, list[tuple[ConnectorStatus, int]]]
+    status_counts: DataLoader[StatusCountKey, list[tuple[ConnectorStatus, int]]]
+    api_keys: DataLoader[ObjectId, list[ApiKey]]
 
     @classmethod
     def create(cls, cache: bool = True) -> Loaders:
@@ -41,4 +45,5 @@ class Loaders:
             ),
             organization_connector_count=counts,
             status_counts=DataLoader(load_fn=status_counts_by_organization, cache=cache),
+            api_keys=DataLoader(load_fn=keys_by_organization, cache=cache),
         )

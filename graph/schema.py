@@ -11,13 +11,16 @@ from strawberry.extensions import DisableIntrospection, ParserCache, ValidationC
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from graph.access.schema import AccessMutations
 from graph.connectors.schema import ConnectorMutations, ConnectorQueries
 from graph.core.error_policy import apply_error_policy
 from graph.core.execution import SharedFieldCollection
 from graph.core.limits import query_limits
+from graph.core.rate_limit import rate_limit
 from graph.core.timestamps import DateTime
 from graph.live.schema import LiveSubscriptions
 from graph.organizations.schema import OrganizationMutations, OrganizationQueries
+from graph.settings import Settings
 
 
 @strawberry.type(
@@ -28,7 +31,7 @@ class Query(ConnectorQueries, OrganizationQueries):
 
 
 @strawberry.type(description="Manage organizations and their connectors.")
-class Mutation(ConnectorMutations, OrganizationMutations):
+class Mutation(ConnectorMutations, OrganizationMutations, AccessMutations):
     pass
 
 
@@ -46,18 +49,21 @@ class ChargeGraphSchema(strawberry.Schema):
         apply_error_policy(errors, execution_context)
 
 
-def build_schema(production: bool = False, introspection: bool = True) -> ChargeGraphSchema:
+def build_schema(settings: Settings | None = None) -> ChargeGraphSchema:
     """The schema with its limits, and caches that make repeated queries cheap.
 
-    `production` hides field suggestions from errors; `introspection` False
-    refuses schema queries (GraphiQL then cannot show the docs).
+    `settings.production` hides field suggestions from errors;
+    `settings.introspection` False refuses schema queries (GraphiQL then cannot
+    show the docs).
     """
+    settings = settings or Settings()
     extensions: list[Any] = [
         *query_limits(),
+        rate_limit(settings.writes_per_minute, settings.searches_per_minute),
         lambda: ParserCache(maxsize=1000),
         lambda: ValidationCache(maxsize=1000),
     ]
-    if not introspection:
+    if not settings.introspection:
         extensions.insert(0, DisableIntrospection)
     return ChargeGraphSchema(
         query=Query,
@@ -66,7 +72,7 @@ def build_schema(production: bool = False, introspection: bool = True) -> Charge
         extensions=extensions,
         execution_context_class=SharedFieldCollection,
         config=StrawberryConfig(
-            scalar_map={datetime: DateTime}, disable_field_suggestions=production
+            scalar_map={datetime: DateTime}, disable_field_suggestions=settings.production
         ),
     )
 

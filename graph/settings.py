@@ -24,10 +24,15 @@ class Settings:
     production: bool = False
     introspection: bool = True
     graphiql: bool = True
+    # Keys that may do everything (CHARGEGRAPH_ADMIN_KEYS, comma-separated).
+    admin_keys: tuple[str, ...] = ()
+    # Allowance per API key (or per client address without one), per minute; 0 = unlimited.
+    writes_per_minute: int = 120
+    searches_per_minute: int = 600
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
-        """Build settings from `MONGODB_URI`, `CHARGEGRAPH_DB` and `CHARGEGRAPH_DATA_DIR`."""
+        """Build settings from the environment (variables listed in the README)."""
         values: dict[str, object] = {
             "mongodb_uri": os.environ.get("MONGODB_URI", ""),
             "database_name": os.environ.get("CHARGEGRAPH_DB", "chargegraph"),
@@ -36,6 +41,13 @@ class Settings:
             "production": _flag("CHARGEGRAPH_PRODUCTION", False),
             "introspection": _flag("CHARGEGRAPH_INTROSPECTION", True),
             "graphiql": _flag("CHARGEGRAPH_GRAPHIQL", True),
+            "admin_keys": tuple(
+                key.strip()
+                for key in os.environ.get("CHARGEGRAPH_ADMIN_KEYS", "").split(",")
+                if key.strip()
+            ),
+            "writes_per_minute": int(os.environ.get("CHARGEGRAPH_WRITES_PER_MINUTE", "120")),
+            "searches_per_minute": int(os.environ.get("CHARGEGRAPH_SEARCHES_PER_MINUTE", "600")),
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)  # type: ignore[arg-type]

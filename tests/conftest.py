@@ -24,6 +24,9 @@ from pymongo.database import Database
 
 from graph.embedded import EmbeddedDatabase, free_port
 
+ADMIN_KEY = "test-admin-key-0123456789abcdef"
+"""The admin key every test server accepts (CHARGEGRAPH_ADMIN_KEYS)."""
+
 
 @pytest.fixture(scope="session")
 def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
@@ -86,9 +89,17 @@ class Server:
         return self.log_path.read_text(errors="replace")
 
     def query(
-        self, query: str, variables: dict[str, Any] | None = None, **headers: str
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        key: str | None = ADMIN_KEY,
+        **headers: str,
     ) -> dict[str, Any]:
-        """POST a GraphQL request; returns the JSON body (the HTTP status must be 200)."""
+        """POST a GraphQL request with an API key (admin unless `key` says otherwise; None:
+        anonymous); returns the JSON body (the HTTP status must be 200)."""
+        if key is not None:
+            headers["Authorization"] = f"Bearer {key}"
         response = httpx.post(
             self.graphql_url,
             json={"query": query, "variables": variables or {}},
@@ -102,6 +113,7 @@ class Server:
 
 def server_env(**extra: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key != "MONGODB_URI"}
+    env["CHARGEGRAPH_ADMIN_KEYS"] = ADMIN_KEY
     env.update(extra)
     return env
 

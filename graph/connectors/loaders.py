@@ -117,26 +117,35 @@ def page_by_organization(
     return load
 
 
+StatusCountKey = tuple[ObjectId, bool]
+"""(organization, whether its inactive connectors count too)."""
+
+
 async def status_counts_by_organization(
-    keys: Sequence[ObjectId],
+    keys: Sequence[StatusCountKey],
 ) -> list[list[tuple[ConnectorStatus, int]]]:
-    """For each organization, (status, count) for every status it has connectors in."""
+    """For each key, (status, count) for every status the organization has connectors in."""
     pipeline: list[dict[str, Any]] = [
-        {"$match": {"organization": {"$in": list(keys)}}},
+        {"$match": {"organization": {"$in": list({organization for organization, _ in keys})}}},
         {
             "$group": {
-                "_id": {"organization": "$organization", "status": "$status"},
+                "_id": {"organization": "$organization", "status": "$status", "active": "$active"},
                 "n": {"$sum": 1},
             }
         },
     ]
-    found: dict[ObjectId, list[tuple[str, int]]] = defaultdict(list)
+    found: dict[StatusCountKey, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     async for row in await collection().aggregate(pipeline):
-        found[row["_id"]["organization"]].append((row["_id"]["status"], row["n"]))
+        group = row["_id"]
+        found[(group["organization"], True)][group["status"]] += row["n"]
+        if group.get("active") is not False:
+            found[(group["organization"], False)][group["status"]] += row["n"]
     return [
         [
             (ConnectorStatus(status), count)
-            for status, count in sorted(found[key], key=lambda item: _STATUS_ORDER.get(item[0], 99))
+            for status, count in sorted(
+                found[key].items(), key=lambda item: _STATUS_ORDER.get(item[0], 99)
+            )
         ]
         for key in keys
     ]

@@ -17,6 +17,7 @@ from graph.connectors.types import (
     NearbyConnectorConnection,
     UpdateConnectorInput,
 )
+from graph.core.context import Info
 from graph.core.ids import parse_id
 from graph.core.inputs import given_fields
 from graph.core.pagination import DEFAULT_PAGE_SIZE, After, Connection, PageSize, check_page_size
@@ -27,26 +28,30 @@ ConnectorId = Annotated[strawberry.ID, strawberry.argument(description="The conn
 @strawberry.type
 class ConnectorQueries:
     @strawberry.field(description="One connector by id; null when no connector has that id.")
-    async def connector(self, id: ConnectorId) -> Connector | None:
-        return await service.get(parse_id(id, "id"))
+    async def connector(self, info: Info, id: ConnectorId) -> Connector | None:
+        return await service.get(info.context.viewer, parse_id(id, "id"))
 
     @strawberry.field(description="One connector by its endpoint, ignoring case; null when none.")
     async def connector_by_endpoint(
         self,
+        info: Info,
         endpoint: Annotated[
             str, strawberry.argument(description="Four letters or digits, any case.")
         ],
     ) -> Connector | None:
-        return await service.get_by_endpoint(endpoint)
+        return await service.get_by_endpoint(info.context.viewer, endpoint)
 
     @strawberry.field(description="All connectors matching a filter, in creation order.")
     async def connectors(
         self,
+        info: Info,
         filter: FilterArgument = None,
         first: PageSize = DEFAULT_PAGE_SIZE,
         after: After = None,
     ) -> Connection[Connector]:
-        return await service.page(connector_query(filter), check_page_size(first), after)
+        return await service.page(
+            info.context.viewer, connector_query(filter), check_page_size(first), after
+        )
 
     @strawberry.field(
         description=(
@@ -56,6 +61,7 @@ class ConnectorQueries:
     )
     async def nearby_connectors(
         self,
+        info: Info,
         latitude: Annotated[float, strawberry.argument(description="Degrees north, -90 to 90.")],
         longitude: Annotated[float, strawberry.argument(description="Degrees east, -180 to 180.")],
         radius_meters: Annotated[
@@ -69,6 +75,7 @@ class ConnectorQueries:
         after: After = None,
     ) -> NearbyConnectorConnection:
         return await search.nearby(
+            info.context.viewer,
             service.check_latitude(latitude, "latitude"),
             service.check_longitude(longitude, "longitude"),
             search.check_radius(radius_meters),
@@ -85,6 +92,7 @@ class ConnectorQueries:
     )
     async def connectors_in_bounds(
         self,
+        info: Info,
         south: Annotated[float, strawberry.argument(description="Southern edge, degrees north.")],
         west: Annotated[float, strawberry.argument(description="Western edge, degrees east.")],
         north: Annotated[float, strawberry.argument(description="Northern edge, degrees north.")],
@@ -94,6 +102,7 @@ class ConnectorQueries:
         after: After = None,
     ) -> Connection[Connector]:
         return await search.in_bounds(
+            info.context.viewer,
             search.viewport(south, west, north, east),
             search.drivers_query(filter),
             check_page_size(first),
@@ -106,21 +115,23 @@ class ConnectorMutations:
     @strawberry.mutation(description="Create a connector for an existing organization.")
     async def create_connector(
         self,
+        info: Info,
         input: Annotated[CreateConnectorInput, strawberry.argument(description="The connector.")],
     ) -> Connector:
-        return await service.create(input)
+        return await service.create(info.context.viewer, input)
 
     @strawberry.mutation(
         description="Change some fields of a connector; the others stay as they are."
     )
     async def update_connector(
         self,
+        info: Info,
         id: ConnectorId,
         input: Annotated[
             UpdateConnectorInput, strawberry.argument(description="The fields to change.")
         ],
     ) -> Connector:
-        return await service.update(parse_id(id, "id"), given_fields(input))
+        return await service.update(info.context.viewer, parse_id(id, "id"), given_fields(input))
 
     @strawberry.mutation(
         description=(
@@ -130,11 +141,12 @@ class ConnectorMutations:
     )
     async def set_connector_status(
         self,
+        info: Info,
         id: ConnectorId,
         status: Annotated[ConnectorStatus, strawberry.argument(description="The new status.")],
     ) -> Connector:
-        return await service.set_status(parse_id(id, "id"), status)
+        return await service.set_status(info.context.viewer, parse_id(id, "id"), status)
 
     @strawberry.mutation(description="Delete a connector; returns its id.")
-    async def delete_connector(self, id: ConnectorId) -> strawberry.ID:
-        return strawberry.ID(str(await service.delete(parse_id(id, "id"))))
+    async def delete_connector(self, info: Info, id: ConnectorId) -> strawberry.ID:
+        return strawberry.ID(str(await service.delete(info.context.viewer, parse_id(id, "id"))))

@@ -1,8 +1,8 @@
 """Where drivers look: connectors near a point, and connectors in a map viewport.
 
 Drivers are never offered inactive connectors: an absent `active` filter means
-active only, and `active: false` finds nothing for callers who may not see
-inactive connectors.
+active only, and `active: false` finds only what the caller may see (its own
+organization's inactive connectors; everything for admins).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 from bson import ObjectId
 from bson.errors import InvalidId
 
+from graph.access.viewer import Viewer
 from graph.connectors import service
 from graph.connectors.filters import connector_query
 from graph.connectors.geo import Box, box_around, box_condition, haversine_m, ring_cells, rings
@@ -22,12 +23,12 @@ from graph.connectors.types import (
     NearbyConnectorConnection,
     NearbyConnectorEdge,
 )
+from graph.connectors.visibility import visible_query
 from graph.core.pagination import (
     Connection,
     PageInfo,
     decode_cursor,
     encode_cursor,
-    page_from_rows,
 )
 from graph.errors import BadUserInput
 
@@ -36,12 +37,10 @@ MAX_RADIUS_M = 100_000.0
 MAX_RING = 7
 
 
-def drivers_query(filter: ConnectorFilter | None) -> dict[str, Any] | None:
-    """The filter as drivers may use it; None when it can match nothing they may see."""
+def drivers_query(filter: ConnectorFilter | None) -> dict[str, Any]:
+    """The filter as a search uses it: active connectors unless `active` is given."""
     query = connector_query(filter)
     query.setdefault("active", True)
-    if query["active"] is False:
-        return None
     return query
 
 
@@ -117,14 +116,16 @@ async def _nearest(
 
 
 async def nearby(
+    viewer: Viewer,
     latitude: float,
     longitude: float,
     radius_m: float,
-    query: dict[str, Any] | None,
+    wanted: dict[str, Any],
     first: int,
     after: str | None,
 ) -> NearbyConnectorConnection:
     """Connectors within `radius_m` of a point, nearest first, paged by (distance, id)."""
+    query = visible_query(wanted, viewer)
     chosen: list[tuple[float, ObjectId]] = []
     complete = True
     if query is not None:
@@ -166,16 +167,10 @@ async def nearby(
 
 
 async def in_bounds(
-    box: Box, query: dict[str, Any] | None, first: int, after: str | None
+    viewer: Viewer, box: Box, query: dict[str, Any], first: int, after: str | None
 ) -> Connection[Connector]:
     """Connectors inside a map viewport, in id order (like every other list)."""
-    if query is None:
-        return page_from_rows([], first, Connector.cursor, _none)
-    return await service.page({**query, **box_condition(box)}, first, after)
-
-
-async def _none() -> int:
-    return 0
+    return await service.page(viewer, {**query, **box_condition(box)}, first, after)
 
 
 def viewport(south: float, west: float, north: float, east: float, path: str = "") -> Box:

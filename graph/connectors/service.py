@@ -15,15 +15,22 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from graph.access.viewer import Viewer, missing, require_key, require_manager, write_scope
 from graph.connectors.enums import ConnectorStatus
 from graph.connectors.geo import location_fields
 from graph.connectors.models import ConnectorDocument, connectors_collection, stored_values
 from graph.connectors.types import Connector, CreateConnectorInput
+from graph.connectors.visibility import can_see, visible_query
 from graph.core.ids import parse_id
 from graph.core.inputs import require_value
-from graph.core.pagination import Connection, decode_id_cursor, page_from_rows
+from graph.core.pagination import (
+    Connection,
+    decode_id_cursor,
+    empty_connection,
+    page_from_rows,
+)
 from graph.core.timestamps import now
-from graph.errors import BadUserInput, Conflict, NotFound
+from graph.errors import BadUserInput, Conflict
 from graph.organizations import service as organizations
 
 _ENDPOINT = re.compile(r"[A-Za-z0-9]{4}", re.ASCII)
@@ -95,8 +102,13 @@ _PUBLIC_NAMES = {
 }
 
 
-async def _changes(fields: Mapping[str, Any], path: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Validate given input fields; returns the `$set` and `$unset` parts of an update."""
+async def _changes(
+    viewer: Viewer, fields: Mapping[str, Any], path: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Validate given input fields; returns the `$set` and `$unset` parts of an update.
+
+    The organization a connector is given to must be one the caller manages.
+    """
     to_set: dict[str, Any] = {}
     to_unset: dict[str, Any] = {}
     for name, value in fields.items():
@@ -115,6 +127,7 @@ async def _changes(fields: Mapping[str, Any], path: str) -> tuple[dict[str, Any]
         require_value(value, field)
         if name == "organization_id":
             organization = parse_id(value, field)
+            require_manager(viewer, organization, field, "assigning connectors")
             await organizations.require(organization, field)
             to_set["organization"] = organization
             continue
@@ -130,27 +143,32 @@ def _endpoint_conflict(endpoint: str, field: str) -> Conflict:
 # --- reads ----------------------------------------------------------------
 
 
-async def get(connector_id: ObjectId) -> Connector | None:
+async def get(viewer: Viewer, connector_id: ObjectId) -> Connector | None:
     doc = await collection().find_one({"_id": connector_id})
-    return Connector.from_document(doc) if doc else None
+    return Connector.from_document(doc) if doc and can_see(viewer, doc) else None
 
 
-async def get_by_endpoint(endpoint: str) -> Connector | None:
+async def get_by_endpoint(viewer: Viewer, endpoint: str) -> Connector | None:
     """Case-insensitive lookup; a malformed endpoint is refused, not merely missing."""
     doc = await collection().find_one({"endpoint": check_endpoint(endpoint, "endpoint")})
-    return Connector.from_document(doc) if doc else None
+    return Connector.from_document(doc) if doc and can_see(viewer, doc) else None
 
 
-async def page(query: dict[str, Any], first: int, after: str | None) -> Connection[Connector]:
-    """One page of the connectors matching `query`, in id order."""
-    page_query = dict(query)
+async def page(
+    viewer: Viewer, query: dict[str, Any], first: int, after: str | None
+) -> Connection[Connector]:
+    """One page of the connectors matching `query` that the caller may see, in id order."""
+    visible = visible_query(query, viewer)
+    if visible is None:
+        return empty_connection()
+    page_query = dict(visible)
     if after is not None:
         page_query["_id"] = {"$gt": decode_id_cursor(after)}
     # One row more than asked tells whether a next page exists.
     rows = await collection().find(page_query, sort=[("_id", 1)], limit=first + 1).to_list()
 
     async def count_total() -> int:
-        return await collection().count_documents(query)
+        return await collection().count_documents(visible)
 
     return page_from_rows(
         [Connector.from_document(row) for row in rows], first, Connector.cursor, count_total
@@ -160,7 +178,8 @@ async def page(query: dict[str, Any], first: int, after: str | None) -> Connecti
 # --- writes ---------------------------------------------------------------
 
 
-async def create(data: CreateConnectorInput) -> Connector:
+async def create(viewer: Viewer, data: CreateConnectorInput) -> Connector:
+    require_key(viewer, "createConnector")
     fields = {
         "organization_id": data.organization_id,
         "endpoint": data.endpoint,
@@ -173,7 +192,7 @@ async def create(data: CreateConnectorInput) -> Connector:
         "status": data.status,
         "coordinates": data.coordinates,
     }
-    to_set, _ = await _changes(fields, "input")
+    to_set, _ = await _changes(viewer, fields, "input")
     moment = now()
     document = {**to_set, "createdAt": moment, "updatedAt": moment}
     try:
@@ -184,43 +203,47 @@ async def create(data: CreateConnectorInput) -> Connector:
     return Connector.from_document({"_id": inserted.id, **stored_values(stored)})
 
 
-async def update(connector_id: ObjectId, fields: Mapping[str, Any]) -> Connector:
-    to_set, to_unset = await _changes(fields, "input")
+async def update(viewer: Viewer, connector_id: ObjectId, fields: Mapping[str, Any]) -> Connector:
+    target = {"_id": connector_id, **write_scope(viewer, "updateConnector")}
+    to_set, to_unset = await _changes(viewer, fields, "input")
     if not to_set and not to_unset:
-        current = await get(connector_id)
+        current = await collection().find_one(target)
         if current is None:
-            raise NotFound(f"connector {connector_id} does not exist", field="id")
-        return current
+            raise missing(viewer, "connector", connector_id, "id")
+        return Connector.from_document(current)
     update: dict[str, Any] = {"$set": {**to_set, "updatedAt": now()}}
     if to_unset:
         update["$unset"] = to_unset
     try:
         doc = await collection().find_one_and_update(
-            {"_id": connector_id}, update, return_document=ReturnDocument.AFTER
+            target, update, return_document=ReturnDocument.AFTER
         )
     except DuplicateKeyError:
         raise _endpoint_conflict(to_set["endpoint"], "input.endpoint") from None
     if doc is None:
-        raise NotFound(f"connector {connector_id} does not exist", field="id")
+        raise missing(viewer, "connector", connector_id, "id")
     return Connector.from_document(doc)
 
 
-async def set_status(connector_id: ObjectId, status: ConnectorStatus) -> Connector:
+async def set_status(viewer: Viewer, connector_id: ObjectId, status: ConnectorStatus) -> Connector:
     """Change the status; writing the current status again changes nothing."""
+    target = {"_id": connector_id, **write_scope(viewer, "setConnectorStatus")}
     doc = await collection().find_one_and_update(
-        {"_id": connector_id, "status": {"$ne": status.value}},
+        {**target, "status": {"$ne": status.value}},
         {"$set": {"status": status.value, "updatedAt": now()}},
         return_document=ReturnDocument.AFTER,
     )
     if doc is None:
-        doc = await collection().find_one({"_id": connector_id})
+        doc = await collection().find_one(target)
     if doc is None:
-        raise NotFound(f"connector {connector_id} does not exist", field="id")
+        raise missing(viewer, "connector", connector_id, "id")
     return Connector.from_document(doc)
 
 
-async def delete(connector_id: ObjectId) -> ObjectId:
-    result = await collection().delete_one({"_id": connector_id})
+async def delete(viewer: Viewer, connector_id: ObjectId) -> ObjectId:
+    result = await collection().delete_one(
+        {"_id": connector_id, **write_scope(viewer, "deleteConnector")}
+    )
     if result.deleted_count == 0:
-        raise NotFound(f"connector {connector_id} does not exist", field="id")
+        raise missing(viewer, "connector", connector_id, "id")
     return connector_id

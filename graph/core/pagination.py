@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
 from bson import ObjectId
@@ -113,3 +113,12 @@ def page_from_rows(
         ),
         count_total=count_total,
     )
+
+
+def empty_connection() -> Connection[Any]:
+    """A page for a question that can match nothing."""
+    return page_from_rows([], 1, str, _no_total)
+
+
+async def _no_total() -> int:
+    return 0

@@ -8,7 +8,9 @@ from typing import Any
 
 from bson import ObjectId
 
+from graph.access.viewer import ANONYMOUS, Viewer
 from graph.connectors.geo import Box, box_around, box_condition, haversine_m
+from graph.connectors.visibility import can_see
 
 
 @dataclass(frozen=True)
@@ -20,15 +22,18 @@ class Circle:
 
 @dataclass(frozen=True)
 class StatusFilter:
-    """All given conditions must hold; none given watches every connector."""
+    """All given conditions must hold; none given watches every connector the viewer may see."""
 
     connector_ids: frozenset[ObjectId] | None = None
     organization_id: ObjectId | None = None
     near: Circle | None = None
     bounds: Box | None = None
+    viewer: Viewer = ANONYMOUS
 
     def matches(self, connector: Mapping[str, Any]) -> bool:
         """Does a stored connector document fall under this filter?"""
+        if not can_see(self.viewer, connector):
+            return False
         if self.connector_ids is not None and connector["_id"] not in self.connector_ids:
             return False
         if (

@@ -84,6 +84,8 @@ class Subscriber:
 
     filter: StatusFilter
     queue: asyncio.Queue[StatusChange | _End]
+    # The organization API key it was opened with, if any: revoking it ends the subscription.
+    key_id: ObjectId | None = None
     closed: bool = field(default=False)
 
     async def changes(self) -> AsyncIterator[StatusChange]:
@@ -112,6 +114,7 @@ class StatusHub:
         self._by_connector: dict[ObjectId, set[Subscriber]] = defaultdict(set)
         self._by_organization: dict[ObjectId, set[Subscriber]] = defaultdict(set)
         self._others: set[Subscriber] = set()
+        self._by_key: dict[ObjectId, set[Subscriber]] = defaultdict(set)
         self._count = 0
         self._task: asyncio.Task[None] | None = None
         self._resume_token: Any = None
@@ -136,9 +139,11 @@ class StatusHub:
             self._task = None
         self._end_all(None)
 
-    def subscribe(self, status_filter: StatusFilter) -> Subscriber:
-        subscriber = Subscriber(status_filter, asyncio.Queue(self._queue_size))
+    def subscribe(self, status_filter: StatusFilter, key_id: ObjectId | None = None) -> Subscriber:
+        subscriber = Subscriber(status_filter, asyncio.Queue(self._queue_size), key_id)
         self._bucket(subscriber).add(subscriber)
+        if key_id is not None:
+            self._by_key[key_id].add(subscriber)
         self._count += 1
         return subscriber
 
@@ -147,7 +152,21 @@ class StatusHub:
             return
         subscriber.closed = True
         self._bucket(subscriber).discard(subscriber)
+        if subscriber.key_id is not None:
+            keyed = self._by_key[subscriber.key_id]
+            keyed.discard(subscriber)
+            if not keyed:
+                del self._by_key[subscriber.key_id]
         self._count -= 1
+
+    def subscribed_keys(self) -> set[ObjectId]:
+        """The API keys that have open subscriptions in this process."""
+        return set(self._by_key)
+
+    def end_for_key(self, key_id: ObjectId, error: ClientError) -> None:
+        """End every subscription opened with an API key (it was revoked)."""
+        for subscriber in list(self._by_key.get(key_id, ())):
+            self._end(subscriber, error)
 
     def _bucket(self, subscriber: Subscriber) -> set[Subscriber]:
         status_filter = subscriber.filter

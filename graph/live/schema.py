@@ -8,6 +8,7 @@ from typing import Annotated
 
 import strawberry
 
+from graph.access.viewer import Viewer
 from graph.connectors import search, service
 from graph.connectors.enums import ConnectorStatus
 from graph.connectors.geo import Box
@@ -19,6 +20,8 @@ from graph.live.filters import Circle, StatusFilter
 from graph.live.hub import StatusChange
 
 MAX_CURRENT = 5000
+MAX_CONNECTOR_IDS = 1000
+MAX_SUBSCRIPTIONS_PER_CONNECTION = 20
 
 
 @strawberry.type(
@@ -66,6 +69,7 @@ class BoundsInput:
 
 
 def status_filter(
+    viewer: Viewer,
     connector_ids: list[strawberry.ID] | None,
     organization_id: strawberry.ID | None,
     near: NearInput | None,
@@ -79,6 +83,12 @@ def status_filter(
             service.check_longitude(near.longitude, "near.longitude"),
             search.check_radius(near.radius_meters, "near.radiusMeters"),
         )
+    if connector_ids is not None and len(connector_ids) > MAX_CONNECTOR_IDS:
+        raise BadUserInput(
+            f"connectorIds may name at most {MAX_CONNECTOR_IDS} connectors, got "
+            f"{len(connector_ids)}",
+            field="connectorIds",
+        )
     box: Box | None = None
     if bounds is not None:
         box = search.viewport(bounds.south, bounds.west, bounds.north, bounds.east, "bounds")
@@ -91,6 +101,7 @@ def status_filter(
         else None,
         near=circle,
         bounds=box,
+        viewer=viewer,
     )
 
 
@@ -124,9 +135,12 @@ class LiveSubscriptions:
         description=(
             "Status changes of connectors as they are written, from any server process or straight "
             "into the database. Writing the current status again is not a change. All given "
-            "conditions must hold; with none, every connector is watched. A subscription that "
-            "falls too far behind ends with SUBSCRIBER_TOO_SLOW; if changes may have been missed "
-            "it ends with STATUS_HISTORY_LOST: subscribe again with includeCurrent: true."
+            "conditions must hold; with none, every connector the caller may see is watched "
+            "(inactive connectors: only by their organization's keys and admins). A subscription "
+            "that falls too far behind ends with SUBSCRIBER_TOO_SLOW; if changes may have been "
+            "missed it ends with STATUS_HISTORY_LOST: subscribe again with includeCurrent: true. "
+            f"At most {MAX_SUBSCRIPTIONS_PER_CONNECTION} run on one connection; one opened with "
+            "an API key ends with UNAUTHENTICATED when the key is revoked."
         )
     )
     async def connector_status_changed(
@@ -134,7 +148,9 @@ class LiveSubscriptions:
         info: Info,
         connector_ids: Annotated[
             list[strawberry.ID] | None,
-            strawberry.argument(description="Only these connectors."),
+            strawberry.argument(
+                description=f"Only these connectors (at most {MAX_CONNECTOR_IDS})."
+            ),
         ] = None,
         organization_id: Annotated[
             strawberry.ID | None,
@@ -158,10 +174,19 @@ class LiveSubscriptions:
             ),
         ] = False,
     ) -> AsyncGenerator[ConnectorStatusEvent, None]:
-        watched = status_filter(connector_ids, organization_id, near, bounds)
-        hub = info.context.hub
+        context = info.context
+        # A connection lives long: its key may have been revoked since it connected.
+        await context.authenticator.recheck(context.viewer)
+        watched = status_filter(context.viewer, connector_ids, organization_id, near, bounds)
+        if context.open_subscriptions >= MAX_SUBSCRIPTIONS_PER_CONNECTION:
+            raise BadUserInput(
+                f"at most {MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions may be open on one "
+                "connection; complete one first"
+            )
+        hub = context.hub
         # Subscribe before reading current statuses, so no change falls in between.
-        subscriber = hub.subscribe(watched)
+        subscriber = hub.subscribe(watched, context.viewer.key_id)
+        context.open_subscriptions += 1
         try:
             if include_current:
                 for change in await current_statuses(watched):
@@ -169,4 +194,5 @@ class LiveSubscriptions:
             async for change in subscriber.changes():
                 yield ConnectorStatusEvent.from_change(change)
         finally:
+            context.open_subscriptions -= 1
             hub.unsubscribe(subscriber)

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import strawberry
 
+from graph.core.context import Info
 from graph.core.ids import parse_id
 from graph.core.inputs import given_fields
 from graph.core.pagination import DEFAULT_PAGE_SIZE, After, Connection, PageSize, check_page_size
@@ -36,27 +37,37 @@ class OrganizationQueries:
 
 @strawberry.type
 class OrganizationMutations:
-    @strawberry.mutation(description="Create an organization.")
+    @strawberry.mutation(description="Create an organization (admins only).")
     async def create_organization(
         self,
+        info: Info,
         input: Annotated[
             CreateOrganizationInput, strawberry.argument(description="The organization.")
         ],
     ) -> Organization:
-        return await service.create(input)
+        return await service.create(info.context.viewer, input)
 
-    @strawberry.mutation(description="Change some fields of an organization; the others stay.")
+    @strawberry.mutation(
+        description=(
+            "Change some fields of an organization; the others stay. Admins, or the "
+            "organization's own keys."
+        )
+    )
     async def update_organization(
         self,
+        info: Info,
         id: OrganizationId,
         input: Annotated[
             UpdateOrganizationInput, strawberry.argument(description="The fields to change.")
         ],
     ) -> Organization:
-        return await service.update(parse_id(id, "id"), given_fields(input))
+        return await service.update(info.context.viewer, parse_id(id, "id"), given_fields(input))
 
     @strawberry.mutation(
-        description="Delete an organization that has no connectors left; returns its id."
+        description=(
+            "Delete an organization that has no connectors left, revoking its API keys "
+            "(admins only); returns its id."
+        )
     )
-    async def delete_organization(self, id: OrganizationId) -> strawberry.ID:
-        return strawberry.ID(str(await service.delete(parse_id(id, "id"))))
+    async def delete_organization(self, info: Info, id: OrganizationId) -> strawberry.ID:
+        return strawberry.ID(str(await service.delete(info.context.viewer, parse_id(id, "id"))))

@@ -14,6 +14,8 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
+from graph.access.models import api_keys_collection
+from graph.access.viewer import Viewer, require_admin, require_manager
 from graph.connectors.models import connectors_collection
 from graph.core.inputs import given_fields, require_value
 from graph.core.pagination import Connection, decode_id_cursor, encode_cursor, page_from_rows
@@ -157,7 +159,8 @@ async def page(first: int, after: str | None) -> Connection[Organization]:
 # --- writes ---------------------------------------------------------------
 
 
-async def create(data: CreateOrganizationInput) -> Organization:
+async def create(viewer: Viewer, data: CreateOrganizationInput) -> Organization:
+    require_admin(viewer, "createOrganization")
     name = check_text(data.name, "input.name", required=True)
     address = _address_changes(data.address, "input.address") if data.address else {}
     configurations = (
@@ -178,7 +181,10 @@ async def create(data: CreateOrganizationInput) -> Organization:
     return Organization.from_document({"_id": document.id, **document.model_dump(exclude={"id"})})
 
 
-async def update(organization_id: ObjectId, fields: Mapping[str, Any]) -> Organization:
+async def update(
+    viewer: Viewer, organization_id: ObjectId, fields: Mapping[str, Any]
+) -> Organization:
+    require_manager(viewer, organization_id, "id", "updateOrganization")
     current = await collection().find_one({"_id": organization_id})
     if current is None:
         raise NotFound(f"organization {organization_id} does not exist", field="id")
@@ -214,8 +220,9 @@ async def update(organization_id: ObjectId, fields: Mapping[str, Any]) -> Organi
     return Organization.from_document(doc)
 
 
-async def delete(organization_id: ObjectId) -> ObjectId:
-    """Delete an organization that has no connectors left."""
+async def delete(viewer: Viewer, organization_id: ObjectId) -> ObjectId:
+    """Delete an organization that has no connectors left, and revoke its keys."""
+    require_admin(viewer, "deleteOrganization")
     remaining = await connectors_collection().count_documents({"organization": organization_id})
     if remaining:
         raise Conflict(
@@ -226,4 +233,7 @@ async def delete(organization_id: ObjectId) -> ObjectId:
     result = await collection().delete_one({"_id": organization_id})
     if result.deleted_count == 0:
         raise NotFound(f"organization {organization_id} does not exist", field="id")
+    await api_keys_collection().update_many(
+        {"organization": organization_id, "revokedAt": None}, {"$set": {"revokedAt": now()}}
+    )
     return organization_id

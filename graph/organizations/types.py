@@ -9,12 +9,22 @@ from typing import Any
 import strawberry
 from bson import ObjectId
 
+from graph.access.types import ApiKey
+from graph.access.viewer import require_manager
 from graph.connectors.enums import ConnectorStatus
 from graph.connectors.filters import connector_query
 from graph.connectors.loaders import OrganizationPageKey, freeze_query
 from graph.connectors.types import Connector, FilterArgument
+from graph.connectors.visibility import visible_query
 from graph.core.context import Info
-from graph.core.pagination import DEFAULT_PAGE_SIZE, After, Connection, PageSize, check_page_size
+from graph.core.pagination import (
+    DEFAULT_PAGE_SIZE,
+    After,
+    Connection,
+    PageSize,
+    check_page_size,
+    empty_connection,
+)
 
 
 @strawberry.type(description="A postal address.")
@@ -49,9 +59,7 @@ class Organization:
     name: str = strawberry.field(description="The organization's name.")
     active: bool = strawberry.field(description="Whether the organization is active.")
     address: Address | None = strawberry.field(description="Postal address; null when unknown.")
-    configurations: OrganizationConfigurations = strawberry.field(
-        description="Charge-station connection settings."
-    )
+    stored_configurations: strawberry.Private[OrganizationConfigurations]
     created_at: datetime = strawberry.field(description="When this record was created.")
     updated_at: datetime = strawberry.field(description="When this record last changed.")
 
@@ -59,7 +67,31 @@ class Organization:
     def object_id(self) -> ObjectId:
         return ObjectId(self.id)
 
-    @strawberry.field(description="The organization's connectors, in creation order.")
+    @strawberry.field(
+        description=(
+            "Charge-station connection settings. Only for admins and the organization's own keys."
+        )
+    )
+    def configurations(self, info: Info) -> OrganizationConfigurations | None:
+        require_manager(info.context.viewer, self.object_id, "configurations", "configurations")
+        return self.stored_configurations
+
+    @strawberry.field(
+        description=(
+            "The organization's API keys that are not revoked, oldest first. Only for admins "
+            "and the organization's own keys."
+        )
+    )
+    async def api_keys(self, info: Info) -> list[ApiKey] | None:
+        require_manager(info.context.viewer, self.object_id, "apiKeys", "apiKeys")
+        return await info.context.loaders.api_keys.load(self.object_id)
+
+    @strawberry.field(
+        description=(
+            "The organization's connectors, in creation order. Inactive ones only for admins "
+            "and the organization's own keys."
+        )
+    )
     async def connectors(
         self,
         info: Info,
@@ -67,19 +99,29 @@ class Organization:
         first: PageSize = DEFAULT_PAGE_SIZE,
         after: After = None,
     ) -> Connection[Connector]:
+        first = check_page_size(first)
+        query = visible_query(
+            {**connector_query(filter), "organization": self.object_id}, info.context.viewer
+        )
+        if query is None:
+            return empty_connection()
+        # The loader scopes each page to its organization itself.
+        del query["organization"]
         key = OrganizationPageKey(
-            organization=self.object_id,
-            query=freeze_query(connector_query(filter)),
-            first=check_page_size(first),
-            after=after,
+            organization=self.object_id, query=freeze_query(query), first=first, after=after
         )
         return await info.context.loaders.organization_connectors.load(key)
 
     @strawberry.field(
-        description="How many of the organization's connectors are in each status (statuses with none are left out)."
+        description=(
+            "How many of the organization's connectors are in each status (statuses with none "
+            "are left out). Inactive connectors count only for admins and the organization's "
+            "own keys."
+        )
     )
     async def connector_counts_by_status(self, info: Info) -> list[StatusCount]:
-        counts = await info.context.loaders.status_counts.load(self.object_id)
+        every = info.context.viewer.manages(self.object_id)
+        counts = await info.context.loaders.status_counts.load((self.object_id, every))
         return [StatusCount(status=status, count=count) for status, count in counts]
 
     @classmethod
@@ -100,7 +142,7 @@ class Organization:
             )
             if any(address.values())
             else None,
-            configurations=OrganizationConfigurations(
+            stored_configurations=OrganizationConfigurations(
                 basic_auth_enabled=bool(configurations.get("basicAuthEnabled", False))
             ),
             created_at=doc["createdAt"],

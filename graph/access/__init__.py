@@ -1,0 +1,1 @@
+"""API keys, who is asking, and what each caller may do."""

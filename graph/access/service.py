@@ -1,0 +1,188 @@
+"""API keys: issuing, checking and revoking them.
+
+A key is `cgk_` followed by 43 URL-safe characters (256 random bits). Only its
+SHA-256 is stored, with its first characters for display. Every request that
+carries a key looks it up again, so a revoked key stops working at once in
+every process; open subscriptions of a revoked key are ended by
+`watch_revocations` (within REVOCATION_CHECK_SECONDS when revoked through
+another process, at once in the process that revoked it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import secrets
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from bson import ObjectId
+from pymongo.errors import PyMongoError
+
+from graph.access.models import ApiKeyDocument, api_keys_collection
+from graph.access.types import ApiKey, CreatedApiKey
+from graph.access.viewer import (
+    ADMIN,
+    ANONYMOUS,
+    Role,
+    Viewer,
+    missing,
+    require_manager,
+    write_scope,
+)
+from graph.core.timestamps import now
+from graph.errors import Unauthenticated
+from graph.organizations import service as organizations
+
+if TYPE_CHECKING:
+    from graph.live.hub import StatusHub
+
+log = logging.getLogger(__name__)
+
+KEY_PREFIX = "cgk_"
+_SHOWN_CHARACTERS = 10
+# Longer than any key this server issues or should accept as an admin key.
+_MAX_KEY_LENGTH = 256
+MIN_ADMIN_KEY_LENGTH = 24
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+REVOCATION_CHECK_SECONDS = 2.0
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def revoked_error() -> Unauthenticated:
+    return Unauthenticated("the API key is unknown or has been revoked")
+
+
+class Authenticator:
+    """Turns an `Authorization` value (or a WebSocket init payload) into a Viewer."""
+
+    def __init__(self, admin_keys: Iterable[str]) -> None:
+        keys = [key for key in admin_keys if key]
+        short = [key for key in keys if len(key) < MIN_ADMIN_KEY_LENGTH]
+        if short:
+            raise ValueError(
+                f"CHARGEGRAPH_ADMIN_KEYS: every admin key must be at least "
+                f"{MIN_ADMIN_KEY_LENGTH} characters long"
+            )
+        self._admin_digests = [_digest(key).encode() for key in keys]
+
+    async def authenticate(self, authorization: object) -> Viewer:
+        """The caller for a credential; no credential is anonymous, a bad one is refused."""
+        if authorization is None or authorization == "":
+            return ANONYMOUS
+        if not isinstance(authorization, str):
+            raise Unauthenticated("authorization must be a string 'Bearer <key>'")
+        scheme, _, key = authorization.strip().partition(" ")
+        key = key.strip()
+        if scheme.lower() != "bearer" or not key:
+            raise Unauthenticated("authorization must be 'Bearer <key>'")
+        if len(key) > _MAX_KEY_LENGTH:
+            raise revoked_error()
+        digest = _digest(key)
+        # Compare with every admin key, in constant time, whatever the outcome.
+        is_admin = False
+        for admin_digest in self._admin_digests:
+            is_admin |= hmac.compare_digest(digest.encode(), admin_digest)
+        if is_admin:
+            return ADMIN
+        if not key.startswith(KEY_PREFIX):
+            raise revoked_error()
+        doc = await api_keys_collection().find_one({"hash": digest, "revokedAt": None})
+        if doc is None:
+            raise revoked_error()
+        await _note_use(doc)
+        return Viewer(Role.ORGANIZATION, organization_id=doc["organization"], key_id=doc["_id"])
+
+    @staticmethod
+    async def recheck(viewer: Viewer) -> None:
+        """Refuse a long-lived connection's key if it was revoked since it connected."""
+        if viewer.key_id is None:
+            return
+        found = await api_keys_collection().count_documents(
+            {"_id": viewer.key_id, "revokedAt": None}, limit=1
+        )
+        if not found:
+            raise revoked_error()
+
+
+async def _note_use(doc: dict[str, Any]) -> None:
+    """Record the key's use, at most once a minute (a write per request would cost too much)."""
+    moment = now()
+    last = doc.get("lastUsedAt")
+    if last is None or moment - last >= LAST_USED_RESOLUTION:
+        await api_keys_collection().update_one(
+            {"_id": doc["_id"]}, {"$set": {"lastUsedAt": moment}}
+        )
+
+
+async def create(viewer: Viewer, organization_id: ObjectId, name: str) -> CreatedApiKey:
+    """Issue a key for an organization; the caller must manage it."""
+    require_manager(viewer, organization_id, "organizationId", "createApiKey")
+    label = organizations.check_text(name, "name", required=True)
+    await organizations.require(organization_id, "organizationId")
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    document = ApiKeyDocument(
+        organization=organization_id,
+        name=label,
+        prefix=key[:_SHOWN_CHARACTERS],
+        hash=_digest(key),
+        createdAt=now(),
+    )
+    await document.insert()
+    log.info("API key %s created for organization %s", document.id, organization_id)
+    return CreatedApiKey(
+        key=key,
+        api_key=ApiKey.from_document({"_id": document.id, **document.model_dump(exclude={"id"})}),
+    )
+
+
+async def revoke(viewer: Viewer, key_id: ObjectId, hub: StatusHub) -> ObjectId:
+    """Revoke a key; its requests fail from now on and its subscriptions end."""
+    result = await api_keys_collection().update_one(
+        {"_id": key_id, "revokedAt": None, **write_scope(viewer, "revokeApiKey")},
+        {"$set": {"revokedAt": now()}},
+    )
+    if result.matched_count == 0:
+        raise missing(viewer, "API key", key_id, "id")
+    log.info("API key %s revoked", key_id)
+    hub.end_for_key(key_id, revoked_error())
+    return key_id
+
+
+async def keys_by_organization(keys: Sequence[ObjectId]) -> list[list[ApiKey]]:
+    """The live keys of several organizations in one round trip, oldest first."""
+    found: dict[ObjectId, list[ApiKey]] = defaultdict(list)
+    rows = api_keys_collection().find(
+        {"organization": {"$in": list(keys)}, "revokedAt": None}, sort=[("_id", 1)]
+    )
+    async for row in rows:
+        found[row["organization"]].append(ApiKey.from_document(row))
+    return [found[key] for key in keys]
+
+
+async def watch_revocations(hub: StatusHub) -> None:
+    """End the subscriptions of keys revoked by any process (runs for the server's lifetime)."""
+    while True:
+        await asyncio.sleep(REVOCATION_CHECK_SECONDS)
+        in_use = hub.subscribed_keys()
+        if not in_use:
+            continue
+        try:
+            live = {
+                row["_id"]
+                async for row in api_keys_collection().find(
+                    {"_id": {"$in": sorted(in_use)}, "revokedAt": None}, projection={"_id": 1}
+                )
+            }
+        except PyMongoError as error:
+            log.warning("could not check API keys for revocation: %s", error)
+            continue
+        for key_id in in_use - live:
+            hub.end_for_key(key_id, revoked_error())

@@ -1,0 +1,38 @@
+"""Who sees which connectors: inactive ones only their organization and admins.
+
+One rule, applied to single reads, lists, searches, counts and live events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from graph.access.viewer import Viewer
+
+
+def can_see(viewer: Viewer, connector: Mapping[str, Any]) -> bool:
+    """May the caller see this stored connector?"""
+    return bool(connector.get("active", True)) or viewer.manages(connector.get("organization"))
+
+
+def visible_query(query: dict[str, Any], viewer: Viewer) -> dict[str, Any] | None:
+    """`query` narrowed to what the caller may see; None when that is nothing.
+
+    Kept flat where possible: the embedded server plans a flat filter on its
+    indexes but scans for `$or`.
+    """
+    if viewer.is_admin or query.get("active") is True:
+        return query
+    own = viewer.organization_id
+    named = query.get("organization")
+    if own is not None and named == own:
+        return query
+    if own is None or named is not None:
+        # Only active connectors are visible here.
+        if query.get("active") is False:
+            return None
+        return {**query, "active": True}
+    if query.get("active") is False:
+        return {**query, "organization": own}
+    return {**query, "$or": [{"active": True}, {"organization": own}]}
