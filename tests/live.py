@@ -35,8 +35,9 @@ def subscribed(
     variables: dict[str, Any],
     receive_buffer: int | None = None,
     query: str = SUBSCRIPTION,
+    key: str | None = None,
 ) -> Iterator[ClientConnection]:
-    """A graphql-transport-ws connection with one subscription "1".
+    """A graphql-transport-ws connection with one subscription "1" (with an API key if given).
 
     `receive_buffer` shrinks the client's socket buffer, to play a client that
     stops reading without the kernel absorbing much.
@@ -47,7 +48,8 @@ def subscribed(
         raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
         raw.connect(("127.0.0.1", int(server.base_url.rsplit(":", 1)[1])))
     with connect(server.ws_url, subprotocols=["graphql-transport-ws"], sock=raw) as connection:  # type: ignore[list-item]
-        connection.send(json.dumps({"type": "connection_init", "payload": {}}))
+        payload = {"authorization": f"Bearer {key}"} if key else {}
+        connection.send(json.dumps({"type": "connection_init", "payload": payload}))
         assert receive(connection)["type"] == "connection_ack"
         connection.send(
             json.dumps(

@@ -180,9 +180,7 @@ def test_inactive_connectors_are_not_offered_to_drivers(
     assert hidden["nearbyConnectors"]["totalCount"] == 0
     # An admin (who manages every organization) finds them when asking for them.
     shown = data(server.query(NEARBY, asking_inactive))
-    inactive_nearby = [
-        c for c in network if not c["active"] and c["coordinates"] is not None
-    ]
+    inactive_nearby = [c for c in network if not c["active"] and c["coordinates"] is not None]
     assert 0 < shown["nearbyConnectors"]["totalCount"] <= len(inactive_nearby)
     assert not any(edge["node"]["active"] for edge in shown["nearbyConnectors"]["edges"])
 
