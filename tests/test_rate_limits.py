@@ -1,0 +1,120 @@
+"""Rate limits per API key and per client address, for writes and for searches."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from bson import ObjectId
+from pymongo.database import Database
+
+from tests.conftest import Server, create_connector, create_organization, data, server_env
+from tests.test_access import ask, create_key
+
+WRITES, SEARCHES = 3, 4
+NEARBY = "{ nearbyConnectors(latitude: 52.37, longitude: 4.89) { totalCount } }"
+SET_STATUS = "mutation($id: ID!, $s: ConnectorStatus!) { setConnectorStatus(id: $id, status: $s) { status } }"
+
+
+@pytest.fixture(scope="module")
+def server(
+    mongo_uri: str, db_name: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """A server with tiny allowances, so tests can spend them."""
+    running = Server(
+        env=server_env(
+            MONGODB_URI=mongo_uri,
+            CHARGEGRAPH_DB=db_name,
+            CHARGEGRAPH_WRITES_PER_MINUTE=str(WRITES),
+            CHARGEGRAPH_SEARCHES_PER_MINUTE=str(SEARCHES),
+        ),
+        args=[],
+        log_path=tmp_path_factory.mktemp("limited") / "server.log",
+    ).start()
+    yield running
+    running.stop()
+
+
+def refused(response: httpx.Response) -> dict[str, Any]:
+    """The RATE_LIMITED refusal of a whole operation."""
+    assert response.status_code == 429, response.text
+    body = response.json()
+    assert body["data"] is None
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "RATE_LIMITED"
+    assert error["extensions"]["retryAfter"] >= 1
+    assert response.headers["retry-after"] == str(error["extensions"]["retryAfter"])
+    result: dict[str, Any] = error
+    return result
+
+
+def post(
+    server: Server, query: str, variables: dict[str, Any] | None = None, key: str | None = None
+) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return httpx.post(
+        server.graphql_url, json={"query": query, "variables": variables or {}}, headers=headers
+    )
+
+
+def test_anonymous_searches_are_limited_per_address(server: Server) -> None:
+    for _ in range(SEARCHES):
+        assert "errors" not in post(server, NEARBY).json()
+    error = refused(post(server, NEARBY))
+    assert f"{SEARCHES} searches per minute" in error["message"]
+    # Cheap reads are not searches; admins are not limited.
+    cheap = post(
+        server, "query($id: ID!) { organization(id: $id) { id } }", {"id": str(ObjectId())}
+    )
+    assert cheap.status_code == 200 and data(cheap.json()) == {"organization": None}
+    assert data(server.query(NEARBY))["nearbyConnectors"]["totalCount"] >= 0
+
+
+def test_an_alias_bombed_search_pays_for_every_copy(server: Server) -> None:
+    organization = create_organization(server, name="Aliasing")
+    key = create_key(server, organization["id"])["key"]
+    copies = " ".join(
+        f"n{i}: nearbyConnectors(latitude: 52.37, longitude: 4.89) {{ totalCount }}"
+        for i in range(SEARCHES + 1)
+    )
+    refused(post(server, f"{{ {copies} }}", key=key))
+    # Refused before running: the key's allowance is untouched.
+    assert "errors" not in post(server, NEARBY, key=key).json()
+
+
+def test_writes_are_limited_per_key_and_a_refused_write_stores_nothing(
+    server: Server, db: Database[dict[str, Any]]
+) -> None:
+    organization = create_organization(server, name="Busy Operator")
+    connector = create_connector(server, organization["id"])
+    key = create_key(server, organization["id"])["key"]
+    second_key = create_key(server, organization["id"])["key"]
+    for status in ("CHARGING", "AVAILABLE", "PREPARING"):
+        assert (
+            "errors"
+            not in post(server, SET_STATUS, {"id": connector["id"], "s": status}, key).json()
+        )
+    refused(post(server, SET_STATUS, {"id": connector["id"], "s": "FAULTED"}, key))
+    stored = db.connectors.find_one({"_id": ObjectId(connector["id"])})
+    assert stored is not None and stored["status"] == "Preparing"
+    # Another key has its own allowance; admins have none.
+    status, body = ask(server, second_key, SET_STATUS, {"id": connector["id"], "s": "RESERVED"})
+    assert status == 200 and data(body)["setConnectorStatus"]["status"] == "RESERVED"
+    assert data(server.query(SET_STATUS, {"id": connector["id"], "s": "AVAILABLE"}))
+
+
+def test_a_mutation_with_more_writes_than_left_is_refused_whole(
+    server: Server, db: Database[dict[str, Any]]
+) -> None:
+    organization = create_organization(server, name="Batch Writer")
+    connectors = [create_connector(server, organization["id"]) for _ in range(WRITES + 1)]
+    key = create_key(server, organization["id"])["key"]
+    writes = " ".join(
+        f'w{i}: setConnectorStatus(id: "{c["id"]}", status: FAULTED) {{ status }}'
+        for i, c in enumerate(connectors)
+    )
+    refused(post(server, f"mutation {{ {writes} }}", key=key))
+    ids = [ObjectId(c["id"]) for c in connectors]
+    assert {row["status"] for row in db.connectors.find({"_id": {"$in": ids}})} == {"Available"}
