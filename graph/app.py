@@ -100,6 +100,8 @@ class ChargeGraphView(GraphQL[Context, None]):
             value = json.loads(data)
         except RecursionError:
             raise json.JSONDecodeError("nested too deeply", "", 0) from None
+        except UnicodeDecodeError:
+            raise json.JSONDecodeError("not UTF-8", "", 0) from None
         if not isinstance(value, dict | list):
             raise json.JSONDecodeError("expected a JSON object", "", 0)
         return value

@@ -100,8 +100,10 @@ def test_writes_are_limited_per_key_and_a_refused_write_stores_nothing(
     stored = db.connectors.find_one({"_id": ObjectId(connector["id"])})
     assert stored is not None and stored["status"] == "Preparing"
     # Another key has its own allowance; admins have none.
-    status, body = ask(server, second_key, SET_STATUS, {"id": connector["id"], "s": "RESERVED"})
-    assert status == 200 and data(body)["setConnectorStatus"]["status"] == "RESERVED"
+    http_status, body = ask(
+        server, second_key, SET_STATUS, {"id": connector["id"], "s": "RESERVED"}
+    )
+    assert http_status == 200 and data(body)["setConnectorStatus"]["status"] == "RESERVED"
     assert data(server.query(SET_STATUS, {"id": connector["id"], "s": "AVAILABLE"}))
 
 
