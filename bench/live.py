@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -35,6 +36,8 @@ from graph.embedded import EmbeddedDatabase, free_port
 
 ORGANIZATIONS = 20
 CONNECTORS_PER_ORGANIZATION = 10
+# The servers accept this admin key, to build the network through the API.
+ADMIN_KEY = secrets.token_urlsafe(24)
 
 
 @dataclass
@@ -75,7 +78,12 @@ class Cluster:
         self.database = EmbeddedDatabase(":memory:")
         self.uri = self.database.start()
         self.ports = [free_port() for _ in range(processes)]
-        env = {"MONGODB_URI": self.uri, "CHARGEGRAPH_DB": "live", "PATH": "/usr/bin:/bin"}
+        env = {
+            "MONGODB_URI": self.uri,
+            "CHARGEGRAPH_DB": "live",
+            "PATH": "/usr/bin:/bin",
+            "CHARGEGRAPH_ADMIN_KEYS": ADMIN_KEY,
+        }
         self.servers = []
         for index, port in enumerate(self.ports):
             log = (logs / f"server-{index}.log").open("ab")
@@ -106,9 +114,11 @@ class Cluster:
         self.organizations: list[str] = []
         self.connectors: dict[ObjectId, str] = {}
         url = f"http://127.0.0.1:{self.ports[0]}/graphql"
+        admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
         for index in range(ORGANIZATIONS):
             created = httpx.post(
                 url,
+                headers=admin,
                 json={
                     "query": f'mutation {{ createOrganization(input: {{name: "Live {index}"}}) {{ id }} }}'
                 },
@@ -119,6 +129,7 @@ class Cluster:
                 endpoint = f"l{index:02d}{slot}"
                 made = httpx.post(
                     url,
+                    headers=admin,
                     json={
                         "query": (
                             f'mutation {{ createConnector(input: {{organizationId: "{organization}", endpoint: "{endpoint}", '

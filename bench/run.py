@@ -199,7 +199,14 @@ def main() -> None:
     ensure_seeded(args.connectors)
     embedded = EmbeddedDatabase(DATA_DIR)
     uri = embedded.start()
-    env = {**os.environ, "MONGODB_URI": uri, "CHARGEGRAPH_DB": "chargegraph"}
+    # One load generator is one client address: rate limits off, so speed is what is measured.
+    env = {
+        **os.environ,
+        "MONGODB_URI": uri,
+        "CHARGEGRAPH_DB": "chargegraph",
+        "CHARGEGRAPH_SEARCHES_PER_MINUTE": "0",
+        "CHARGEGRAPH_WRITES_PER_MINUTE": "0",
+    }
     ports = {name: free_port() for name in ("chargegraph", "baseline", "naive")}
     uvicorn = [sys.executable, "-m", "uvicorn", "--log-level", "warning", "--host", "127.0.0.1"]
     logs = Path(tempfile.mkdtemp(prefix="chargegraph-bench-"))
