@@ -11,6 +11,7 @@ from strawberry.extensions import DisableIntrospection, ParserCache, ValidationC
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from graph.access.recheck import RecheckWebSocketKey
 from graph.access.schema import AccessMutations
 from graph.connectors.schema import ConnectorMutations, ConnectorQueries
 from graph.core.error_policy import apply_error_policy
@@ -59,6 +60,7 @@ def build_schema(settings: Settings | None = None) -> ChargeGraphSchema:
     settings = settings or Settings()
     extensions: list[Any] = [
         *query_limits(),
+        RecheckWebSocketKey,
         rate_limit(settings.writes_per_minute, settings.searches_per_minute),
         lambda: ParserCache(maxsize=1000),
         lambda: ValidationCache(maxsize=1000),

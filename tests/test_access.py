@@ -395,6 +395,17 @@ def test_inactive_connectors_are_seen_only_by_their_organization(server: Server)
         assert {"status": "FAULTED", "count": 1} in seen["organization"]["connectorCountsByStatus"]
         assert seen["connectors"]["totalCount"] == 2
         assert seen["connectorByEndpoint"] == {"id": hidden["id"]}
+    # An organization's connectors filtered by another organization: none.
+    crossed = data(
+        ask(
+            server,
+            world.keys["own"],
+            "query($id: ID!, $other: ID!) { organization(id: $id) "
+            "{ connectors(filter: {organizationId: $other}) { totalCount edges { node { id } } } } }",
+            {"id": world.target["id"], "other": world.other["id"]},
+        )[1]
+    )
+    assert crossed["organization"]["connectors"] == {"totalCount": 0, "edges": []}
     # An organization key lists its own inactive connectors among everyone's active ones.
     everything = data(
         ask(server, world.keys["own"], "{ connectors(first: 100) { edges { node { id } } } }")[1]

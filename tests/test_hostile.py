@@ -65,6 +65,7 @@ INJECTIONS = st.sampled_from(
         "ǅ̶̢̛̀ͅ" * 20,
         "😀" * 300,
         "<script>alert(1)</script>",
+        "lone \ud800 surrogate",
         "a" * 100_000,
     ]
 )

@@ -35,12 +35,11 @@ def organization(server: Server) -> dict[str, Any]:
     return create_organization(server, name="Keyed Live Org")
 
 
-def test_a_bad_key_is_refused_with_close_4403(server: Server) -> None:
+@pytest.mark.parametrize("credential", ["Bearer cgk_wrong", "Bearer \ud800", 42, "Basic x"])
+def test_a_bad_key_is_refused_with_close_4403(server: Server, credential: object) -> None:
     with connect(server.ws_url, subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[list-item]
         socket.send(
-            json.dumps(
-                {"type": "connection_init", "payload": {"authorization": "Bearer cgk_wrong"}}
-            )
+            json.dumps({"type": "connection_init", "payload": {"authorization": credential}})
         )
         with pytest.raises(ConnectionClosed) as closed:
             receive(socket)
@@ -112,7 +111,25 @@ def test_revoking_a_key_ends_its_subscriptions_at_once(
             )
         )
         assert subscription_error(keyed)["extensions"]["code"] == "UNAUTHENTICATED"
+        # So are queries and mutations sent over that connection.
+        keyed.send(
+            json.dumps(
+                {
+                    "id": "3",
+                    "type": "subscribe",
+                    "payload": {
+                        "query": SET_STATUS,
+                        "variables": {"id": watched["id"], "status": "FAULTED"},
+                    },
+                }
+            )
+        )
+        assert subscription_error(keyed)["extensions"]["code"] == "UNAUTHENTICATED"
     wait_for_subscribers(server, 0)
+    stored = data(
+        server.query("query($id: ID!) { connector(id: $id) { status } }", {"id": watched["id"]})
+    )
+    assert stored["connector"]["status"] == "RESERVED"
 
 
 def test_a_key_revoked_by_another_process_ends_subscriptions_soon(

@@ -65,11 +65,11 @@ class Authenticator:
 
     def __init__(self, admin_keys: Iterable[str]) -> None:
         keys = [key for key in admin_keys if key]
-        short = [key for key in keys if len(key) < MIN_ADMIN_KEY_LENGTH]
-        if short:
+        unfit = [key for key in keys if len(key) < MIN_ADMIN_KEY_LENGTH or not key.isascii()]
+        if unfit:
             raise ValueError(
                 f"CHARGEGRAPH_ADMIN_KEYS: every admin key must be at least "
-                f"{MIN_ADMIN_KEY_LENGTH} characters long"
+                f"{MIN_ADMIN_KEY_LENGTH} ASCII characters long"
             )
         self._admin_digests = [_digest(key).encode() for key in keys]
 
@@ -83,7 +83,8 @@ class Authenticator:
         key = key.strip()
         if scheme.lower() != "bearer" or not key:
             raise Unauthenticated("authorization must be 'Bearer <key>'")
-        if len(key) > _MAX_KEY_LENGTH:
+        # Every key this server accepts is short ASCII; anything else cannot match.
+        if len(key) > _MAX_KEY_LENGTH or not key.isascii():
             raise revoked_error()
         digest = _digest(key)
         # Compare with every admin key, in constant time, whatever the outcome.

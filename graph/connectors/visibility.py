@@ -35,4 +35,7 @@ def visible_query(query: dict[str, Any], viewer: Viewer) -> dict[str, Any] | Non
         return {**query, "active": True}
     if query.get("active") is False:
         return {**query, "organization": own}
-    return {**query, "$or": [{"active": True}, {"organization": own}]}
+    visible = [{"active": True}, {"organization": own}]
+    if "$or" in query:
+        return {"$and": [query, {"$or": visible}]}
+    return {**query, "$or": visible}

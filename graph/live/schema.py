@@ -13,6 +13,7 @@ from graph.connectors import search, service
 from graph.connectors.enums import ConnectorStatus
 from graph.connectors.geo import Box
 from graph.connectors.types import Connector
+from graph.connectors.visibility import visible_query
 from graph.core.context import Info
 from graph.core.ids import parse_id, parse_ids
 from graph.errors import BadUserInput
@@ -108,7 +109,10 @@ def status_filter(
 async def current_statuses(watched: StatusFilter) -> list[StatusChange]:
     """The current status of every watched connector, refusing more than MAX_CURRENT."""
     limit = MAX_CURRENT * 2
-    rows = await service.collection().find(watched.query(), limit=limit).to_list()
+    query = visible_query(watched.query(), watched.viewer)
+    if query is None:
+        return []
+    rows = await service.collection().find(query, limit=limit).to_list()
     matching = [row for row in rows if watched.matches(row)]
     # A full read may have left matches unread: refuse rather than send a partial picture.
     if len(matching) > MAX_CURRENT or len(rows) == limit:

@@ -31,7 +31,9 @@ from graph.organizations.types import (
 
 MAX_TEXT = 200
 _COUNTRY = re.compile(r"[A-Z]{2}", re.ASCII)
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Control characters, and lone surrogates (valid in JSON, not storable as UTF-8).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _ADDRESS_NAMES = {
     "street_and_number": "streetAndNumber",
     "postal_code": "postalCode",
@@ -67,7 +69,8 @@ def check_text(value: str, field: str, *, required: bool = False) -> str:
         raise BadUserInput(f"{field} must not be empty", field=field)
     if len(text) > MAX_TEXT or _CONTROL.search(text):
         raise BadUserInput(
-            f"{field} must be a single line of at most {MAX_TEXT} characters", field=field
+            f"{field} must be a single line of at most {MAX_TEXT} valid Unicode characters",
+            field=field,
         )
     return text
 
@@ -101,9 +104,10 @@ async def _configuration_changes(
         password = given["basic_auth_password"]
         if password is None:
             changes["basicAuthPassword"] = None
-        elif not 8 <= len(password) <= 128:
+        elif not 8 <= len(password) <= 128 or _SURROGATE.search(password):
             raise BadUserInput(
-                f"{password_field} must be 8 to 128 characters long", field=password_field
+                f"{password_field} must be 8 to 128 characters long, in valid Unicode",
+                field=password_field,
             )
         else:
             changes["basicAuthPassword"] = await asyncio.to_thread(hash_password, password)

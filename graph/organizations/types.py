@@ -100,9 +100,10 @@ class Organization:
         after: After = None,
     ) -> Connection[Connector]:
         first = check_page_size(first)
-        query = visible_query(
-            {**connector_query(filter), "organization": self.object_id}, info.context.viewer
-        )
+        wanted = connector_query(filter)
+        if wanted.setdefault("organization", self.object_id) != self.object_id:
+            return empty_connection()
+        query = visible_query(wanted, info.context.viewer)
         if query is None:
             return empty_connection()
         # The loader scopes each page to its organization itself.
