@@ -25,8 +25,9 @@ from graph.access.service import Authenticator, watch_revocations
 from graph.connectors.models import connectors_collection
 from graph.core.context import Context
 from graph.core.limits import BodySizeLimit
+from graph.core.rate_limit import RateLimiter
 from graph.database import connect
-from graph.errors import ClientError
+from graph.errors import ClientError, RateLimited
 from graph.graphiql import ASSETS_DIR, ASSETS_URL_PATH, graphiql_page
 from graph.live.hub import StatusHub
 from graph.schema import build_schema
@@ -48,6 +49,7 @@ class ChargeGraphView(GraphQL[Context, None]):
         )
         self.hub = hub
         self.authenticator = Authenticator(settings.admin_keys)
+        self.limiter = RateLimiter(settings.writes_per_minute, settings.searches_per_minute)
 
     async def run(  # type: ignore[override]
         self,
@@ -59,13 +61,18 @@ class ChargeGraphView(GraphQL[Context, None]):
         if isinstance(request, WebSocket):
             # A WebSocket authenticates with its connection_init payload.
             return await super().run(request, context, root_value)  # type: ignore[arg-type]
+        address = request.client.host if request.client is not None else "unknown"
         try:
             request.state.viewer = await self.authenticator.authenticate(
-                request.headers.get("authorization")
+                request.headers.get("authorization"), address
+            )
+        except RateLimited as refused:
+            return _error_response(
+                refused.message, refused.code, 429, {"Retry-After": str(refused.retry_after)}
             )
         except ClientError as refused:
             return _error_response(
-                refused.message, "UNAUTHENTICATED", 401, {"WWW-Authenticate": "Bearer"}
+                refused.message, refused.code, 401, {"WWW-Authenticate": "Bearer"}
             )
         try:
             return await super().run(request, context, root_value)  # type: ignore[arg-type]
@@ -75,7 +82,11 @@ class ChargeGraphView(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Response | None) -> Context:  # type: ignore[override]
         context = Context(
-            request=request, response=response, hub=self.hub, authenticator=self.authenticator
+            request=request,
+            response=response,
+            hub=self.hub,
+            authenticator=self.authenticator,
+            limiter=self.limiter,
         )
         if isinstance(request, Request):
             context.viewer = request.state.viewer
@@ -86,11 +97,13 @@ class ChargeGraphView(GraphQL[Context, None]):
         params = context.connection_params or {}
         credential = params.get("authorization", params.get("Authorization"))
         try:
-            context.viewer = await self.authenticator.authenticate(credential)
+            context.viewer = await self.authenticator.authenticate(
+                credential, context.client_address
+            )
         except ClientError as refused:
             # graphql-transport-ws closes with 4403; graphql-ws sends connection_error.
             raise ConnectionRejectionError(
-                {"message": refused.message, "extensions": {"code": "UNAUTHENTICATED"}}
+                {"message": refused.message, "extensions": refused.extensions}
             ) from None
         return UNSET
 

@@ -17,7 +17,7 @@ from graph.connectors.schema import ConnectorMutations, ConnectorQueries
 from graph.core.error_policy import apply_error_policy
 from graph.core.execution import SharedFieldCollection
 from graph.core.limits import query_limits
-from graph.core.rate_limit import rate_limit
+from graph.core.rate_limit import RateLimit
 from graph.core.timestamps import DateTime
 from graph.live.schema import LiveSubscriptions
 from graph.organizations.schema import OrganizationMutations, OrganizationQueries
@@ -61,7 +61,7 @@ def build_schema(settings: Settings | None = None) -> ChargeGraphSchema:
     extensions: list[Any] = [
         *query_limits(),
         RecheckWebSocketKey,
-        rate_limit(settings.writes_per_minute, settings.searches_per_minute),
+        RateLimit,
         lambda: ParserCache(maxsize=1000),
         lambda: ValidationCache(maxsize=1000),
     ]

@@ -193,3 +193,47 @@ def test_too_many_connector_ids_are_refused(server: Server) -> None:
         refused = subscription_error(socket)
     assert refused["extensions"] == {"code": "BAD_USER_INPUT", "field": "connectorIds"}
     assert "at most 1000" in refused["message"]
+
+
+def test_subscribers_with_the_same_query_see_what_their_own_key_allows(
+    server: Server, organization: dict[str, Any]
+) -> None:
+    """Events are executed once per query and caller scope, never shared across scopes."""
+    key = create_key(server, organization["id"])["key"]
+    other = create_organization(server, name="Curious Neighbour")
+    other_key = create_key(server, other["id"])["key"]
+    watched = create_connector(server, organization["id"])
+    query = """
+    subscription($ids: [ID!]) {
+      connectorStatusChanged(connectorIds: $ids) {
+        status connector { organization { name configurations { basicAuthEnabled } } }
+      }
+    }
+    """
+    variables = {"ids": [watched["id"]]}
+    with (
+        subscribed(server, variables, query=query, key=key) as owner,
+        subscribed(server, variables, query=query) as anonymous,
+        subscribed(server, variables, query=query, key=other_key) as neighbour,
+        subscribed(server, variables, query=query, key=key) as owner_again,
+    ):
+        wait_for_subscribers(server, 4)
+        data(server.query(SET_STATUS, {"id": watched["id"], "status": "CHARGING"}))
+        answers = {
+            name: receive(socket)["payload"]
+            for name, socket in (
+                ("owner", owner),
+                ("anonymous", anonymous),
+                ("neighbour", neighbour),
+                ("owner_again", owner_again),
+            )
+        }
+    for name in ("owner", "owner_again"):
+        event = data(answers[name])["connectorStatusChanged"]
+        assert event["connector"]["organization"]["configurations"] == {"basicAuthEnabled": False}
+    for name, code in (("anonymous", "UNAUTHENTICATED"), ("neighbour", "FORBIDDEN")):
+        assert answers[name]["data"]["connectorStatusChanged"]["connector"]["organization"] == {
+            "name": "Keyed Live Org",
+            "configurations": None,
+        }
+        assert answers[name]["errors"][0]["extensions"]["code"] == code

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,10 +11,20 @@ import pytest
 from bson import ObjectId
 from pymongo.database import Database
 
-from tests.conftest import Server, create_connector, create_organization, data, server_env
+from graph.access.service import FAILURES_PER_MINUTE
+from tests.conftest import (
+    ADMIN_KEY,
+    Server,
+    create_connector,
+    create_organization,
+    data,
+    server_env,
+)
+from tests.live import SUBSCRIPTION, subscribed, subscription_error
 from tests.test_access import ask, create_key
 
 WRITES, SEARCHES = 3, 4
+HEALTHY_QUERY = "{ __typename }"
 NEARBY = "{ nearbyConnectors(latitude: 52.37, longitude: 4.89) { totalCount } }"
 SET_STATUS = "mutation($id: ID!, $s: ConnectorStatus!) { setConnectorStatus(id: $id, status: $s) { status } }"
 
@@ -120,3 +131,59 @@ def test_a_mutation_with_more_writes_than_left_is_refused_whole(
     refused(post(server, f"mutation {{ {writes} }}", key=key))
     ids = [ObjectId(c["id"]) for c in connectors]
     assert {row["status"] for row in db.connectors.find({"_id": {"$in": ids}})} == {"Available"}
+
+
+def test_nested_searches_pay_too(server: Server) -> None:
+    organization = create_organization(server, name="Nested Searcher")
+    key = create_key(server, organization["id"])["key"]
+
+    def copies(count: int) -> str:
+        return " ".join(
+            f'c{i}: organization(id: "{organization["id"]}") {{ connectors {{ totalCount }} }}'
+            for i in range(count)
+        )
+
+    error = refused(post(server, f"{{ {copies(SEARCHES + 1)} }}", key=key))
+    assert f"{SEARCHES} searches" in error["message"]
+    # Within the allowance, the same nesting runs.
+    body = post(server, f"{{ {copies(SEARCHES)} }}", key=key).json()
+    assert "errors" not in body and body["data"]["c0"]["connectors"]["totalCount"] == 0
+
+
+def test_each_subscription_costs_a_search(server: Server) -> None:
+    organization = create_organization(server, name="Dashboard Owner")
+    key = create_key(server, organization["id"])["key"]
+    with subscribed(server, {"org": organization["id"]}, key=key) as socket:
+        for number in range(2, SEARCHES + 2):
+            socket.send(
+                json.dumps(
+                    {
+                        "id": str(number),
+                        "type": "subscribe",
+                        "payload": {
+                            "query": SUBSCRIPTION,
+                            "variables": {"org": organization["id"]},
+                        },
+                    }
+                )
+            )
+        error = subscription_error(socket)
+    assert error["extensions"]["code"] == "RATE_LIMITED"
+    assert error["extensions"]["retryAfter"] >= 1
+
+
+def test_an_address_presenting_unknown_keys_is_slowed_down(server: Server) -> None:
+    """Last in this module: it leaves 127.0.0.1 unable to use organization keys for a while."""
+    statuses = []
+    # The allowance refills by one every two seconds while the guesses go on.
+    for attempt in range(FAILURES_PER_MINUTE * 2):
+        blocked = post(server, HEALTHY_QUERY, key=f"cgk_guess{attempt}")
+        statuses.append(blocked.status_code)
+        if blocked.status_code != 401:
+            break
+    assert statuses[:FAILURES_PER_MINUTE] == [401] * FAILURES_PER_MINUTE
+    assert len(statuses) <= FAILURES_PER_MINUTE + 5
+    assert blocked.status_code == 429 and blocked.headers["retry-after"]
+    assert blocked.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+    # Admin keys cost no lookup and still work from that address.
+    assert post(server, HEALTHY_QUERY, key=ADMIN_KEY).status_code == 200

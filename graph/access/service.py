@@ -34,6 +34,7 @@ from graph.access.viewer import (
     require_manager,
     write_scope,
 )
+from graph.core.rate_limit import TokenBuckets, refusal
 from graph.core.timestamps import now
 from graph.errors import Unauthenticated
 from graph.organizations import service as organizations
@@ -49,6 +50,9 @@ _SHOWN_CHARACTERS = 10
 _MAX_KEY_LENGTH = 256
 MIN_ADMIN_KEY_LENGTH = 24
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+# Unknown keys one client address may present per minute before its keys are
+# no longer looked up for a while (admin keys still work: they cost no lookup).
+FAILURES_PER_MINUTE = 30
 REVOCATION_CHECK_SECONDS = 2.0
 
 
@@ -72,9 +76,14 @@ class Authenticator:
                 f"{MIN_ADMIN_KEY_LENGTH} ASCII characters long"
             )
         self._admin_digests = [_digest(key).encode() for key in keys]
+        self._failures = TokenBuckets(FAILURES_PER_MINUTE)
 
-    async def authenticate(self, authorization: object) -> Viewer:
-        """The caller for a credential; no credential is anonymous, a bad one is refused."""
+    async def authenticate(self, authorization: object, address: str) -> Viewer:
+        """The caller for a credential; no credential is anonymous, a bad one is refused.
+
+        An address that presented too many unknown keys lately is refused
+        (RATE_LIMITED) before its keys are looked up.
+        """
         if authorization is None or authorization == "":
             return ANONYMOUS
         if not isinstance(authorization, str):
@@ -93,10 +102,14 @@ class Authenticator:
             is_admin |= hmac.compare_digest(digest.encode(), admin_digest)
         if is_admin:
             return ADMIN
-        if not key.startswith(KEY_PREFIX):
-            raise revoked_error()
-        doc = await api_keys_collection().find_one({"hash": digest, "revokedAt": None})
+        wait = self._failures.wait_for(address, 1)
+        if wait > 0:
+            raise refusal("too many requests with unknown API keys from this address", wait)
+        doc = None
+        if key.startswith(KEY_PREFIX):
+            doc = await api_keys_collection().find_one({"hash": digest, "revokedAt": None})
         if doc is None:
+            self._failures.take(address, 1)
             raise revoked_error()
         await _note_use(doc)
         return Viewer(Role.ORGANIZATION, organization_id=doc["organization"], key_id=doc["_id"])

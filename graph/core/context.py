@@ -15,6 +15,7 @@ from graph.access.viewer import ANONYMOUS, Viewer
 
 if TYPE_CHECKING:
     from graph.access.service import Authenticator
+    from graph.core.rate_limit import RateLimiter
     from graph.live.hub import StatusHub
     from graph.loaders import Loaders
 
@@ -31,6 +32,7 @@ class Context:
     response: Response | None
     hub: StatusHub
     authenticator: Authenticator
+    limiter: RateLimiter
     viewer: Viewer = ANONYMOUS
     # The WebSocket `connection_init` payload (set by the protocol handler).
     connection_params: dict[str, Any] | None = field(default=None)

@@ -1,10 +1,11 @@
-"""Allowances per caller, for writes and for expensive searches.
+"""Allowances per caller, for writes and for searches.
 
 Each caller (its API key, or its client address when it sends none) has one
 token bucket per kind: a minute's allowance that refills continuously. Every
-mutation field costs one write; every top-level field in SEARCH_FIELDS costs
-one search, so an alias-bombed query pays for each copy. An operation that
-cannot be paid for in full is refused whole with RATE_LIMITED and
+mutation field costs one write; every field in SEARCH_FIELDS costs one search
+wherever it appears in the operation, so aliased and nested copies each pay;
+every subscription costs one search when it starts. An operation that cannot
+be paid for in full is refused whole with RATE_LIMITED and
 `extensions.retryAfter` (seconds), and over HTTP with status 429 and a
 `Retry-After` header. Admin keys are not limited.
 
@@ -18,7 +19,7 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graphql import (
     DocumentNode,
@@ -36,7 +37,10 @@ from strawberry.types.graphql import OperationType
 
 from graph.errors import RateLimited
 
-# The query fields whose cost grows with the data: the cost map of the API.
+if TYPE_CHECKING:
+    from graph.access.viewer import Viewer
+
+# The fields whose cost grows with the data: the cost map of the API.
 SEARCH_FIELDS = frozenset({"connectors", "nearbyConnectors", "connectorsInBounds", "organizations"})
 # Callers remembered per process; the least recently seen are forgotten first.
 MAX_CALLERS = 100_000
@@ -51,119 +55,132 @@ class TokenBuckets:
         self._clock = clock
         self._buckets: OrderedDict[Hashable, tuple[float, float]] = OrderedDict()
 
-    def take(self, caller: Hashable, amount: int) -> float:
-        """Spend `amount` tokens; returns 0 when granted, else the seconds until it would be."""
+    def _tokens(self, caller: Hashable) -> float:
+        """The caller's tokens now (refilled), remembered as its most recent use."""
         now = self._clock()
         tokens, since = self._buckets.pop(caller, (self.capacity, now))
         tokens = min(self.capacity, tokens + (now - since) * self.refill_per_second)
-        wait = 0.0
-        if amount > self.capacity:
-            wait = math.inf
-        elif tokens >= amount:
-            tokens -= amount
-        else:
-            wait = (amount - tokens) / self.refill_per_second
         self._buckets[caller] = (tokens, now)
         if len(self._buckets) > MAX_CALLERS:
             self._buckets.popitem(last=False)
-        return wait
+        return tokens
+
+    def wait_for(self, caller: Hashable, amount: int) -> float:
+        """Seconds until `amount` tokens are there (0 when they are; inf when they never will be)."""
+        if amount > self.capacity:
+            return math.inf
+        return max(0.0, (amount - self._tokens(caller)) / self.refill_per_second)
+
+    def take(self, caller: Hashable, amount: int) -> None:
+        tokens = self._tokens(caller)
+        self._buckets[caller] = (tokens - amount, self._clock())
 
 
-def _root_fields(document: DocumentNode, operation_name: str | None) -> Iterator[str]:
-    """The names of the operation's top-level fields, one per selection (aliases included)."""
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-    chosen = [
-        operation
-        for operation in operations
-        if operation_name is None or (operation.name and operation.name.value == operation_name)
-    ]
-    if not chosen:
-        return
+class RateLimiter:
+    """The process's allowances, shared by all its requests and connections."""
 
-    def walk(selection_set: SelectionSetNode, seen: frozenset[str]) -> Iterator[str]:
-        for selection in selection_set.selections:
-            if isinstance(selection, FieldNode):
-                yield selection.name.value
-            elif isinstance(selection, InlineFragmentNode):
-                yield from walk(selection.selection_set, seen)
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                if name in fragments and name not in seen:
-                    yield from walk(fragments[name].selection_set, seen | {name})
+    def __init__(self, writes_per_minute: int, searches_per_minute: int) -> None:
+        # 0 means unlimited.
+        self.writes = TokenBuckets(writes_per_minute) if writes_per_minute > 0 else None
+        self.searches = TokenBuckets(searches_per_minute) if searches_per_minute > 0 else None
 
-    yield from walk(chosen[0].selection_set, frozenset())
+    def charge(self, viewer: Viewer, address: str, writes: int, searches: int) -> None:
+        """Spend the caller's allowance, all of it or none; RateLimited when it does not suffice."""
+        if viewer.is_admin:
+            return
+        caller = ("key", viewer.key_id) if viewer.key_id else ("address", address)
+        costs = [
+            (buckets, amount, name)
+            for buckets, amount, name in (
+                (self.writes, writes, "writes"),
+                (self.searches, searches, "searches"),
+            )
+            if buckets is not None and amount > 0
+        ]
+        short = [
+            (buckets.wait_for((name, caller), amount), f"{buckets.capacity:g} {name}")
+            for buckets, amount, name in costs
+        ]
+        wait = max((seconds for seconds, _ in short), default=0.0)
+        if wait > 0:
+            spent = " and ".join(limit for seconds, limit in short if seconds > 0)
+            raise refusal(f"rate limit of {spent} per minute reached for this caller", wait)
+        for buckets, amount, name in costs:
+            buckets.take((name, caller), amount)
+
+
+def refusal(reason: str, wait: float) -> RateLimited:
+    retry_after = max(1, math.ceil(wait)) if math.isfinite(wait) else 60
+    return RateLimited(f"{reason}; retry after {retry_after} s", retry_after=retry_after)
+
+
+def _chosen_operation(
+    document: DocumentNode, operation_name: str | None
+) -> OperationDefinitionNode | None:
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode) and (
+            operation_name is None or (definition.name and definition.name.value == operation_name)
+        ):
+            return definition
+    return None
 
 
 def operation_cost(
     document: DocumentNode, operation_name: str | None, operation_type: OperationType
 ) -> tuple[int, int]:
-    """(writes, searches) an operation costs."""
-    fields = [name for name in _root_fields(document, operation_name) if not name.startswith("__")]
-    if operation_type is OperationType.MUTATION:
-        return len(fields), 0
-    if operation_type is OperationType.QUERY:
-        return 0, sum(1 for name in fields if name in SEARCH_FIELDS)
-    return 0, 0
+    """(writes, searches) a query or mutation costs; subscriptions pay in their resolver."""
+    operation = _chosen_operation(document, operation_name)
+    if operation is None or operation_type is OperationType.SUBSCRIPTION:
+        return 0, 0
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+
+    def fields(selection_set: SelectionSetNode, seen: frozenset[str]) -> Iterator[FieldNode]:
+        """Field nodes of one level, through fragments (each fragment once per path)."""
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                yield selection
+            elif isinstance(selection, InlineFragmentNode):
+                yield from fields(selection.selection_set, seen)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name in fragments and name not in seen:
+                    yield from fields(fragments[name].selection_set, seen | {name})
+
+    def searches(selection_set: SelectionSetNode) -> int:
+        total = 0
+        for field in fields(selection_set, frozenset()):
+            total += field.name.value in SEARCH_FIELDS
+            if field.selection_set is not None:
+                total += searches(field.selection_set)
+        return total
+
+    roots = [
+        field
+        for field in fields(operation.selection_set, frozenset())
+        if not field.name.value.startswith("__")
+    ]
+    writes = len(roots) if operation_type is OperationType.MUTATION else 0
+    return writes, searches(operation.selection_set)
 
 
 class RateLimit(SchemaExtension):
-    """Charges each operation to its caller before it runs; refuses it whole when over."""
-
-    def __init__(self, writes: TokenBuckets | None, searches: TokenBuckets | None) -> None:
-        self.writes = writes
-        self.searches = searches
+    """Charges each query and mutation to its caller before it runs; refuses it whole when over."""
 
     def on_execute(self) -> Iterator[None]:
         execution = self.execution_context
         context: Any = execution.context
-        viewer = context.viewer
         document = execution.graphql_document
-        if document is not None and not viewer.is_admin:
-            caller = (
-                ("key", viewer.key_id) if viewer.key_id else ("address", context.client_address)
-            )
+        if document is not None:
             writes, searches = operation_cost(
                 document, execution.operation_name, execution.operation_type
             )
-            wait = max(
-                self._charge(self.writes, caller, writes, "writes"),
-                self._charge(self.searches, caller, searches, "searches"),
-            )
-            if wait > 0:
-                retry_after = max(1, math.ceil(wait)) if math.isfinite(wait) else 60
-                refusal = RateLimited(
-                    self._message(writes, searches, retry_after), retry_after=retry_after
-                )
-                execution.result = ExecutionResult(data=None, errors=[refusal])
+            try:
+                context.limiter.charge(context.viewer, context.client_address, writes, searches)
+            except RateLimited as refused:
+                execution.result = ExecutionResult(data=None, errors=[refused])
                 if isinstance(context.response, Response):
                     context.response.status_code = 429
-                    context.response.headers["Retry-After"] = str(retry_after)
+                    context.response.headers["Retry-After"] = str(refused.retry_after)
         yield
-
-    def _charge(
-        self, buckets: TokenBuckets | None, caller: Hashable, amount: int, kind: str
-    ) -> float:
-        if buckets is None or amount == 0:
-            return 0.0
-        return buckets.take((kind, caller), amount)
-
-    def _message(self, writes: int, searches: int, retry_after: int) -> str:
-        spent = []
-        if writes and self.writes:
-            spent.append(f"{self.writes.capacity:g} writes")
-        if searches and self.searches:
-            spent.append(f"{self.searches.capacity:g} searches")
-        return (
-            f"rate limit of {' and '.join(spent)} per minute reached for this caller; "
-            f"retry after {retry_after} s"
-        )
-
-
-def rate_limit(writes_per_minute: int, searches_per_minute: int) -> Callable[[], RateLimit]:
-    """The extension factory, with buckets shared by every request of the process (0 = off)."""
-    writes = TokenBuckets(writes_per_minute) if writes_per_minute > 0 else None
-    searches = TokenBuckets(searches_per_minute) if searches_per_minute > 0 else None
-    return lambda: RateLimit(writes, searches)

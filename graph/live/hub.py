@@ -71,6 +71,8 @@ class StatusChange:
     previous_status: ConnectorStatus | None
     changed_at: datetime
     initial: bool = False
+    # Whatever serves the change to many subscribers may keep per-change work here.
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

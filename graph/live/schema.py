@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+import dataclasses
+from collections.abc import AsyncGenerator, Hashable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 
@@ -42,6 +43,11 @@ class ConnectorStatusEvent:
     initial: bool = strawberry.field(
         description="True for the current-status events sent first with `includeCurrent`."
     )
+    # Execution results of this event, shared by subscribers asking the same
+    # question (see graph.core.execution).
+    shared_results: strawberry.Private[dict[Hashable, Any]] = dataclasses.field(
+        default_factory=dict
+    )
 
     @classmethod
     def from_change(cls, change: StatusChange) -> ConnectorStatusEvent:
@@ -52,6 +58,14 @@ class ConnectorStatusEvent:
             changed_at=change.changed_at,
             initial=change.initial,
         )
+
+    @classmethod
+    def shared(cls, change: StatusChange) -> ConnectorStatusEvent:
+        """One event object per change, whichever subscribers receive it."""
+        event = change.memo.get("event")
+        if event is None:
+            event = change.memo["event"] = cls.from_change(change)
+        return event  # type: ignore[no-any-return]
 
 
 @strawberry.input(description="A circle on the map.")
@@ -182,6 +196,8 @@ class LiveSubscriptions:
         # A connection lives long: its key may have been revoked since it connected.
         await context.authenticator.recheck(context.viewer)
         watched = status_filter(context.viewer, connector_ids, organization_id, near, bounds)
+        # A subscription costs a search when it starts (it may read current statuses).
+        context.limiter.charge(context.viewer, context.client_address, writes=0, searches=1)
         if context.open_subscriptions >= MAX_SUBSCRIPTIONS_PER_CONNECTION:
             raise BadUserInput(
                 f"at most {MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions may be open on one "
@@ -196,7 +212,7 @@ class LiveSubscriptions:
                 for change in await current_statuses(watched):
                     yield ConnectorStatusEvent.from_change(change)
             async for change in subscriber.changes():
-                yield ConnectorStatusEvent.from_change(change)
+                yield ConnectorStatusEvent.shared(change)
         finally:
             context.open_subscriptions -= 1
             hub.unsubscribe(subscriber)
