@@ -51,16 +51,26 @@ def subscribed(
         payload = {"authorization": f"Bearer {key}"} if key else {}
         connection.send(json.dumps({"type": "connection_init", "payload": payload}))
         assert receive(connection)["type"] == "connection_ack"
-        connection.send(
-            json.dumps(
-                {
-                    "id": "1",
-                    "type": "subscribe",
-                    "payload": {"query": query, "variables": variables},
-                }
-            )
-        )
+        start(connection, "1", variables, query)
         yield connection
+
+
+def start(
+    connection: ClientConnection,
+    operation_id: str,
+    variables: dict[str, Any],
+    query: str = SUBSCRIPTION,
+) -> None:
+    """Send a graphql-transport-ws `subscribe` message (any operation) on an open connection."""
+    connection.send(
+        json.dumps(
+            {
+                "id": operation_id,
+                "type": "subscribe",
+                "payload": {"query": query, "variables": variables},
+            }
+        )
+    )
 
 
 def next_event(connection: ClientConnection, timeout: float = 10.0) -> dict[str, Any]:

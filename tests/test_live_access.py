@@ -14,9 +14,9 @@ from websockets.sync.client import connect
 from graph.live.schema import MAX_SUBSCRIPTIONS_PER_CONNECTION
 from tests.conftest import Server, create_connector, create_organization, data
 from tests.live import (
-    SUBSCRIPTION,
     next_event,
     receive,
+    start,
     subscribed,
     subscription_error,
     wait_for_subscribers,
@@ -101,29 +101,10 @@ def test_revoking_a_key_ends_its_subscriptions_at_once(
         data(server.query(SET_STATUS, {"id": watched["id"], "status": "RESERVED"}))
         assert next_event(anonymous)["status"] == "RESERVED"
         # A new subscription on the revoked key's connection is refused too.
-        keyed.send(
-            json.dumps(
-                {
-                    "id": "2",
-                    "type": "subscribe",
-                    "payload": {"query": SUBSCRIPTION, "variables": {"ids": [watched["id"]]}},
-                }
-            )
-        )
+        start(keyed, "2", {"ids": [watched["id"]]})
         assert subscription_error(keyed)["extensions"]["code"] == "UNAUTHENTICATED"
         # So are queries and mutations sent over that connection.
-        keyed.send(
-            json.dumps(
-                {
-                    "id": "3",
-                    "type": "subscribe",
-                    "payload": {
-                        "query": SET_STATUS,
-                        "variables": {"id": watched["id"], "status": "FAULTED"},
-                    },
-                }
-            )
-        )
+        start(keyed, "3", {"id": watched["id"], "status": "FAULTED"}, SET_STATUS)
         assert subscription_error(keyed)["extensions"]["code"] == "UNAUTHENTICATED"
     wait_for_subscribers(server, 0)
     stored = data(
@@ -155,18 +136,7 @@ def test_subscriptions_per_connection_are_limited(
     watched = create_connector(server, organization["id"])
     with subscribed(server, {"ids": [watched["id"]]}) as socket:
         for number in range(2, MAX_SUBSCRIPTIONS_PER_CONNECTION + 2):
-            socket.send(
-                json.dumps(
-                    {
-                        "id": str(number),
-                        "type": "subscribe",
-                        "payload": {
-                            "query": SUBSCRIPTION,
-                            "variables": {"ids": [watched["id"]]},
-                        },
-                    }
-                )
-            )
+            start(socket, str(number), {"ids": [watched["id"]]})
         refused = subscription_error(socket)
         assert refused["extensions"]["code"] == "BAD_USER_INPUT"
         assert f"at most {MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions" in refused["message"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,7 +19,7 @@ from tests.conftest import (
     data,
     server_env,
 )
-from tests.live import SUBSCRIPTION, subscribed, subscription_error
+from tests.live import start, subscribed, subscription_error
 from tests.test_access import ask, create_key
 
 WRITES, SEARCHES = 3, 4
@@ -155,18 +154,7 @@ def test_each_subscription_costs_a_search(server: Server) -> None:
     key = create_key(server, organization["id"])["key"]
     with subscribed(server, {"org": organization["id"]}, key=key) as socket:
         for number in range(2, SEARCHES + 2):
-            socket.send(
-                json.dumps(
-                    {
-                        "id": str(number),
-                        "type": "subscribe",
-                        "payload": {
-                            "query": SUBSCRIPTION,
-                            "variables": {"org": organization["id"]},
-                        },
-                    }
-                )
-            )
+            start(socket, str(number), {"org": organization["id"]})
         error = subscription_error(socket)
     assert error["extensions"]["code"] == "RATE_LIMITED"
     assert error["extensions"]["retryAfter"] >= 1
