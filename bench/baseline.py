@@ -117,7 +117,8 @@ async def connector(request: Request) -> JSONResponse:
 
 
 async def page(request: Request) -> JSONResponse:
-    rows = await db.connectors.find({}, sort=[("_id", 1)], limit=100).to_list()
+    # Anonymous callers see active connectors only.
+    rows = await db.connectors.find({"active": True}, sort=[("_id", 1)], limit=100).to_list()
     organizations = {
         row["_id"]: row["name"]
         async for row in db.organizations.find(
