@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -50,6 +51,7 @@ class ChargeGraphView(GraphQL[Context, None]):
         self.hub = hub
         self.authenticator = Authenticator(settings.admin_keys)
         self.limiter = RateLimiter(settings.writes_per_minute, settings.searches_per_minute)
+        self.shared_encodings = SharedEncodings()
 
     async def run(  # type: ignore[override]
         self,
@@ -119,8 +121,40 @@ class ChargeGraphView(GraphQL[Context, None]):
             raise json.JSONDecodeError("expected a JSON object", "", 0)
         return value
 
+    def encode_json(self, data: object) -> str:
+        """JSON text; a subscription event's data is encoded once for all its subscribers."""
+        if isinstance(data, dict) and data.get("type") == "next":
+            payload = data["payload"]
+            if len(payload) == 1 and isinstance(payload.get("data"), dict):
+                encoded = self.shared_encodings.encode(payload["data"])
+                return f'{{"id":{json.dumps(data["id"])},"type":"next","payload":{{"data":{encoded}}}}}'
+        return json.dumps(data, separators=(",", ":"))
+
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(graphiql_page())
+
+
+class SharedEncodings:
+    """The JSON text of recent result objects, by identity.
+
+    Subscribers asking the same question receive the very same result object
+    (see graph.core.execution), so its text is made once. Entries keep their
+    object alive, so an id is never reused while it is remembered.
+    """
+
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
+        self._texts: OrderedDict[int, tuple[object, str]] = OrderedDict()
+
+    def encode(self, value: object) -> str:
+        known = self._texts.get(id(value))
+        if known is not None and known[0] is value:
+            return known[1]
+        text = json.dumps(value, separators=(",", ":"))
+        self._texts[id(value)] = (value, text)
+        if len(self._texts) > self.size:
+            self._texts.popitem(last=False)
+        return text
 
 
 def _error_response(

@@ -9,7 +9,8 @@ the same work is repeated thousands of times a second. Two savings:
   parser cache hands every request with the same text the same document).
 - An event that offers `shared_results` is executed once per distinct
   question: the same operation, variables and caller scope (what the caller
-  may see). Every subscriber asking that question gets the same result.
+  may see). Every subscriber asking that question gets the same result, and
+  once it is known, without even the per-event copy of the executor.
 """
 
 from __future__ import annotations
@@ -49,6 +50,14 @@ class SharedFieldCollection(StrawberryGraphQLCoreExecutionContext):
         self._shared[key] = ((self.operation, field_details_list), collected)
         return collected
 
+    def build_per_event_executor(self, payload: Any) -> Any:
+        shared: dict[Hashable, Any] | None = getattr(payload, "shared_results", None)
+        if shared is not None:
+            found = shared.get(self._question())
+            if isinstance(found, ExecutionResult):
+                return _Answered(found)
+        return super().build_per_event_executor(payload)
+
     def execute_operation(self, serially: bool | None = None) -> Any:
         shared: dict[Hashable, Any] | None = getattr(self.root_value, "shared_results", None)
         key = self._question() if shared is not None else None
@@ -59,6 +68,7 @@ class SharedFieldCollection(StrawberryGraphQLCoreExecutionContext):
             found = super().execute_operation(serially)
             if self.is_awaitable(found):
                 found = asyncio.ensure_future(found)
+                found.add_done_callback(_keep_result(shared, key))
             shared[key] = found
         if isinstance(found, ExecutionResult):
             return found
@@ -66,12 +76,19 @@ class SharedFieldCollection(StrawberryGraphQLCoreExecutionContext):
         return asyncio.shield(found)
 
     def _question(self) -> Hashable | None:
-        """What an event's result depends on besides the event, or None if not shareable."""
-        viewer = getattr(self.context_value, "viewer", None)
-        variables = self._variables()
-        if viewer is None or variables is None:
-            return None
-        return (id(self.operation), variables, viewer.role, viewer.organization_id)
+        """What an event's result depends on besides the event, or None if not shareable.
+
+        Worked out once per subscription: the per-event executors are copies.
+        """
+        if "_question_key" not in self.__dict__:
+            viewer = getattr(self.context_value, "viewer", None)
+            variables = self._variables()
+            self._question_key = (
+                None
+                if viewer is None or variables is None
+                else (id(self.operation), variables, viewer.role, viewer.organization_id)
+            )
+        return self._question_key
 
     def _variables(self) -> Hashable | None:
         try:
@@ -100,3 +117,23 @@ class SharedFieldCollection(StrawberryGraphQLCoreExecutionContext):
             tuple(id(details.node) for details in field_details_list),
             variables,
         )
+
+
+class _Answered:
+    """Stands in for a per-event executor when the event's result is already known."""
+
+    def __init__(self, result: ExecutionResult) -> None:
+        self.result = result
+
+    def execute_operation(self, serially: bool | None = None) -> ExecutionResult:
+        return self.result
+
+
+def _keep_result(shared: dict[Hashable, Any], key: Hashable) -> Any:
+    """Once shared work is done, keep its result itself, so later subscribers skip the wait."""
+
+    def keep(done: asyncio.Future[Any]) -> None:
+        if not done.cancelled() and done.exception() is None:
+            shared[key] = done.result()
+
+    return keep
