@@ -13,6 +13,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,17 +124,32 @@ def db_name() -> str:
     return f"test_{uuid.uuid4().hex[:12]}"
 
 
+@contextmanager
+def module_server(
+    mongo_uri: str, db_name: str, tmp_path_factory: pytest.TempPathFactory, **settings: str
+) -> Iterator[Server]:
+    """A running server on the shared database server and the module's database.
+
+    `settings` are extra environment variables (CHARGEGRAPH_…).
+    """
+    running = Server(
+        env=server_env(MONGODB_URI=mongo_uri, CHARGEGRAPH_DB=db_name, **settings),
+        args=[],
+        log_path=tmp_path_factory.mktemp("server") / "server.log",
+    ).start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
 @pytest.fixture(scope="module")
 def server(
     mongo_uri: str, db_name: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
     """A ChargeGraph server on the shared database server, with a database of its own."""
-    log_path = tmp_path_factory.mktemp("server") / "server.log"
-    running = Server(
-        env=server_env(MONGODB_URI=mongo_uri, CHARGEGRAPH_DB=db_name), args=[], log_path=log_path
-    ).start()
-    yield running
-    running.stop()
+    with module_server(mongo_uri, db_name, tmp_path_factory) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

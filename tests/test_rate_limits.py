@@ -17,7 +17,7 @@ from tests.conftest import (
     create_connector,
     create_organization,
     data,
-    server_env,
+    module_server,
 )
 from tests.live import start, subscribed, subscription_error
 from tests.test_access import ask, create_key
@@ -33,18 +33,14 @@ def server(
     mongo_uri: str, db_name: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
     """A server with tiny allowances, so tests can spend them."""
-    running = Server(
-        env=server_env(
-            MONGODB_URI=mongo_uri,
-            CHARGEGRAPH_DB=db_name,
-            CHARGEGRAPH_WRITES_PER_MINUTE=str(WRITES),
-            CHARGEGRAPH_SEARCHES_PER_MINUTE=str(SEARCHES),
-        ),
-        args=[],
-        log_path=tmp_path_factory.mktemp("limited") / "server.log",
-    ).start()
-    yield running
-    running.stop()
+    with module_server(
+        mongo_uri,
+        db_name,
+        tmp_path_factory,
+        CHARGEGRAPH_WRITES_PER_MINUTE=str(WRITES),
+        CHARGEGRAPH_SEARCHES_PER_MINUTE=str(SEARCHES),
+    ) as running:
+        yield running
 
 
 def refused(response: httpx.Response) -> dict[str, Any]:

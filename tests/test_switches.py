@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import Server, data, error, server_env
+from tests.conftest import Server, data, error, module_server
 
 INTROSPECTION = "{ __schema { queryType { name } } }"
 
@@ -17,19 +16,15 @@ INTROSPECTION = "{ __schema { queryType { name } } }"
 def locked_down(
     mongo_uri: str, db_name: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
-    running = Server(
-        env=server_env(
-            MONGODB_URI=mongo_uri,
-            CHARGEGRAPH_DB=db_name,
-            CHARGEGRAPH_PRODUCTION="1",
-            CHARGEGRAPH_INTROSPECTION="0",
-            CHARGEGRAPH_GRAPHIQL="off",
-        ),
-        args=[],
-        log_path=Path(tmp_path_factory.mktemp("locked")) / "server.log",
-    ).start()
-    yield running
-    running.stop()
+    with module_server(
+        mongo_uri,
+        db_name,
+        tmp_path_factory,
+        CHARGEGRAPH_PRODUCTION="1",
+        CHARGEGRAPH_INTROSPECTION="0",
+        CHARGEGRAPH_GRAPHIQL="off",
+    ) as running:
+        yield running
 
 
 def test_defaults_help_developers(server: Server) -> None:
