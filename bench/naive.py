@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
 
-from graph.connectors.geo import haversine_m
+from graph.core.geo import haversine_m
 from graph.connectors.models import ConnectorDocument
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 from collections import OrderedDict
@@ -10,7 +9,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -22,24 +20,24 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET, UnsetType
 
-from graph.access.service import Authenticator, watch_revocations
-from graph.connectors.models import connectors_collection
-from graph.core.context import Context
+from graph.access.service import Authenticator
+from graph.compat.cross_web import HTTPException
+from graph.core.context import Context, Services
+from graph.core.errors import ClientError, RateLimited
 from graph.core.limits import BodySizeLimit
 from graph.core.rate_limit import RateLimiter
+from graph.core.settings import Settings
 from graph.database import connect
-from graph.errors import ClientError, RateLimited
+from graph.domains import DOMAINS
 from graph.graphiql import ASSETS_DIR, ASSETS_URL_PATH, graphiql_page
-from graph.live.hub import StatusHub
 from graph.schema import build_schema
 from graph.seed import seed_demo
-from graph.settings import Settings
 
 
 class ChargeGraphView(GraphQL[Context, None]):
     """Strawberry's ASGI view with the project's callers, context and a local GraphiQL."""
 
-    def __init__(self, hub: StatusHub, settings: Settings) -> None:
+    def __init__(self, services: Services, settings: Settings) -> None:
         # Legacy graphql-ws clients get "ka" messages; graphql-transport-ws
         # connections are kept alive by WebSocket pings (uvicorn, every 20 s).
         super().__init__(
@@ -48,8 +46,8 @@ class ChargeGraphView(GraphQL[Context, None]):
             keep_alive_interval=15,
             graphql_ide="graphiql" if settings.graphiql else None,
         )
-        self.hub = hub
-        self.authenticator = Authenticator(settings.admin_keys)
+        self.services = services
+        self.authenticator = services.get(Authenticator)
         self.limiter = RateLimiter(settings.writes_per_minute, settings.searches_per_minute)
         self.shared_encodings = SharedEncodings()
 
@@ -84,11 +82,7 @@ class ChargeGraphView(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Response | None) -> Context:  # type: ignore[override]
         context = Context(
-            request=request,
-            response=response,
-            hub=self.hub,
-            authenticator=self.authenticator,
-            limiter=self.limiter,
+            request=request, response=response, services=self.services, limiter=self.limiter
         )
         if isinstance(request, Request):
             context.viewer = request.state.viewer
@@ -168,12 +162,15 @@ def _error_response(
 
 
 def create_app(settings: Settings, **client_options: Any) -> Starlette:
-    """The application; the database and the status hub live as long as its lifespan.
+    """The application; the database and each domain's background work live as long as its lifespan.
 
     `client_options` go to the MongoDB client (e.g. command listeners).
     """
-    hub = StatusHub(connectors_collection, settings.subscriber_queue_size)
-    view = ChargeGraphView(hub, settings)
+    services = Services()
+    for domain in DOMAINS:
+        for make in domain.services:
+            services.provide(make(settings, services))
+    view = ChargeGraphView(services, settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -181,27 +178,34 @@ def create_app(settings: Settings, **client_options: Any) -> Starlette:
         try:
             if settings.demo:
                 await seed_demo()
-            await hub.start()
-            revocations = asyncio.create_task(watch_revocations(hub), name="key-revocations")
-            try:
+            async with contextlib.AsyncExitStack() as running:
+                for domain in DOMAINS:
+                    if domain.lifespan is not None:
+                        await running.enter_async_context(domain.lifespan(services))
                 yield
-            finally:
-                revocations.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await revocations
-                await hub.stop()
         finally:
             await database.close()
 
     async def health(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok", "subscribers": hub.subscriber_count, **hub.stats})
+        figures: dict[str, object] = {"status": "ok"}
+        for domain in DOMAINS:
+            if domain.health is not None:
+                figures.update(domain.health(services))
+        return JSONResponse(figures)
 
+    domain_routes = [
+        route
+        for domain in DOMAINS
+        if domain.routes is not None
+        for route in domain.routes(services)
+    ]
     return Starlette(
         routes=[
             Route("/graphql", view),
             WebSocketRoute("/graphql", view),
             Mount(ASSETS_URL_PATH, StaticFiles(directory=ASSETS_DIR), name="graphiql-assets"),
             Route("/healthz", health),
+            *domain_routes,
         ],
         middleware=[Middleware(BodySizeLimit)],
         lifespan=lifespan,

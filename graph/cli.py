@@ -14,7 +14,7 @@ from pathlib import Path
 import uvicorn
 
 from graph.core.limits import MAX_WEBSOCKET_MESSAGE_BYTES
-from graph.settings import Settings
+from graph.core.settings import Settings
 
 
 def _serve(args: argparse.Namespace) -> int:

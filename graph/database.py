@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from beanie import init_beanie
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import OperationFailure
 
-from graph.access.models import ApiKeyDocument
-from graph.connectors.models import ConnectorDocument
+from graph.core.settings import Settings
+from graph.domains import DOMAINS
 from graph.embedded import EmbeddedDatabase
-from graph.organizations.models import OrganizationDocument
-from graph.settings import Settings
-
-log = logging.getLogger(__name__)
-
-DOCUMENT_MODELS = [OrganizationDocument, ConnectorDocument, ApiKeyDocument]
 
 
 def make_client(uri: str, **options: Any) -> AsyncMongoClient[dict[str, Any]]:
@@ -53,18 +45,6 @@ async def connect(settings: Settings, **client_options: Any) -> Database:
         uri = embedded.start()
     client = make_client(uri, **client_options)
     db = client[settings.database_name]
-    await init_beanie(database=db, document_models=DOCUMENT_MODELS)
-    await _enable_status_pre_images(db)
+    documents = [document for domain in DOMAINS for document in domain.documents]
+    await init_beanie(database=db, document_models=documents)
     return Database(client=client, db=db, embedded=embedded)
-
-
-async def _enable_status_pre_images(db: AsyncDatabase[dict[str, Any]]) -> None:
-    """Let change events carry the connector as it was, for `previousStatus`.
-
-    Needs MongoDB 6.0 or newer; on older servers events report no previous status.
-    """
-    collection = ConnectorDocument.get_settings().name
-    try:
-        await db.command("collMod", collection, changeStreamPreAndPostImages={"enabled": True})
-    except OperationFailure as error:
-        log.warning("change-stream pre-images unavailable (%s): previousStatus may be null", error)

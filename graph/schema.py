@@ -11,34 +11,21 @@ from strawberry.extensions import DisableIntrospection, ParserCache, ValidationC
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from graph.access.recheck import RecheckWebSocketKey
-from graph.access.schema import AccessMutations
-from graph.connectors.schema import ConnectorMutations, ConnectorQueries
 from graph.core.error_policy import apply_error_policy
-from graph.core.execution import SharedFieldCollection
+from graph.core.execution import SharedExecution
 from graph.core.limits import query_limits
+from graph.core.plugin import Domain
 from graph.core.rate_limit import RateLimit
+from graph.core.settings import Settings
 from graph.core.timestamps import DateTime
-from graph.live.schema import LiveSubscriptions
-from graph.organizations.schema import OrganizationMutations, OrganizationQueries
-from graph.settings import Settings
+from graph.domains import DOMAINS
 
 
-@strawberry.type(
-    description="Read the charging network: connectors and the organizations that own them."
-)
-class Query(ConnectorQueries, OrganizationQueries):
-    pass
-
-
-@strawberry.type(description="Manage organizations and their connectors.")
-class Mutation(ConnectorMutations, OrganizationMutations, AccessMutations):
-    pass
-
-
-@strawberry.type(description="Follow the network live.")
-class Subscription(LiveSubscriptions):
-    pass
+def _root(name: str, description: str, parts: list[type]) -> type | None:
+    """One root type made of every domain's part (None when no domain has one)."""
+    if not parts:
+        return None
+    return strawberry.type(type(name, tuple(parts), {}), description=description)
 
 
 class ChargeGraphSchema(strawberry.Schema):
@@ -50,7 +37,9 @@ class ChargeGraphSchema(strawberry.Schema):
         apply_error_policy(errors, execution_context)
 
 
-def build_schema(settings: Settings | None = None) -> ChargeGraphSchema:
+def build_schema(
+    settings: Settings | None = None, domains: tuple[Domain, ...] = DOMAINS
+) -> ChargeGraphSchema:
     """The schema with its limits, and caches that make repeated queries cheap.
 
     `settings.production` hides field suggestions from errors;
@@ -60,19 +49,33 @@ def build_schema(settings: Settings | None = None) -> ChargeGraphSchema:
     settings = settings or Settings()
     extensions: list[Any] = [
         *query_limits(),
-        RecheckWebSocketKey,
+        *(extension for domain in domains for extension in domain.extensions),
         RateLimit,
         lambda: ParserCache(maxsize=1000),
         lambda: ValidationCache(maxsize=1000),
     ]
     if not settings.introspection:
         extensions.insert(0, DisableIntrospection)
+    query = _root(
+        "Query",
+        "Read the charging network: connectors and the organizations that own them.",
+        [part for domain in domains for part in domain.queries],
+    )
+    assert query is not None, "some domain must answer queries"
     return ChargeGraphSchema(
-        query=Query,
-        mutation=Mutation,
-        subscription=Subscription,
+        query=query,
+        mutation=_root(
+            "Mutation",
+            "Manage organizations and their connectors.",
+            [part for domain in domains for part in domain.mutations],
+        ),
+        subscription=_root(
+            "Subscription",
+            "Follow the network live.",
+            [part for domain in domains for part in domain.subscriptions],
+        ),
         extensions=extensions,
-        execution_context_class=SharedFieldCollection,
+        execution_context_class=SharedExecution,
         config=StrawberryConfig(
             scalar_map={datetime: DateTime}, disable_field_suggestions=settings.production
         ),

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 from graph.connectors.enums import ConnectorFormat, ConnectorStatus, ConnectorType, PowerType
-from graph.connectors.geo import location_fields
 from graph.connectors.models import ConnectorDocument, connectors_collection, stored_values
+from graph.core.geo import location_fields
 from graph.core.timestamps import now
 from graph.organizations.models import Address, OrganizationDocument
 

@@ -6,27 +6,16 @@ modules never see each other's data.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from graph.embedded import EmbeddedDatabase, free_port
-
-ADMIN_KEY = "test-admin-key-0123456789abcdef"
-"""The admin key every test server accepts (CHARGEGRAPH_ADMIN_KEYS)."""
+from graph.embedded import EmbeddedDatabase
+from tests.support.server import Server, module_server
 
 
 @pytest.fixture(scope="session")
@@ -37,110 +26,9 @@ def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     embedded.stop()
 
 
-@dataclass
-class Server:
-    """A `chargegraph serve` process on loopback."""
-
-    env: dict[str, str]
-    args: list[str]
-    log_path: Path
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def graphql_url(self) -> str:
-        return f"{self.base_url}/graphql"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/graphql"
-
-    def start(self, timeout: float = 60.0) -> Server:
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "graph.cli", "serve", "--port", str(self.port), *self.args],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{self.log()}")
-            try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise RuntimeError(f"server did not start:\n{self.log()}")
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        assert self.process is not None
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-        code = self.process.wait(30)
-        self.process = None
-        return code
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def query(
-        self,
-        query: str,
-        variables: dict[str, Any] | None = None,
-        *,
-        key: str | None = ADMIN_KEY,
-        **headers: str,
-    ) -> dict[str, Any]:
-        """POST a GraphQL request with an API key (admin unless `key` says otherwise; None:
-        anonymous); returns the JSON body (the HTTP status must be 200)."""
-        if key is not None:
-            headers["Authorization"] = f"Bearer {key}"
-        response = httpx.post(
-            self.graphql_url,
-            json={"query": query, "variables": variables or {}},
-            headers=headers,
-            timeout=30,
-        )
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
-
-
-def server_env(**extra: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if key != "MONGODB_URI"}
-    env["CHARGEGRAPH_ADMIN_KEYS"] = ADMIN_KEY
-    env.update(extra)
-    return env
-
-
 @pytest.fixture(scope="module")
 def db_name() -> str:
     return f"test_{uuid.uuid4().hex[:12]}"
-
-
-@contextmanager
-def module_server(
-    mongo_uri: str, db_name: str, tmp_path_factory: pytest.TempPathFactory, **settings: str
-) -> Iterator[Server]:
-    """A running server on the shared database server and the module's database.
-
-    `settings` are extra environment variables (CHARGEGRAPH_…).
-    """
-    running = Server(
-        env=server_env(MONGODB_URI=mongo_uri, CHARGEGRAPH_DB=db_name, **settings),
-        args=[],
-        log_path=tmp_path_factory.mktemp("server") / "server.log",
-    ).start()
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture(scope="module")
@@ -158,76 +46,3 @@ def db(mongo_uri: str, db_name: str) -> Iterator[Database[dict[str, Any]]]:
     client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri, tz_aware=True)
     yield client[db_name]
     client.close()
-
-
-def data(body: dict[str, Any]) -> dict[str, Any]:
-    """The `data` of a response that must have no errors."""
-    assert "errors" not in body, body["errors"]
-    result: dict[str, Any] = body["data"]
-    return result
-
-
-def error(body: dict[str, Any]) -> dict[str, Any]:
-    """The single error of a refused request."""
-    assert len(body.get("errors") or []) == 1, body
-    only: dict[str, Any] = body["errors"][0]
-    return only
-
-
-ORGANIZATION_FIELDS = """
-    id name active createdAt updatedAt
-    address { streetAndNumber postalCode city country }
-    configurations { basicAuthEnabled }
-"""
-
-CONNECTOR_FIELDS = """
-    id active status endpoint ocppId type format powerType power
-    coordinates { latitude longitude } createdAt updatedAt organization { id name }
-"""
-
-
-def create_organization(server: Server, **fields: Any) -> dict[str, Any]:
-    result = server.query(
-        f"mutation($input: CreateOrganizationInput!) {{ createOrganization(input: $input) {{ {ORGANIZATION_FIELDS} }} }}",
-        {"input": {"name": "Rockstart B.V.", **fields}},
-    )
-    organization: dict[str, Any] = data(result)["createOrganization"]
-    return organization
-
-
-_endpoints = iter(
-    f"{a}{b}{c}{d}"
-    for a in "tuvwxyz"
-    for b in "0123456789"
-    for c in "abcdefghij"
-    for d in "0123456789"
-)
-
-
-def unique_endpoint() -> str:
-    """An endpoint no other test of the session uses."""
-    return next(_endpoints)
-
-
-def connector_input(organization_id: str, **fields: Any) -> dict[str, Any]:
-    """A valid CreateConnectorInput with a fresh endpoint, changed by `fields`."""
-    return {
-        "organizationId": organization_id,
-        "endpoint": unique_endpoint(),
-        "ocppId": 1,
-        "type": "TYPE2",
-        "format": "CABLE",
-        "powerType": "AC_3_PHASE",
-        "power": 7.2,
-        **fields,
-    }
-
-
-def create_connector(server: Server, organization_id: str, **fields: Any) -> dict[str, Any]:
-    values = connector_input(organization_id, **fields)
-    result = server.query(
-        f"mutation($input: CreateConnectorInput!) {{ createConnector(input: $input) {{ {CONNECTOR_FIELDS} }} }}",
-        {"input": values},
-    )
-    connector: dict[str, Any] = data(result)["createConnector"]
-    return connector

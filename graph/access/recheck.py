@@ -10,7 +10,8 @@ from starlette.websockets import WebSocket
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
-from graph.errors import ClientError
+from graph.access.service import Authenticator
+from graph.core.errors import ClientError
 
 
 class RecheckWebSocketKey(SchemaExtension):
@@ -28,7 +29,7 @@ class RecheckWebSocketKey(SchemaExtension):
             and execution.operation_type is not OperationType.SUBSCRIPTION
         ):
             try:
-                await context.authenticator.recheck(context.viewer)
+                await context.services.get(Authenticator).recheck(context.viewer)
             except ClientError as refused:
                 execution.result = ExecutionResult(data=None, errors=[refused])
         yield

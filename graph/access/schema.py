@@ -46,5 +46,5 @@ class AccessMutations:
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The key's id.")],
     ) -> strawberry.ID:
-        key_id = await service.revoke(info.context.viewer, parse_id(id, "id"), info.context.hub)
+        key_id = await service.revoke(info.context.viewer, parse_id(id, "id"))
         return strawberry.ID(str(key_id))

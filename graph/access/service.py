@@ -3,29 +3,30 @@
 A key is `cgk_` followed by 43 URL-safe characters (256 random bits). Only its
 SHA-256 is stored, with its first characters for display. Every request that
 carries a key looks it up again, so a revoked key stops working at once in
-every process; open subscriptions of a revoked key are ended by
-`watch_revocations` (within REVOCATION_CHECK_SECONDS when revoked through
-another process, at once in the process that revoked it).
+every process. Whatever holds a key's long-lived work (the live domain's
+subscriptions) listens with `on_revoked` and ends it at once in the process
+that revoked the key; other processes poll `still_valid`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import logging
 import secrets
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bson import ObjectId
-from pymongo.errors import PyMongoError
 
 from graph.access.models import ApiKeyDocument, api_keys_collection
 from graph.access.types import ApiKey, CreatedApiKey
-from graph.access.viewer import (
+from graph.core.errors import ClientError, Unauthenticated
+from graph.core.rate_limit import TokenBuckets, refusal
+from graph.core.timestamps import now
+from graph.core.validators import check_text
+from graph.core.viewer import (
     ADMIN,
     ANONYMOUS,
     Role,
@@ -34,13 +35,7 @@ from graph.access.viewer import (
     require_manager,
     write_scope,
 )
-from graph.core.rate_limit import TokenBuckets, refusal
-from graph.core.timestamps import now
-from graph.errors import Unauthenticated
 from graph.organizations import service as organizations
-
-if TYPE_CHECKING:
-    from graph.live.hub import StatusHub
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +48,22 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 # Unknown keys one client address may present per minute before its keys are
 # no longer looked up for a while (admin keys still work: they cost no lookup).
 FAILURES_PER_MINUTE = 30
-REVOCATION_CHECK_SECONDS = 2.0
+
+RevocationListener = Callable[[ObjectId, ClientError], None]
+_revocation_listeners: list[RevocationListener] = []
+
+
+def on_revoked(listener: RevocationListener) -> Callable[[], None]:
+    """Call `listener(key_id, error)` when this process revokes a key; returns the undo."""
+    _revocation_listeners.append(listener)
+    return lambda: _revocation_listeners.remove(listener)
+
+
+def _revoked(key_ids: Iterable[ObjectId]) -> None:
+    for key_id in key_ids:
+        log.info("API key %s revoked", key_id)
+        for listener in list(_revocation_listeners):
+            listener(key_id, revoked_error())
 
 
 def _digest(key: str) -> str:
@@ -139,7 +149,7 @@ async def _note_use(doc: dict[str, Any]) -> None:
 async def create(viewer: Viewer, organization_id: ObjectId, name: str) -> CreatedApiKey:
     """Issue a key for an organization; the caller must manage it."""
     require_manager(viewer, organization_id, "organizationId", "createApiKey")
-    label = organizations.check_text(name, "name", required=True)
+    label = check_text(name, "name", required=True)
     await organizations.require(organization_id, "organizationId")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     document = ApiKeyDocument(
@@ -157,7 +167,7 @@ async def create(viewer: Viewer, organization_id: ObjectId, name: str) -> Create
     )
 
 
-async def revoke(viewer: Viewer, key_id: ObjectId, hub: StatusHub) -> ObjectId:
+async def revoke(viewer: Viewer, key_id: ObjectId) -> ObjectId:
     """Revoke a key; its requests fail from now on and its subscriptions end."""
     result = await api_keys_collection().update_one(
         {"_id": key_id, "revokedAt": None, **write_scope(viewer, "revokeApiKey")},
@@ -165,38 +175,25 @@ async def revoke(viewer: Viewer, key_id: ObjectId, hub: StatusHub) -> ObjectId:
     )
     if result.matched_count == 0:
         raise missing(viewer, "API key", key_id, "id")
-    log.info("API key %s revoked", key_id)
-    hub.end_for_key(key_id, revoked_error())
+    _revoked([key_id])
     return key_id
 
 
-async def keys_by_organization(keys: Sequence[ObjectId]) -> list[list[ApiKey]]:
-    """The live keys of several organizations in one round trip, oldest first."""
-    found: dict[ObjectId, list[ApiKey]] = defaultdict(list)
-    rows = api_keys_collection().find(
-        {"organization": {"$in": list(keys)}, "revokedAt": None}, sort=[("_id", 1)]
+async def revoke_organization_keys(organization_id: ObjectId) -> None:
+    """Revoke every live key of an organization (it was deleted)."""
+    live = {"organization": organization_id, "revokedAt": None}
+    key_ids = [row["_id"] async for row in api_keys_collection().find(live, projection={"_id": 1})]
+    await api_keys_collection().update_many(
+        {"_id": {"$in": key_ids}, "revokedAt": None}, {"$set": {"revokedAt": now()}}
     )
-    async for row in rows:
-        found[row["organization"]].append(ApiKey.from_document(row))
-    return [found[key] for key in keys]
+    _revoked(key_ids)
 
 
-async def watch_revocations(hub: StatusHub) -> None:
-    """End the subscriptions of keys revoked by any process (runs for the server's lifetime)."""
-    while True:
-        await asyncio.sleep(REVOCATION_CHECK_SECONDS)
-        in_use = hub.subscribed_keys()
-        if not in_use:
-            continue
-        try:
-            live = {
-                row["_id"]
-                async for row in api_keys_collection().find(
-                    {"_id": {"$in": sorted(in_use)}, "revokedAt": None}, projection={"_id": 1}
-                )
-            }
-        except PyMongoError as error:
-            log.warning("could not check API keys for revocation: %s", error)
-            continue
-        for key_id in in_use - live:
-            hub.end_for_key(key_id, revoked_error())
+async def still_valid(key_ids: Iterable[ObjectId]) -> set[ObjectId]:
+    """Which of these keys are not revoked (one query)."""
+    return {
+        row["_id"]
+        async for row in api_keys_collection().find(
+            {"_id": {"$in": sorted(key_ids)}, "revokedAt": None}, projection={"_id": 1}
+        )
+    }

@@ -11,8 +11,8 @@ from typing import Any
 
 from graph.connectors.enums import ConnectorStatus
 from graph.connectors.types import ConnectorFilter
+from graph.core.errors import BadUserInput
 from graph.core.ids import parse_id
-from graph.errors import BadUserInput
 
 
 def connector_query(filter: ConnectorFilter | None, field: str = "filter") -> dict[str, Any]:

@@ -1,7 +1,9 @@
-"""Batched reads of connectors by organization (DataLoader batch functions).
+"""Batched reads of connectors by organization, and the organization fields they answer.
 
 Every organization on a page asks for its connectors in the same tick; these
-functions answer all of them with one aggregation per distinct question.
+loaders answer all of them with one aggregation per distinct question.
+`organization_page` and `status_counts` are what `Organization.connectors`
+and `Organization.connectorCountsByStatus` call.
 """
 
 from __future__ import annotations
@@ -14,9 +16,19 @@ from typing import Any
 from bson import ObjectId, json_util
 
 from graph.connectors.enums import ConnectorStatus
+from graph.connectors.filters import connector_query
 from graph.connectors.models import connectors_collection as collection
-from graph.connectors.types import Connector
-from graph.core.pagination import Connection, decode_id_cursor, page_from_rows
+from graph.connectors.types import Connector, ConnectorFilter, StatusCount
+from graph.connectors.visibility import visible_query
+from graph.core.context import Context
+from graph.core.loaders import Loader
+from graph.core.pagination import (
+    Connection,
+    check_page_size,
+    decode_id_cursor,
+    empty_connection,
+    page_from_rows,
+)
 
 _STATUS_ORDER: dict[Any, int] = {
     status.value: index for index, status in enumerate(ConnectorStatus)
@@ -51,28 +63,28 @@ def _scoped(query: dict[str, Any], organizations: list[ObjectId]) -> dict[str, A
     return {**query, "organization": {"$in": organizations}}
 
 
-async def count_by_organization(keys: Sequence[CountKey]) -> list[int]:
+class ConnectorCountByOrganization(Loader[CountKey, int]):
     """How many connectors each (organization, filter) pair matches."""
-    groups: dict[str, list[ObjectId]] = defaultdict(list)
-    for organization, query in keys:
-        groups[query].append(organization)
-    counts: dict[CountKey, int] = {}
-    for query, organizations in groups.items():
-        match = _scoped(json_util.loads(query), organizations)
-        if match is None:
-            continue
-        pipeline = [{"$match": match}, {"$group": {"_id": "$organization", "n": {"$sum": 1}}}]
-        async for row in await collection().aggregate(pipeline):
-            counts[(row["_id"], query)] = row["n"]
-    return [counts.get(key, 0) for key in keys]
+
+    async def fetch(self, keys: Sequence[CountKey]) -> list[int]:
+        groups: dict[str, list[ObjectId]] = defaultdict(list)
+        for organization, query in keys:
+            groups[query].append(organization)
+        counts: dict[CountKey, int] = {}
+        for query, organizations in groups.items():
+            match = _scoped(json_util.loads(query), organizations)
+            if match is None:
+                continue
+            pipeline = [{"$match": match}, {"$group": {"_id": "$organization", "n": {"$sum": 1}}}]
+            async for row in await collection().aggregate(pipeline):
+                counts[(row["_id"], query)] = row["n"]
+        return [counts.get(key, 0) for key in keys]
 
 
-def page_by_organization(
-    count: Callable[[CountKey], Awaitable[int]],
-) -> Callable[[Sequence[OrganizationPageKey]], Awaitable[list[Connection[Connector]]]]:
-    """A batch function for pages of connectors; totals are counted (batched) only if asked."""
+class ConnectorPageByOrganization(Loader[OrganizationPageKey, Connection[Connector]]):
+    """Pages of connectors of many organizations; totals are counted (batched) only if asked."""
 
-    async def load(keys: Sequence[OrganizationPageKey]) -> list[Connection[Connector]]:
+    async def fetch(self, keys: Sequence[OrganizationPageKey]) -> list[Connection[Connector]]:
         groups: dict[tuple[str, int, str | None], list[ObjectId]] = defaultdict(list)
         for key in keys:
             groups[(key.query, key.first, key.after)].append(key.organization)
@@ -97,9 +109,10 @@ def page_by_organization(
             ]
             async for row in await collection().aggregate(pipeline):
                 rows[(row["_id"], query, first, after)] = row["docs"]
+        counts = ConnectorCountByOrganization.on(self.context)
 
         def total(key: OrganizationPageKey) -> Callable[[], Awaitable[int]]:
-            return lambda: count((key.organization, key.query))
+            return lambda: counts.load((key.organization, key.query))
 
         return [
             page_from_rows(
@@ -114,38 +127,72 @@ def page_by_organization(
             for key in keys
         ]
 
-    return load
-
 
 StatusCountKey = tuple[ObjectId, bool]
 """(organization, whether its inactive connectors count too)."""
 
 
-async def status_counts_by_organization(
-    keys: Sequence[StatusCountKey],
-) -> list[list[tuple[ConnectorStatus, int]]]:
+class StatusCountsByOrganization(Loader[StatusCountKey, list[tuple[ConnectorStatus, int]]]):
     """For each key, (status, count) for every status the organization has connectors in."""
-    pipeline: list[dict[str, Any]] = [
-        {"$match": {"organization": {"$in": list({organization for organization, _ in keys})}}},
-        {
-            "$group": {
-                "_id": {"organization": "$organization", "status": "$status", "active": "$active"},
-                "n": {"$sum": 1},
-            }
-        },
-    ]
-    found: dict[StatusCountKey, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    async for row in await collection().aggregate(pipeline):
-        group = row["_id"]
-        found[(group["organization"], True)][group["status"]] += row["n"]
-        if group.get("active") is not False:
-            found[(group["organization"], False)][group["status"]] += row["n"]
-    return [
-        [
-            (ConnectorStatus(status), count)
-            for status, count in sorted(
-                found[key].items(), key=lambda item: _STATUS_ORDER.get(item[0], 99)
-            )
+
+    async def fetch(
+        self, keys: Sequence[StatusCountKey]
+    ) -> list[list[tuple[ConnectorStatus, int]]]:
+        pipeline: list[dict[str, Any]] = [
+            {"$match": {"organization": {"$in": list({organization for organization, _ in keys})}}},
+            {
+                "$group": {
+                    "_id": {
+                        "organization": "$organization",
+                        "status": "$status",
+                        "active": "$active",
+                    },
+                    "n": {"$sum": 1},
+                }
+            },
         ]
-        for key in keys
-    ]
+        found: dict[StatusCountKey, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        async for row in await collection().aggregate(pipeline):
+            group = row["_id"]
+            found[(group["organization"], True)][group["status"]] += row["n"]
+            if group.get("active") is not False:
+                found[(group["organization"], False)][group["status"]] += row["n"]
+        return [
+            [
+                (ConnectorStatus(status), count)
+                for status, count in sorted(
+                    found[key].items(), key=lambda item: _STATUS_ORDER.get(item[0], 99)
+                )
+            ]
+            for key in keys
+        ]
+
+
+async def organization_page(
+    context: Context,
+    organization_id: ObjectId,
+    filter: ConnectorFilter | None,
+    first: int,
+    after: str | None,
+) -> Connection[Connector]:
+    """One page of an organization's connectors that the caller may see (batched)."""
+    first = check_page_size(first)
+    wanted = connector_query(filter)
+    if wanted.setdefault("organization", organization_id) != organization_id:
+        return empty_connection()
+    query = visible_query(wanted, context.viewer)
+    if query is None:
+        return empty_connection()
+    # The loader scopes each page to its organization itself.
+    del query["organization"]
+    key = OrganizationPageKey(
+        organization=organization_id, query=freeze_query(query), first=first, after=after
+    )
+    return await ConnectorPageByOrganization.on(context).load(key)
+
+
+async def status_counts(context: Context, organization_id: ObjectId) -> list[StatusCount]:
+    """How many of an organization's connectors the caller may see are in each status."""
+    every = context.viewer.manages(organization_id)
+    counts = await StatusCountsByOrganization.on(context).load((organization_id, every))
+    return [StatusCount(status=status, count=count) for status, count in counts]

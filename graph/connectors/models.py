@@ -21,7 +21,7 @@ class GeoPoint(BaseModel):
 
 
 class GeoSearchFields(BaseModel):
-    """Derived from `location` by `graph.connectors.geo.location_fields`, for fast searches."""
+    """Derived from `location` by `graph.core.geo.location_fields`, for fast searches."""
 
     lat: float
     lng: float

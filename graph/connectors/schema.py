@@ -21,6 +21,8 @@ from graph.core.context import Info
 from graph.core.ids import parse_id
 from graph.core.inputs import given_fields
 from graph.core.pagination import DEFAULT_PAGE_SIZE, After, Connection, PageSize, check_page_size
+from graph.core.rate_limit import SEARCH
+from graph.core.validators import check_latitude, check_longitude, check_radius, viewport
 
 ConnectorId = Annotated[strawberry.ID, strawberry.argument(description="The connector's id.")]
 
@@ -41,7 +43,9 @@ class ConnectorQueries:
     ) -> Connector | None:
         return await service.get_by_endpoint(info.context.viewer, endpoint)
 
-    @strawberry.field(description="All connectors matching a filter, in creation order.")
+    @strawberry.field(
+        description="All connectors matching a filter, in creation order.", metadata=SEARCH
+    )
     async def connectors(
         self,
         info: Info,
@@ -57,7 +61,8 @@ class ConnectorQueries:
         description=(
             "Connectors near a point, nearest first: what a driver's app asks first. "
             "Only active connectors are offered unless the caller may see inactive ones."
-        )
+        ),
+        metadata=SEARCH,
     )
     async def nearby_connectors(
         self,
@@ -76,9 +81,9 @@ class ConnectorQueries:
     ) -> NearbyConnectorConnection:
         return await search.nearby(
             info.context.viewer,
-            service.check_latitude(latitude, "latitude"),
-            service.check_longitude(longitude, "longitude"),
-            search.check_radius(radius_meters),
+            check_latitude(latitude, "latitude"),
+            check_longitude(longitude, "longitude"),
+            check_radius(radius_meters),
             search.drivers_query(filter),
             check_page_size(first),
             after,
@@ -88,7 +93,8 @@ class ConnectorQueries:
         description=(
             "Connectors inside a map viewport, in creation order. A box with west > east "
             "crosses the antimeridian. Only active connectors unless the caller may see inactive ones."
-        )
+        ),
+        metadata=SEARCH,
     )
     async def connectors_in_bounds(
         self,
@@ -103,7 +109,7 @@ class ConnectorQueries:
     ) -> Connection[Connector]:
         return await search.in_bounds(
             info.context.viewer,
-            search.viewport(south, west, north, east),
+            viewport(south, west, north, east),
             search.drivers_query(filter),
             check_page_size(first),
             after,

@@ -7,16 +7,13 @@ organization's inactive connectors; everything for admins).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from bson import ObjectId
 from bson.errors import InvalidId
 
-from graph.access.viewer import Viewer
 from graph.connectors import service
 from graph.connectors.filters import connector_query
-from graph.connectors.geo import Box, box_around, box_condition, haversine_m, ring_cells, rings
 from graph.connectors.types import (
     Connector,
     ConnectorFilter,
@@ -24,15 +21,16 @@ from graph.connectors.types import (
     NearbyConnectorEdge,
 )
 from graph.connectors.visibility import visible_query
+from graph.core.errors import BadUserInput
+from graph.core.geo import Box, box_around, box_condition, haversine_m, ring_cells, rings
 from graph.core.pagination import (
     Connection,
     PageInfo,
     decode_cursor,
     encode_cursor,
 )
-from graph.errors import BadUserInput
+from graph.core.viewer import Viewer
 
-MAX_RADIUS_M = 100_000.0
 # Rings beyond this (15 x 15 cells, about 1 km) cost more than reading the circle's box.
 MAX_RING = 7
 
@@ -54,14 +52,6 @@ def _decode_nearby_cursor(cursor: str) -> tuple[float, ObjectId]:
         return float(distance), ObjectId(connector_id)
     except (ValueError, InvalidId):
         raise BadUserInput("after is not a cursor returned by this list", field="after") from None
-
-
-def check_radius(radius_m: float, field: str = "radiusMeters") -> float:
-    if not math.isfinite(radius_m) or not 0 <= radius_m <= MAX_RADIUS_M:
-        raise BadUserInput(
-            f"{field} must be between 0 and {MAX_RADIUS_M:g}, got {radius_m}", field=field
-        )
-    return radius_m
 
 
 async def _hits(
@@ -171,18 +161,3 @@ async def in_bounds(
 ) -> Connection[Connector]:
     """Connectors inside a map viewport, in id order (like every other list)."""
     return await service.page(viewer, {**query, **box_condition(box)}, first, after)
-
-
-def viewport(south: float, west: float, north: float, east: float, path: str = "") -> Box:
-    """A validated map viewport; `west > east` is a box across the antimeridian."""
-    prefix = f"{path}." if path else ""
-    service.check_latitude(south, f"{prefix}south")
-    service.check_latitude(north, f"{prefix}north")
-    service.check_longitude(west, f"{prefix}west")
-    service.check_longitude(east, f"{prefix}east")
-    if south > north:
-        raise BadUserInput(
-            f"{prefix}south ({south}) must not be north of {prefix}north ({north})",
-            field=f"{prefix}south",
-        )
-    return Box(south, west, north, east)

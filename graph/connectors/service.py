@@ -6,6 +6,7 @@ inserts go through the Beanie document so the stored shape is declared once.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Mapping
@@ -13,14 +14,14 @@ from typing import Any
 
 from bson import ObjectId
 from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
-from graph.access.viewer import Viewer, missing, require_key, require_manager, write_scope
 from graph.connectors.enums import ConnectorStatus
-from graph.connectors.geo import location_fields
 from graph.connectors.models import ConnectorDocument, connectors_collection, stored_values
 from graph.connectors.types import Connector, CreateConnectorInput
 from graph.connectors.visibility import can_see, visible_query
+from graph.core.errors import BadUserInput, Conflict
+from graph.core.geo import location_fields
 from graph.core.ids import parse_id
 from graph.core.inputs import require_value
 from graph.core.pagination import (
@@ -30,8 +31,11 @@ from graph.core.pagination import (
     page_from_rows,
 )
 from graph.core.timestamps import now
-from graph.errors import BadUserInput, Conflict
+from graph.core.validators import check_latitude, check_longitude
+from graph.core.viewer import Viewer, missing, require_key, require_manager, write_scope
 from graph.organizations import service as organizations
+
+log = logging.getLogger(__name__)
 
 _ENDPOINT = re.compile(r"[A-Za-z0-9]{4}", re.ASCII)
 MAX_POWER_KW = 10_000.0
@@ -63,22 +67,6 @@ def check_power(value: float, field: str) -> float:
     if not math.isfinite(value) or value <= 0 or value > MAX_POWER_KW:
         raise BadUserInput(
             f"{field} must be above 0 and at most {MAX_POWER_KW:g} kW, got {value}", field=field
-        )
-    return value
-
-
-def check_latitude(value: float, field: str) -> float:
-    return _check_degrees(value, 90.0, field)
-
-
-def check_longitude(value: float, field: str) -> float:
-    return _check_degrees(value, 180.0, field)
-
-
-def _check_degrees(value: float, limit: float, field: str) -> float:
-    if not math.isfinite(value) or abs(value) > limit:
-        raise BadUserInput(
-            f"{field} must be between -{limit:g} and {limit:g}, got {value}", field=field
         )
     return value
 
@@ -238,6 +226,30 @@ async def set_status(viewer: Viewer, connector_id: ObjectId, status: ConnectorSt
     if doc is None:
         raise missing(viewer, "connector", connector_id, "id")
     return Connector.from_document(doc)
+
+
+async def count_for_organization(organization_id: ObjectId) -> str | None:
+    """What of an organization's connectors remain, for its deletion guard."""
+    remaining = await collection().count_documents({"organization": organization_id})
+    return f"{remaining} connector(s)" if remaining else None
+
+
+async def find_documents(query: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+    """Stored connector documents matching `query`, at most `limit`, in no promised order."""
+    return await collection().find(query, limit=limit).to_list()
+
+
+async def keep_change_history() -> None:
+    """Let change events carry the connector as it was (pre-images), for `previousStatus`.
+
+    Needs MongoDB 6.0 or newer; on older servers events report no previous status.
+    """
+    try:
+        await collection().database.command(
+            "collMod", collection().name, changeStreamPreAndPostImages={"enabled": True}
+        )
+    except OperationFailure as error:
+        log.warning("change-stream pre-images unavailable (%s): previousStatus may be null", error)
 
 
 async def delete(viewer: Viewer, connector_id: ObjectId) -> ObjectId:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import strawberry
 from bson import ObjectId
@@ -12,9 +12,8 @@ from bson import ObjectId
 from graph.connectors.enums import ConnectorFormat, ConnectorStatus, ConnectorType, PowerType
 from graph.core.context import Info
 from graph.core.pagination import PageInfo, encode_cursor
-
-if TYPE_CHECKING:
-    from graph.organizations.types import Organization
+from graph.organizations.loaders import OrganizationById
+from graph.organizations.types import Organization
 
 
 @strawberry.type(description="A position on Earth in WGS 84 degrees.")
@@ -57,10 +56,8 @@ class Connector:
     organization_id: strawberry.Private[ObjectId]
 
     @strawberry.field(description="The organization that owns and operates this connector.")
-    async def organization(
-        self, info: Info
-    ) -> Annotated[Organization, strawberry.lazy("graph.organizations.types")]:
-        return await info.context.loaders.organization_by_id.load(self.organization_id)
+    async def organization(self, info: Info) -> Organization:
+        return await OrganizationById.on(info.context).load(self.organization_id)
 
     def cursor(self) -> str:
         """Connectors are listed in id order, so the id is the cursor."""
@@ -89,6 +86,12 @@ class Connector:
             updated_at=doc["updatedAt"],
             organization_id=doc["organization"],
         )
+
+
+@strawberry.type(description="How many connectors are in one status.")
+class StatusCount:
+    status: ConnectorStatus = strawberry.field(description="The status.")
+    count: int = strawberry.field(description="How many connectors are in it.")
 
 
 @strawberry.input(description="A position on Earth in WGS 84 degrees.")

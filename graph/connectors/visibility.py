@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from graph.access.viewer import Viewer
+from graph.core.viewer import Viewer
 
 
 def can_see(viewer: Viewer, connector: Mapping[str, Any]) -> bool:

@@ -17,6 +17,8 @@ import logging
 from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 
+from graph.compat.graphql_core import is_token_limit_error, is_variable_error
+
 log = logging.getLogger("graph.errors")
 
 INTERNAL = "INTERNAL_SERVER_ERROR"
@@ -29,11 +31,10 @@ def classify(error: GraphQLError, parsed: bool) -> str:
         return code
     if not parsed:
         # The token limit is enforced by the parser, but it is a limit, not a syntax error.
-        if "tokens. Parsing aborted" in error.message:
+        if is_token_limit_error(error):
             return "GRAPHQL_VALIDATION_FAILED"
         return "GRAPHQL_PARSE_FAILED"
-    if error.path is None and error.message.startswith(("Variable '$", 'Variable "$')):
-        # A variable whose value does not fit its declared type.
+    if is_variable_error(error):
         return "BAD_USER_INPUT"
     if error.original_error is not None:
         return INTERNAL

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from bson import ObjectId
 from bson.errors import InvalidId
 
-from graph.errors import BadUserInput
+from graph.core.errors import BadUserInput
 
 
 def parse_id(value: str, field: str) -> ObjectId:

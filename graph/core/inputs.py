@@ -7,7 +7,7 @@ from typing import Any
 
 import strawberry
 
-from graph.errors import BadUserInput
+from graph.core.errors import BadUserInput
 
 
 def given_fields(value: object) -> dict[str, Any]:

@@ -6,11 +6,9 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from strawberry.extensions import AddValidationRules, MaxTokensLimiter
-from strawberry.extensions.base_extension import SchemaExtension
-from strawberry.extensions.max_aliases import create_validator as aliases_rule
-from strawberry.extensions.query_depth_limiter import IgnoreContext
-from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter, SchemaExtension
+
+from graph.compat.strawberry import IgnoreContext, aliases_rule, depth_rule
 
 MAX_DEPTH = 12
 MAX_ALIASES = 50

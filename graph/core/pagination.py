@@ -17,7 +17,7 @@ import strawberry
 from bson import ObjectId
 from bson.errors import InvalidId
 
-from graph.errors import BadUserInput
+from graph.core.errors import BadUserInput
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20

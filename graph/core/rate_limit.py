@@ -2,8 +2,10 @@
 
 Each caller (its API key, or its client address when it sends none) has one
 token bucket per kind: a minute's allowance that refills continuously. Every
-mutation field costs one write; every field in SEARCH_FIELDS costs one search
-wherever it appears in the operation, so aliased and nested copies each pay;
+mutation field costs one write; every field declared with `metadata=SEARCH`
+(`strawberry.field(..., metadata=SEARCH)`: the fields whose cost grows with
+the data) costs one search wherever it appears in the operation, so aliased
+and nested copies each pay;
 every subscription costs one search when it starts. An operation that cannot
 be paid for in full is refused whole with RATE_LIMITED and
 `extensions.retryAfter` (seconds), and over HTTP with status 429 and a
@@ -18,7 +20,9 @@ from __future__ import annotations
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from functools import cache
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from graphql import (
@@ -27,21 +31,27 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLInterfaceType,
+    GraphQLNamedType,
+    GraphQLObjectType,
+    GraphQLSchema,
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    get_named_type,
 )
 from starlette.responses import Response
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
-from graph.errors import RateLimited
+from graph.compat.strawberry import field_metadata, graphql_schema
+from graph.core.errors import RateLimited
 
 if TYPE_CHECKING:
-    from graph.access.viewer import Viewer
+    from graph.core.viewer import Viewer
 
-# The fields whose cost grows with the data: the cost map of the API.
-SEARCH_FIELDS = frozenset({"connectors", "nearbyConnectors", "connectorsInBounds", "organizations"})
+SEARCH: Mapping[str, str] = MappingProxyType({"rate_limit": "search"})
+"""Field metadata declaring that a field costs one search each time it is asked for."""
 # Callers remembered per process; the least recently seen are forgotten first.
 MAX_CALLERS = 100_000
 
@@ -125,44 +135,69 @@ def _chosen_operation(
     return None
 
 
+@cache
+def search_fields(schema: GraphQLSchema) -> frozenset[tuple[str, str]]:
+    """(type name, field name) of every field declared with `metadata=SEARCH`."""
+    return frozenset(
+        (type_name, field_name)
+        for type_name, named in schema.type_map.items()
+        if isinstance(named, GraphQLObjectType | GraphQLInterfaceType)
+        for field_name, field in named.fields.items()
+        if field_metadata(field).get("rate_limit") == SEARCH["rate_limit"]
+    )
+
+
 def operation_cost(
-    document: DocumentNode, operation_name: str | None, operation_type: OperationType
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    operation_type: OperationType,
 ) -> tuple[int, int]:
     """(writes, searches) a query or mutation costs; subscriptions pay in their resolver."""
     operation = _chosen_operation(document, operation_name)
-    if operation is None or operation_type is OperationType.SUBSCRIPTION:
+    root = schema.get_root_type(operation.operation) if operation is not None else None
+    if operation is None or root is None or operation_type is OperationType.SUBSCRIPTION:
         return 0, 0
+    searched = search_fields(schema)
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
 
-    def fields(selection_set: SelectionSetNode, seen: frozenset[str]) -> Iterator[FieldNode]:
-        """Field nodes of one level, through fragments (each fragment once per path)."""
+    def fields(
+        selection_set: SelectionSetNode, parent: GraphQLNamedType, seen: frozenset[str]
+    ) -> Iterator[tuple[FieldNode, GraphQLNamedType]]:
+        """Field nodes of one level with their parent type, through fragments (each once per path)."""
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
-                yield selection
+                yield selection, parent
             elif isinstance(selection, InlineFragmentNode):
-                yield from fields(selection.selection_set, seen)
+                condition = selection.type_condition
+                inner = schema.get_type(condition.name.value) if condition else parent
+                yield from fields(selection.selection_set, inner or parent, seen)
             elif isinstance(selection, FragmentSpreadNode):
                 name = selection.name.value
                 if name in fragments and name not in seen:
-                    yield from fields(fragments[name].selection_set, seen | {name})
+                    fragment = fragments[name]
+                    inner = schema.get_type(fragment.type_condition.name.value)
+                    yield from fields(fragment.selection_set, inner or parent, seen | {name})
 
-    def searches(selection_set: SelectionSetNode) -> int:
+    def searches(selection_set: SelectionSetNode, parent: GraphQLNamedType) -> int:
         total = 0
-        for field in fields(selection_set, frozenset()):
-            total += field.name.value in SEARCH_FIELDS
-            if field.selection_set is not None:
-                total += searches(field.selection_set)
+        for field, owner in fields(selection_set, parent, frozenset()):
+            name = field.name.value
+            total += (owner.name, name) in searched
+            definition = getattr(owner, "fields", {}).get(name)
+            if field.selection_set is not None and definition is not None:
+                total += searches(field.selection_set, get_named_type(definition.type))
         return total
 
     roots = [
         field
-        for field in fields(operation.selection_set, frozenset())
+        for field, _ in fields(operation.selection_set, root, frozenset())
         if not field.name.value.startswith("__")
     ]
     writes = len(roots) if operation_type is OperationType.MUTATION else 0
-    return writes, searches(operation.selection_set)
+    return writes, searches(operation.selection_set, root)
 
 
 class RateLimit(SchemaExtension):
@@ -174,7 +209,10 @@ class RateLimit(SchemaExtension):
         document = execution.graphql_document
         if document is not None:
             writes, searches = operation_cost(
-                document, execution.operation_name, execution.operation_type
+                graphql_schema(execution.schema),
+                document,
+                execution.operation_name,
+                execution.operation_type,
             )
             try:
                 context.limiter.charge(context.viewer, context.client_address, writes, searches)

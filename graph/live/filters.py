@@ -8,9 +8,9 @@ from typing import Any
 
 from bson import ObjectId
 
-from graph.access.viewer import ANONYMOUS, Viewer
-from graph.connectors.geo import Box, box_around, box_condition, haversine_m
 from graph.connectors.visibility import can_see
+from graph.core.geo import Box, box_around, box_condition, haversine_m
+from graph.core.viewer import ANONYMOUS, Viewer
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import OperationFailure, PyMongoError
 
 from graph.connectors.enums import ConnectorStatus
-from graph.errors import ClientError
+from graph.core.errors import ClientError
 from graph.live.filters import StatusFilter
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,11 @@
-"""The `connectorStatusChanged` subscription."""
+"""The `connectorStatusChanged` subscription.
+
+Opening one is a sequence of named steps, each a function of its own:
+`recheck_key` (a long-lived connection's key may have been revoked),
+`status_filter` (validate the arguments), `charge` (a subscription costs one
+search), `check_room` (a cap per connection), then `follow`: subscribe to the
+hub, send the snapshot (`current_statuses`) if asked, then the changes.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +16,20 @@ from typing import Annotated, Any
 
 import strawberry
 
-from graph.access.viewer import Viewer
-from graph.connectors import search, service
+from graph.access.service import Authenticator
+from graph.connectors import service
 from graph.connectors.enums import ConnectorStatus
-from graph.connectors.geo import Box
 from graph.connectors.types import Connector
 from graph.connectors.visibility import visible_query
-from graph.core.context import Info
+from graph.core.context import Context, Info
+from graph.core.errors import BadUserInput
+from graph.core.geo import Box
 from graph.core.ids import parse_id, parse_ids
-from graph.errors import BadUserInput
+from graph.core.rate_limit import RateLimiter
+from graph.core.validators import check_latitude, check_longitude, check_radius, viewport
+from graph.core.viewer import Viewer
 from graph.live.filters import Circle, StatusFilter
-from graph.live.hub import StatusChange
+from graph.live.hub import StatusChange, StatusHub
 
 MAX_CURRENT = 5000
 MAX_CONNECTOR_IDS = 1000
@@ -94,9 +104,9 @@ def status_filter(
     circle = None
     if near is not None:
         circle = Circle(
-            service.check_latitude(near.latitude, "near.latitude"),
-            service.check_longitude(near.longitude, "near.longitude"),
-            search.check_radius(near.radius_meters, "near.radiusMeters"),
+            check_latitude(near.latitude, "near.latitude"),
+            check_longitude(near.longitude, "near.longitude"),
+            check_radius(near.radius_meters, "near.radiusMeters"),
         )
     if connector_ids is not None and len(connector_ids) > MAX_CONNECTOR_IDS:
         raise BadUserInput(
@@ -106,7 +116,7 @@ def status_filter(
         )
     box: Box | None = None
     if bounds is not None:
-        box = search.viewport(bounds.south, bounds.west, bounds.north, bounds.east, "bounds")
+        box = viewport(bounds.south, bounds.west, bounds.north, bounds.east, "bounds")
     return StatusFilter(
         connector_ids=frozenset(parse_ids(connector_ids, "connectorIds"))
         if connector_ids is not None
@@ -126,7 +136,7 @@ async def current_statuses(watched: StatusFilter) -> list[StatusChange]:
     query = visible_query(watched.query(), watched.viewer)
     if query is None:
         return []
-    rows = await service.collection().find(query, limit=limit).to_list()
+    rows = await service.find_documents(query, limit)
     matching = [row for row in rows if watched.matches(row)]
     # A full read may have left matches unread: refuse rather than send a partial picture.
     if len(matching) > MAX_CURRENT or len(rows) == limit:
@@ -145,6 +155,41 @@ async def current_statuses(watched: StatusFilter) -> list[StatusChange]:
         )
         for row in matching
     ]
+
+
+async def recheck_key(context: Context) -> None:
+    """A connection lives long: refuse its key if it was revoked since it connected."""
+    await context.services.get(Authenticator).recheck(context.viewer)
+
+
+def charge(limiter: RateLimiter, viewer: Viewer, address: str) -> None:
+    """A subscription costs one search when it starts (it may read current statuses)."""
+    limiter.charge(viewer, address, writes=0, searches=1)
+
+
+def check_room(open_subscriptions: int) -> None:
+    """Refuse a subscription beyond the cap per connection."""
+    if open_subscriptions >= MAX_SUBSCRIPTIONS_PER_CONNECTION:
+        raise BadUserInput(
+            f"at most {MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions may be open on one "
+            "connection; complete one first"
+        )
+
+
+async def follow(
+    hub: StatusHub, watched: StatusFilter, include_current: bool
+) -> AsyncGenerator[ConnectorStatusEvent, None]:
+    """The snapshot (if asked), then every matching change, until the hub ends it."""
+    # Subscribe before reading current statuses, so no change falls in between.
+    subscriber = hub.subscribe(watched, watched.viewer.key_id)
+    try:
+        if include_current:
+            for change in await current_statuses(watched):
+                yield ConnectorStatusEvent.from_change(change)
+        async for change in subscriber.changes():
+            yield ConnectorStatusEvent.shared(change)
+    finally:
+        hub.unsubscribe(subscriber)
 
 
 @strawberry.type
@@ -193,26 +238,13 @@ class LiveSubscriptions:
         ] = False,
     ) -> AsyncGenerator[ConnectorStatusEvent, None]:
         context = info.context
-        # A connection lives long: its key may have been revoked since it connected.
-        await context.authenticator.recheck(context.viewer)
+        await recheck_key(context)
         watched = status_filter(context.viewer, connector_ids, organization_id, near, bounds)
-        # A subscription costs a search when it starts (it may read current statuses).
-        context.limiter.charge(context.viewer, context.client_address, writes=0, searches=1)
-        if context.open_subscriptions >= MAX_SUBSCRIPTIONS_PER_CONNECTION:
-            raise BadUserInput(
-                f"at most {MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions may be open on one "
-                "connection; complete one first"
-            )
-        hub = context.hub
-        # Subscribe before reading current statuses, so no change falls in between.
-        subscriber = hub.subscribe(watched, context.viewer.key_id)
+        charge(context.limiter, context.viewer, context.client_address)
+        check_room(context.open_subscriptions)
         context.open_subscriptions += 1
         try:
-            if include_current:
-                for change in await current_statuses(watched):
-                    yield ConnectorStatusEvent.from_change(change)
-            async for change in subscriber.changes():
-                yield ConnectorStatusEvent.shared(change)
+            async for event in follow(context.services.get(StatusHub), watched, include_current):
+                yield event
         finally:
             context.open_subscriptions -= 1
-            hub.unsubscribe(subscriber)

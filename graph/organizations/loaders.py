@@ -6,18 +6,20 @@ from collections.abc import Sequence
 
 from bson import ObjectId
 
+from graph.core.loaders import Loader
 from graph.organizations import service
 from graph.organizations.types import Organization
 
 
-async def organizations_by_id(keys: Sequence[ObjectId]) -> list[Organization | BaseException]:
-    """All organizations of a page in one round trip.
+class OrganizationById(Loader[ObjectId, Organization]):
+    """All organizations of a page in one round trip."""
 
-    A connector whose organization is missing is a broken reference, reported
-    as an error on that field rather than failing the whole page.
-    """
-    found = await service.by_ids(list(set(keys)))
-    return [
-        found.get(key) or LookupError(f"organization {key} referenced by a connector is missing")
-        for key in keys
-    ]
+    async def fetch(self, keys: Sequence[ObjectId]) -> list[Organization | BaseException]:
+        # A connector whose organization is missing is a broken reference,
+        # reported as an error on that field rather than failing the whole page.
+        found = await service.by_ids(list(set(keys)))
+        return [
+            found.get(key)
+            or LookupError(f"organization {key} referenced by a connector is missing")
+            for key in keys
+        ]

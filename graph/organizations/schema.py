@@ -10,6 +10,7 @@ from graph.core.context import Info
 from graph.core.ids import parse_id
 from graph.core.inputs import given_fields
 from graph.core.pagination import DEFAULT_PAGE_SIZE, After, Connection, PageSize, check_page_size
+from graph.core.rate_limit import SEARCH
 from graph.organizations import service
 from graph.organizations.types import (
     CreateOrganizationInput,
@@ -26,7 +27,7 @@ class OrganizationQueries:
     async def organization(self, id: OrganizationId) -> Organization | None:
         return await service.get(parse_id(id, "id"))
 
-    @strawberry.field(description="All organizations, in creation order.")
+    @strawberry.field(description="All organizations, in creation order.", metadata=SEARCH)
     async def organizations(
         self,
         first: PageSize = DEFAULT_PAGE_SIZE,

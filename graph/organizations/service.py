@@ -1,4 +1,10 @@
-"""Organization business rules: validation, write-only secrets, safe deletion."""
+"""Organization business rules: validation, write-only secrets, safe deletion.
+
+Other domains own what belongs to an organization (connectors, API keys,
+charge stations). They take part in its deletion through two hooks, set once
+when their plugin is imported: `refuse_deletion_when` (a guard that names
+what still belongs to it) and `after_deletion` (clean-up, e.g. revoking keys).
+"""
 
 from __future__ import annotations
 
@@ -7,20 +13,19 @@ import base64
 import hashlib
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
-from graph.access.models import api_keys_collection
-from graph.access.viewer import Viewer, require_admin, require_manager
-from graph.connectors.models import connectors_collection
+from graph.core.errors import BadUserInput, Conflict, NotFound
 from graph.core.inputs import given_fields, require_value
 from graph.core.pagination import Connection, decode_id_cursor, encode_cursor, page_from_rows
 from graph.core.timestamps import now
-from graph.errors import BadUserInput, Conflict, NotFound
+from graph.core.validators import check_text
+from graph.core.viewer import Viewer, require_admin, require_manager
 from graph.organizations.models import Address, Configurations, OrganizationDocument
 from graph.organizations.types import (
     AddressInput,
@@ -29,10 +34,7 @@ from graph.organizations.types import (
     OrganizationConfigurationsInput,
 )
 
-MAX_TEXT = 200
 _COUNTRY = re.compile(r"[A-Z]{2}", re.ASCII)
-# Control characters, and lone surrogates (valid in JSON, not storable as UTF-8).
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _ADDRESS_NAMES = {
     "street_and_number": "streetAndNumber",
@@ -42,6 +44,24 @@ _ADDRESS_NAMES = {
 }
 # scrypt cost: about 50 ms per hash, paid only when a password is set or checked.
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+DeletionGuard = Callable[[ObjectId], Awaitable[str | None]]
+"""Names what still belongs to an organization (e.g. "3 connector(s)"), or None."""
+AfterDeletion = Callable[[ObjectId], Awaitable[None]]
+
+_deletion_guards: list[DeletionGuard] = []
+_after_deletion: list[AfterDeletion] = []
+
+
+def refuse_deletion_when(guard: DeletionGuard) -> None:
+    """Refuse to delete an organization while `guard` names something that belongs to it."""
+    _deletion_guards.append(guard)
+
+
+def after_deletion(hook: AfterDeletion) -> None:
+    """Run `hook` with the id of every organization once it is deleted."""
+    _after_deletion.append(hook)
 
 
 def collection() -> AsyncCollection[dict[str, Any]]:
@@ -60,19 +80,6 @@ def hash_password(password: str) -> str:
 
 
 # --- validation -----------------------------------------------------------
-
-
-def check_text(value: str, field: str, *, required: bool = False) -> str:
-    """Trimmed single-line text of at most MAX_TEXT characters."""
-    text = value.strip()
-    if required and not text:
-        raise BadUserInput(f"{field} must not be empty", field=field)
-    if len(text) > MAX_TEXT or _CONTROL.search(text):
-        raise BadUserInput(
-            f"{field} must be a single line of at most {MAX_TEXT} valid Unicode characters",
-            field=field,
-        )
-    return text
 
 
 def _address_changes(value: AddressInput, field: str) -> dict[str, str | None]:
@@ -225,19 +232,18 @@ async def update(
 
 
 async def delete(viewer: Viewer, organization_id: ObjectId) -> ObjectId:
-    """Delete an organization that has no connectors left, and revoke its keys."""
+    """Delete an organization that nothing belongs to any more; the hooks clean up after it."""
     require_admin(viewer, "deleteOrganization")
-    remaining = await connectors_collection().count_documents({"organization": organization_id})
-    if remaining:
-        raise Conflict(
-            f"organization {organization_id} still has {remaining} connector(s); "
-            "delete or move them first",
-            field="id",
-        )
+    for guard in _deletion_guards:
+        remaining = await guard(organization_id)
+        if remaining:
+            raise Conflict(
+                f"organization {organization_id} still has {remaining}; delete or move them first",
+                field="id",
+            )
     result = await collection().delete_one({"_id": organization_id})
     if result.deleted_count == 0:
         raise NotFound(f"organization {organization_id} does not exist", field="id")
-    await api_keys_collection().update_many(
-        {"organization": organization_id, "revokedAt": None}, {"$set": {"revokedAt": now()}}
-    )
+    for hook in _after_deletion:
+        await hook(organization_id)
     return organization_id

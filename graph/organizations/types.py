@@ -1,30 +1,31 @@
-"""GraphQL types of the organizations domain."""
+"""GraphQL types of the organizations domain.
+
+An organization lists what belongs to it (connectors, API keys); those fields
+are answered by the domains that own them, through their public modules,
+imported when the field is first resolved: the owning domains depend on this
+one, so a module-level import would be a cycle (docs/architecture.md).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from bson import ObjectId
 
-from graph.access.types import ApiKey
-from graph.access.viewer import require_manager
-from graph.connectors.enums import ConnectorStatus
-from graph.connectors.filters import connector_query
-from graph.connectors.loaders import OrganizationPageKey, freeze_query
-from graph.connectors.types import Connector, FilterArgument
-from graph.connectors.visibility import visible_query
 from graph.core.context import Info
-from graph.core.pagination import (
-    DEFAULT_PAGE_SIZE,
-    After,
-    Connection,
-    PageSize,
-    check_page_size,
-    empty_connection,
-)
+from graph.core.pagination import DEFAULT_PAGE_SIZE, After, Connection, PageSize
+from graph.core.rate_limit import SEARCH
+from graph.core.viewer import require_manager
+
+if TYPE_CHECKING:
+    from graph.access.types import ApiKey
+    from graph.connectors.types import Connector, ConnectorFilter, StatusCount
+
+_CONNECTORS = "graph.connectors.types"
+_ACCESS = "graph.access.types"
 
 
 @strawberry.type(description="A postal address.")
@@ -43,12 +44,6 @@ class OrganizationConfigurations:
             "The password itself is write-only and never returned."
         )
     )
-
-
-@strawberry.type(description="How many connectors are in one status.")
-class StatusCount:
-    status: ConnectorStatus = strawberry.field(description="The status.")
-    count: int = strawberry.field(description="How many connectors are in it.")
 
 
 @strawberry.type(description="A company that owns and operates charge stations.")
@@ -82,36 +77,34 @@ class Organization:
             "and the organization's own keys."
         )
     )
-    async def api_keys(self, info: Info) -> list[ApiKey] | None:
+    async def api_keys(
+        self, info: Info
+    ) -> list[Annotated[ApiKey, strawberry.lazy(_ACCESS)]] | None:
+        from graph.access.loaders import ApiKeysByOrganization
+
         require_manager(info.context.viewer, self.object_id, "apiKeys", "apiKeys")
-        return await info.context.loaders.api_keys.load(self.object_id)
+        return await ApiKeysByOrganization.on(info.context).load(self.object_id)
 
     @strawberry.field(
         description=(
             "The organization's connectors, in creation order. Inactive ones only for admins "
             "and the organization's own keys."
-        )
+        ),
+        metadata=SEARCH,
     )
     async def connectors(
         self,
         info: Info,
-        filter: FilterArgument = None,
+        filter: Annotated[
+            Annotated[ConnectorFilter, strawberry.lazy(_CONNECTORS)] | None,
+            strawberry.argument(description="Narrows the list; an absent field does not filter."),
+        ] = None,
         first: PageSize = DEFAULT_PAGE_SIZE,
         after: After = None,
-    ) -> Connection[Connector]:
-        first = check_page_size(first)
-        wanted = connector_query(filter)
-        if wanted.setdefault("organization", self.object_id) != self.object_id:
-            return empty_connection()
-        query = visible_query(wanted, info.context.viewer)
-        if query is None:
-            return empty_connection()
-        # The loader scopes each page to its organization itself.
-        del query["organization"]
-        key = OrganizationPageKey(
-            organization=self.object_id, query=freeze_query(query), first=first, after=after
-        )
-        return await info.context.loaders.organization_connectors.load(key)
+    ) -> Connection[Annotated[Connector, strawberry.lazy(_CONNECTORS)]]:
+        from graph.connectors import loaders
+
+        return await loaders.organization_page(info.context, self.object_id, filter, first, after)
 
     @strawberry.field(
         description=(
@@ -120,10 +113,12 @@ class Organization:
             "own keys."
         )
     )
-    async def connector_counts_by_status(self, info: Info) -> list[StatusCount]:
-        every = info.context.viewer.manages(self.object_id)
-        counts = await info.context.loaders.status_counts.load((self.object_id, every))
-        return [StatusCount(status=status, count=count) for status, count in counts]
+    async def connector_counts_by_status(
+        self, info: Info
+    ) -> list[Annotated[StatusCount, strawberry.lazy(_CONNECTORS)]]:
+        from graph.connectors import loaders
+
+        return await loaders.status_counts(info.context, self.object_id)
 
     @classmethod
     def from_document(cls, doc: Mapping[str, Any]) -> Organization:

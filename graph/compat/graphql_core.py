@@ -1,0 +1,130 @@
+"""graphql-core 3.3 internals ChargeGraph relies on (tested against 3.3.2).
+
+- `Executor.collect_subfields(return_type, field_details_list) ->
+  CollectedFields`: called for every composite field of every execution;
+  `CollectedFields.new_defer_usages` / `.forbidden_directive_instances` and
+  `FieldDetails.node` / `.defer_usage` / `.fragment_variable_values`.
+- `Executor.build_per_event_executor(payload)`: the per-event copy of a
+  subscription's executor, whose `execute_operation(serially)` runs one event.
+- Executor attributes `operation`, `context_value`, `root_value`,
+  `variable_values.coerced`, `is_awaitable`.
+- Messages: the parser's token limit ("… tokens. Parsing aborted.") and
+  variable coercion errors ("Variable '$x' …"), which carry no code of their own.
+
+`HookedExecutor` turns those internals into three decisions with stable names
+that `graph.core.execution` implements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from graphql import ExecutionResult, GraphQLError, GraphQLObjectType
+from graphql.execution.collect_fields import CollectedFields
+
+from graph.compat.strawberry import StrawberryGraphQLCoreExecutionContext
+
+__all__ = ["CollectedFields", "HookedExecutor", "is_token_limit_error", "is_variable_error"]
+
+
+def is_token_limit_error(error: GraphQLError) -> bool:
+    """Did the parser stop at its token limit (a limit, not a syntax error)?"""
+    return "tokens. Parsing aborted" in error.message
+
+
+def is_variable_error(error: GraphQLError) -> bool:
+    """Is this a variable whose value does not fit its declared type?"""
+    return error.path is None and error.message.startswith(("Variable '$", 'Variable "$'))
+
+
+class HookedExecutor(StrawberryGraphQLCoreExecutionContext):
+    """graphql-core's executor with three overridable decisions.
+
+    - `subfields_key`: a key under which collected subfields may be reused
+      (None: collect as usual), with `known_subfields` / `remember_subfields`.
+    - `known_answer`: the result of an event already known (skip the copy).
+    - `run_operation`: wraps the execution of the operation.
+    """
+
+    def collect_subfields(
+        self, return_type: GraphQLObjectType, field_details_list: Any
+    ) -> CollectedFields:
+        deferred = any(
+            details.defer_usage is not None or details.fragment_variable_values is not None
+            for details in field_details_list
+        )
+        key = None if deferred else self.subfields_key(return_type, field_details_list)
+        if key is None:
+            return super().collect_subfields(return_type, field_details_list)
+        known = self.known_subfields(key)
+        if known is not None:
+            return known
+        collected = super().collect_subfields(return_type, field_details_list)
+        if not (collected.new_defer_usages or collected.forbidden_directive_instances):
+            # Holding the operation and the field nodes keeps their ids from being reused.
+            self.remember_subfields(key, (self.operation, field_details_list), collected)
+        return collected
+
+    def build_per_event_executor(self, payload: Any) -> Any:
+        answer = self.known_answer(payload)
+        if answer is not None:
+            return _Answered(answer)
+        return super().build_per_event_executor(payload)
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        return self.run_operation(lambda: super(HookedExecutor, self).execute_operation(serially))
+
+    # --- what the hooks may read -------------------------------------------
+
+    @property
+    def operation_identity(self) -> int:
+        """Same for every request with the same text (the parser cache shares the document)."""
+        return id(self.operation)
+
+    @staticmethod
+    def field_nodes_identity(field_details_list: Any) -> tuple[int, ...]:
+        return tuple(id(details.node) for details in field_details_list)
+
+    def variables_key(self) -> Hashable | None:
+        """The coerced variables as a hashable value, or None if they are not hashable."""
+        try:
+            variables = tuple(sorted(self.variable_values.coerced.items()))
+            hash(variables)
+        except TypeError:
+            return None
+        return variables
+
+    def result_is_pending(self, value: Any) -> bool:
+        return bool(self.is_awaitable(value))
+
+    # --- the decisions (defaults: graphql-core's own behaviour) --------------
+
+    def subfields_key(
+        self, return_type: GraphQLObjectType, field_details_list: Any
+    ) -> Hashable | None:
+        return None
+
+    def known_subfields(self, key: Hashable) -> CollectedFields | None:
+        return None
+
+    def remember_subfields(
+        self, key: Hashable, keep_alive: Any, collected: CollectedFields
+    ) -> None:
+        return None
+
+    def known_answer(self, payload: Any) -> ExecutionResult | None:
+        return None
+
+    def run_operation(self, execute: Callable[[], Any]) -> Any:
+        return execute()
+
+
+class _Answered:
+    """Stands in for a per-event executor when the event's result is already known."""
+
+    def __init__(self, result: ExecutionResult) -> None:
+        self.result = result
+
+    def execute_operation(self, serially: bool | None = None) -> ExecutionResult:
+        return self.result

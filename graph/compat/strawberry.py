@@ -1,0 +1,47 @@
+"""Strawberry internals ChargeGraph relies on (strawberry-graphql 0.341).
+
+- `strawberry.schema.schema.StrawberryGraphQLCoreExecutionContext`: the
+  executor class Strawberry hands to graphql-core; `execution_context_class`
+  must subclass it so Strawberry's resolve-info keeps working.
+- `strawberry.extensions.query_depth_limiter.create_validator` /
+  `IgnoreContext` and `strawberry.extensions.max_aliases.create_validator`:
+  the validation rules behind the depth and alias limit extensions, built
+  once so the validation cache keeps hitting.
+- `Schema._schema`: the graphql-core schema a Strawberry schema built.
+- graphql-core field `extensions["strawberry-definition"]`: where Strawberry
+  keeps its own field object (and so the field's `metadata`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import strawberry
+from graphql import GraphQLField, GraphQLSchema
+from strawberry.extensions.max_aliases import create_validator as aliases_rule
+from strawberry.extensions.query_depth_limiter import IgnoreContext
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+__all__ = [
+    "IgnoreContext",
+    "StrawberryGraphQLCoreExecutionContext",
+    "aliases_rule",
+    "depth_rule",
+    "field_metadata",
+    "graphql_schema",
+]
+
+_DEFINITION_KEY = "strawberry-definition"
+
+
+def field_metadata(field: GraphQLField) -> Mapping[str, Any]:
+    """The `metadata` given to `strawberry.field(...)` for a field of the built schema."""
+    definition = (field.extensions or {}).get(_DEFINITION_KEY)
+    return getattr(definition, "metadata", None) or {}
+
+
+def graphql_schema(schema: strawberry.Schema) -> GraphQLSchema:
+    """The graphql-core schema behind a Strawberry schema."""
+    return schema._schema

@@ -1,0 +1,101 @@
+"""Who is asking, and the rules for what they may change.
+
+Every write names the organization it touches; these rules are the only place
+that decides whether the caller may. A key of one organization learns nothing
+about another organization's objects beyond what anonymous reads show: an
+object it may not touch and an object that does not exist look the same.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from bson import ObjectId
+
+from graph.core.errors import ClientError, Forbidden, NotFound, Unauthenticated
+
+
+class Role(enum.Enum):
+    ANONYMOUS = "anonymous"
+    ADMIN = "admin"
+    ORGANIZATION = "organization"
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The caller of a request or of a WebSocket connection."""
+
+    role: Role
+    organization_id: ObjectId | None = None
+    # The organization key used, so revoking it can end its open subscriptions.
+    key_id: ObjectId | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+    def manages(self, organization_id: ObjectId | None) -> bool:
+        """May this caller manage (and see everything of) that organization?"""
+        return self.is_admin or (
+            self.organization_id is not None and self.organization_id == organization_id
+        )
+
+    def scope(self) -> Viewer:
+        """What the caller may see and do, without which key it used (see graph.core.context)."""
+        return Viewer(self.role, self.organization_id)
+
+
+ANONYMOUS = Viewer(Role.ANONYMOUS)
+ADMIN = Viewer(Role.ADMIN)
+
+
+def require_key(viewer: Viewer, action: str) -> None:
+    """Writes need a key: anonymous callers are refused before anything is read."""
+    if viewer.role is Role.ANONYMOUS:
+        raise Unauthenticated(f"{action} needs an API key: send 'Authorization: Bearer <key>'")
+
+
+def require_admin(viewer: Viewer, action: str) -> None:
+    require_key(viewer, action)
+    if not viewer.is_admin:
+        raise Forbidden(f"{action} is reserved to administrators")
+
+
+def require_manager(viewer: Viewer, organization_id: ObjectId, field: str, action: str) -> None:
+    """The caller must be an admin or hold a key of `organization_id` (named by `field`)."""
+    require_key(viewer, action)
+    if not viewer.manages(organization_id):
+        raise _not_covered(field, organization_id)
+
+
+def write_scope(viewer: Viewer, action: str) -> dict[str, Any]:
+    """A condition limiting a write to what the caller manages (empty for admins).
+
+    Written into the write's own filter, so the check and the write are one
+    atomic step. Anonymous callers are refused.
+    """
+    require_key(viewer, action)
+    if viewer.is_admin:
+        return {}
+    return {"organization": viewer.organization_id}
+
+
+def missing(viewer: Viewer, what: str, object_id: ObjectId, field: str) -> ClientError:
+    """The error for a write whose object is absent from the caller's scope.
+
+    Admins see everything, so for them it does not exist; for an organization
+    key it may be another organization's, and must not say which.
+    """
+    if viewer.is_admin:
+        return NotFound(f"{what} {object_id} does not exist", field=field)
+    return _not_covered(field, object_id)
+
+
+def _not_covered(field: str, object_id: ObjectId) -> Forbidden:
+    return Forbidden(
+        f"{field}: this API key does not cover {object_id}; a key acts only on its own "
+        "organization",
+        field=field,
+    )

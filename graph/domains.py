@@ -1,0 +1,15 @@
+"""The domains this application is made of: add a domain here, in one line.
+
+Order matters where one domain's services use another's, and it is the
+order of fields in the composed schema.
+"""
+
+from __future__ import annotations
+
+from graph.access.plugin import DOMAIN as ACCESS
+from graph.connectors.plugin import DOMAIN as CONNECTORS
+from graph.core.plugin import Domain
+from graph.live.plugin import DOMAIN as LIVE
+from graph.organizations.plugin import DOMAIN as ORGANIZATIONS
+
+DOMAINS: tuple[Domain, ...] = (CONNECTORS, ORGANIZATIONS, ACCESS, LIVE)

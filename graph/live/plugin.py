@@ -1,0 +1,76 @@
+"""The live domain as the application sees it: the status hub and its subscription."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from pymongo.errors import PyMongoError
+
+from graph.access import service as access
+from graph.connectors import service as connectors
+from graph.core.context import Services
+from graph.core.plugin import Domain
+from graph.core.settings import Settings
+from graph.live.hub import StatusHub
+from graph.live.schema import LiveSubscriptions
+
+log = logging.getLogger(__name__)
+
+# How often keys with open subscriptions are checked for a revocation made by another process.
+REVOCATION_CHECK_SECONDS = 2.0
+
+
+def status_hub(settings: Settings, services: Services) -> StatusHub:
+    return StatusHub(connectors.collection, settings.subscriber_queue_size)
+
+
+async def watch_revocations(hub: StatusHub) -> None:
+    """End the subscriptions of keys revoked by other processes (runs for the server's lifetime)."""
+    while True:
+        await asyncio.sleep(REVOCATION_CHECK_SECONDS)
+        in_use = hub.subscribed_keys()
+        if not in_use:
+            continue
+        try:
+            live = await access.still_valid(in_use)
+        except PyMongoError as error:
+            log.warning("could not check API keys for revocation: %s", error)
+            continue
+        for key_id in in_use - live:
+            hub.end_for_key(key_id, access.revoked_error())
+
+
+@contextlib.asynccontextmanager
+async def running_hub(services: Services) -> AsyncIterator[None]:
+    """The change stream and the revocation watch, for as long as the application serves."""
+    hub = services.get(StatusHub)
+    await connectors.keep_change_history()
+    await hub.start()
+    # Keys revoked by this process end their subscriptions at once.
+    forget_listener = access.on_revoked(hub.end_for_key)
+    revocations = asyncio.create_task(watch_revocations(hub), name="key-revocations")
+    try:
+        yield
+    finally:
+        forget_listener()
+        revocations.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await revocations
+        await hub.stop()
+
+
+def health(services: Services) -> dict[str, object]:
+    hub = services.get(StatusHub)
+    return {"subscribers": hub.subscriber_count, **hub.stats}
+
+
+DOMAIN = Domain(
+    name="live",
+    subscriptions=(LiveSubscriptions,),
+    services=(status_hub,),
+    lifespan=running_hub,
+    health=health,
+)

@@ -1,0 +1,135 @@
+"""Nested fields are batched: database round trips do not grow with the page size."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from pymongo import MongoClient, monitoring
+
+from graph.app import create_app
+from graph.core.settings import Settings
+from graph.core.timestamps import now
+from graph.embedded import free_port
+from graph.seed import CITIES, connector_documents
+
+READS = {"find", "aggregate", "count"}
+
+
+class ReadCounter(monitoring.CommandListener):
+    """Counts the read commands the server sends to one database."""
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+        self.counts: Counter[str] = Counter()
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.database_name == self.database and event.command_name in READS:
+            self.counts[event.command_name] += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def counted_server(mongo_uri: str) -> Iterator[tuple[str, ReadCounter]]:
+    """A uvicorn server in this process, so its MongoDB client can be observed."""
+    database = f"test_batching_{uuid.uuid4().hex[:8]}"
+    counter = ReadCounter(database)
+    port = free_port()
+    app = create_app(
+        Settings(mongodb_uri=mongo_uri, database_name=database), event_listeners=[counter]
+    )
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}/graphql"
+    for _ in range(300):
+        if server.started:
+            break
+        time.sleep(0.05)
+
+    # The network is written straight to the database once the server is up.
+    client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri)
+    moment = now()
+    organizations = (
+        client[database]
+        .organizations.insert_many(
+            [
+                {
+                    "name": f"Batch Org {index}",
+                    "active": True,
+                    "address": {},
+                    "configurations": {},
+                    "createdAt": moment,
+                    "updatedAt": moment,
+                }
+                for index in range(10)
+            ]
+        )
+        .inserted_ids
+    )
+    client[database].connectors.insert_many(
+        connector_documents(random.Random(7), organizations, 120, CITIES)
+    )
+    client.close()
+    yield url, counter
+    server.should_exit = True
+    thread.join(20)
+
+
+def reads_for(url: str, counter: ReadCounter, query: str) -> tuple[dict[str, Any], Counter[str]]:
+    counter.counts.clear()
+    response = httpx.post(url, json={"query": query}, timeout=30)
+    body: dict[str, Any] = response.json()
+    assert "errors" not in body, body
+    return body["data"], Counter(counter.counts)
+
+
+@pytest.mark.parametrize("size", [10, 100])
+def test_a_page_of_connectors_with_organizations_costs_two_reads(
+    counted_server: tuple[str, ReadCounter], size: int
+) -> None:
+    url, counter = counted_server
+    result, reads = reads_for(
+        url,
+        counter,
+        f"{{ connectors(first: {size}) {{ edges {{ node {{ endpoint organization {{ name }} }} }} }} }}",
+    )
+    edges = result["connectors"]["edges"]
+    assert len(edges) == size
+    assert all(edge["node"]["organization"]["name"].startswith("Batch Org") for edge in edges)
+    # One find for the page, one for all the organizations on it.
+    assert reads == Counter({"find": 2})
+
+
+@pytest.mark.parametrize("size", [3, 10])
+def test_organizations_with_their_connectors_cost_a_constant_number_of_reads(
+    counted_server: tuple[str, ReadCounter], size: int
+) -> None:
+    url, counter = counted_server
+    query = f"""{{ organizations(first: {size}) {{ edges {{ node {{
+        name
+        connectorCountsByStatus {{ status count }}
+        connectors(first: 5) {{ totalCount edges {{ node {{ endpoint organization {{ name }} }} }} }}
+    }} }} }} }}"""
+    result, reads = reads_for(url, counter, query)
+    nodes = [edge["node"] for edge in result["organizations"]["edges"]]
+    assert len(nodes) == size
+    assert all(len(node["connectors"]["edges"]) == 5 for node in nodes)
+    assert sum(node["connectors"]["totalCount"] for node in nodes) == sum(
+        entry["count"] for node in nodes for entry in node["connectorCountsByStatus"]
+    )
+    # organizations page + nested organizations; pages, totals and status counts are one aggregate each.
+    assert reads == Counter({"find": 2, "aggregate": 3})

@@ -1,0 +1,145 @@
+"""The library internals graph.compat relies on are still there, and used nowhere else.
+
+Each test names the upstream API; when an upgrade changes it, the failure says
+which promise in graph.compat no longer holds.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from pathlib import Path
+
+import graphql
+import pytest
+import strawberry
+from graphql import GraphQLError, GraphQLSchema, parse
+from graphql.validation import ASTValidationRule
+
+from graph.compat import cross_web, graphql_core
+from graph.compat import strawberry as strawberry_internals
+
+GRAPH = Path(__file__).resolve().parents[2] / "graph"
+
+# Modules of strawberry and graphql-core that are public API (documented for users).
+PUBLIC = {
+    "graphql",
+    "strawberry",
+    "strawberry.asgi",
+    "strawberry.dataloader",
+    "strawberry.exceptions",
+    "strawberry.extensions",
+    "strawberry.schema.config",
+    "strawberry.types",
+    "strawberry.types.graphql",
+    "strawberry.types.unset",
+}
+
+
+def test_graphql_core_is_the_tested_minor() -> None:
+    assert graphql.version_info[:2] == (3, 3)
+
+
+def test_executor_hooks_keep_their_signatures() -> None:
+    executor = graphql_core.StrawberryGraphQLCoreExecutionContext
+    assert list(inspect.signature(executor.collect_subfields).parameters) == [
+        "self",
+        "return_type",
+        "field_details_list",
+    ]
+    assert list(inspect.signature(executor.build_per_event_executor).parameters) == [
+        "self",
+        "payload",
+    ]
+    assert list(inspect.signature(executor.execute_operation).parameters) == ["self", "serially"]
+    fields = graphql_core.CollectedFields._fields
+    assert {"new_defer_usages", "forbidden_directive_instances"} <= set(fields)
+
+
+@strawberry.type
+class _Query:
+    @strawberry.field
+    def echo(self, word: str) -> str:
+        return word
+
+    @strawberry.field(metadata={"rate_limit": "search"})
+    def costly(self) -> int:
+        return 1
+
+
+class _Recording(graphql_core.HookedExecutor):
+    seen: dict[str, object] = {}
+
+    def subfields_key(self, return_type: object, field_details_list: object) -> None:
+        _Recording.seen["nodes"] = self.field_nodes_identity(field_details_list)
+        return None
+
+    def run_operation(self, execute: object) -> object:
+        _Recording.seen.update(
+            operation=self.operation_identity,
+            variables=self.variables_key(),
+            context=self.context_value,
+        )
+        return super().run_operation(execute)  # type: ignore[arg-type]
+
+
+def test_the_hooked_executor_sees_operation_variables_and_context() -> None:
+    schema = strawberry.Schema(query=_Query, execution_context_class=_Recording)
+    result = schema.execute_sync(
+        "query($w: String!) { echo(word: $w) }", variable_values={"w": "hi"}, context_value="ctx"
+    )
+    assert result.data == {"echo": "hi"}
+    assert _Recording.seen["variables"] == (("w", "hi"),)
+    assert _Recording.seen["context"] == "ctx"
+    assert isinstance(_Recording.seen["operation"], int)
+
+
+def test_token_limit_and_variable_errors_are_recognised() -> None:
+    with pytest.raises(GraphQLError) as stopped:
+        parse("{ a b c d e f }", max_tokens=3)
+    assert graphql_core.is_token_limit_error(stopped.value)
+    schema = strawberry.Schema(query=_Query)
+    result = schema.execute_sync("query($w: String!) { echo(word: $w) }", variable_values={})
+    assert result.errors is not None
+    assert graphql_core.is_variable_error(result.errors[0])
+
+
+def test_strawberry_internals() -> None:
+    schema = strawberry.Schema(query=_Query)
+    built = strawberry_internals.graphql_schema(schema)
+    assert isinstance(built, GraphQLSchema)
+    query_type = built.query_type
+    assert query_type is not None
+    assert strawberry_internals.field_metadata(query_type.fields["costly"]) == {
+        "rate_limit": "search"
+    }
+    assert strawberry_internals.field_metadata(query_type.fields["echo"]) == {}
+    depth = strawberry_internals.depth_rule(3, lambda context: False)
+    aliases = strawberry_internals.aliases_rule(3)
+    assert issubclass(depth, ASTValidationRule)
+    assert issubclass(aliases, ASTValidationRule)
+    # graph.core.limits reads `field_name` to let introspection nest deeply.
+    assert "field_name" in inspect.signature(strawberry_internals.IgnoreContext).parameters
+
+
+def test_cross_web_http_exception() -> None:
+    error = cross_web.HTTPException(400, "bad body")
+    assert (error.status_code, error.reason) == (400, "bad body")
+
+
+def test_library_internals_are_imported_only_in_graph_compat() -> None:
+    offenders = []
+    for path in GRAPH.rglob("*.py"):
+        if "compat" in path.relative_to(GRAPH).parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            modules = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                modules = [node.module]
+            elif isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            for module in modules:
+                library = module.split(".")[0]
+                if library in ("graphql", "strawberry", "cross_web") and module not in PUBLIC:
+                    offenders.append(f"{path.relative_to(GRAPH)}: {module}")
+    assert offenders == []
