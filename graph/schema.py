@@ -58,7 +58,7 @@ def build_schema(
         extensions.insert(0, DisableIntrospection)
     query = _root(
         "Query",
-        "Read the charging network: connectors and the organizations that own them.",
+        "Read the charging network: connectors, charge stations and the organizations that own them.",
         [part for domain in domains for part in domain.queries],
     )
     assert query is not None, "some domain must answer queries"
@@ -66,7 +66,7 @@ def build_schema(
         query=query,
         mutation=_root(
             "Mutation",
-            "Manage organizations and their connectors.",
+            "Manage organizations, their charge stations and connectors, and API keys.",
             [part for domain in domains for part in domain.mutations],
         ),
         subscription=_root(

@@ -8,7 +8,10 @@ import strawberry
 
 
 @strawberry.enum(
-    description="Operational state reported in real time by the charge station (OCPP 1.6 ChargePointStatus)."
+    description=(
+        "Operational state reported in real time by the charge station: OCPP 1.6 "
+        "ChargePointStatus, plus OCPP 2.0.1's Occupied."
+    )
 )
 class ConnectorStatus(Enum):
     AVAILABLE = strawberry.enum_value(
@@ -32,6 +35,14 @@ class ConnectorStatus(Enum):
         "Unavailable", description="Not available for charging (e.g. taken out of service)."
     )
     FAULTED = strawberry.enum_value("Faulted", description="In an error state; cannot charge.")
+    OCCUPIED = strawberry.enum_value(
+        "Occupied",
+        description=(
+            "In use, as an OCPP 2.0.1 station reports it (ConnectorStatus Occupied); refined to "
+            "CHARGING, SUSPENDED_EV, SUSPENDED_EVSE or PREPARING when the station reports its "
+            "transaction's charging state."
+        ),
+    )
 
 
 @strawberry.enum(description="Physical connector standard (OCPP 2.0.1 ConnectorEnumType subset).")

@@ -1,9 +1,9 @@
-"""Batched reads of connectors by organization, and the organization fields they answer.
+"""Batched reads of the connectors of an owner: an organization or a charge station.
 
-Every organization on a page asks for its connectors in the same tick; these
-loaders answer all of them with one aggregation per distinct question.
-`organization_page` and `status_counts` are what `Organization.connectors`
-and `Organization.connectorCountsByStatus` call.
+Every organization (or station) on a page asks for its connectors in the same
+tick; these loaders answer all of them with one aggregation per distinct
+question. `owner_page` and `owner_status_counts` answer `Organization.connectors`,
+`Chargestation.connectors` and their `connectorCountsByStatus`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from bson import ObjectId, json_util
 
@@ -19,7 +19,6 @@ from graph.connectors.enums import ConnectorStatus
 from graph.connectors.filters import connector_query
 from graph.connectors.models import connectors_collection as collection
 from graph.connectors.types import Connector, ConnectorFilter, StatusCount
-from graph.connectors.visibility import visible_query
 from graph.core.context import Context
 from graph.core.loaders import Loader
 from graph.core.pagination import (
@@ -29,6 +28,7 @@ from graph.core.pagination import (
     empty_connection,
     page_from_rows,
 )
+from graph.core.visibility import visible_query
 
 _STATUS_ORDER: dict[Any, int] = {
     status.value: index for index, status in enumerate(ConnectorStatus)
@@ -40,57 +40,64 @@ def freeze_query(query: dict[str, Any]) -> str:
     return json_util.dumps(query, sort_keys=True)
 
 
-@dataclass(frozen=True)
-class OrganizationPageKey:
-    """One organization's page of connectors: filter, size and position."""
+Owner = Literal["organization", "chargestation"]
+"""The stored field naming a connector's owner."""
 
-    organization: ObjectId
+
+@dataclass(frozen=True)
+class OwnerPageKey:
+    """One owner's page of connectors: filter, size and position."""
+
+    owner_field: Owner
+    owner: ObjectId
     query: str
     first: int
     after: str | None
 
 
-CountKey = tuple[ObjectId, str]
+CountKey = tuple[Owner, ObjectId, str]
 
 
-def _scoped(query: dict[str, Any], organizations: list[ObjectId]) -> dict[str, Any] | None:
-    """Restrict a filter to some organizations; None when the filter names another one."""
-    named = query.get("organization")
+def _scoped(
+    query: dict[str, Any], owner_field: Owner, owners: list[ObjectId]
+) -> dict[str, Any] | None:
+    """Restrict a filter to some owners; None when the filter names another one."""
+    named = query.get(owner_field)
     if named is not None:
-        organizations = [organization for organization in organizations if organization == named]
-        if not organizations:
+        owners = [owner for owner in owners if owner == named]
+        if not owners:
             return None
-    return {**query, "organization": {"$in": organizations}}
+    return {**query, owner_field: {"$in": owners}}
 
 
-class ConnectorCountByOrganization(Loader[CountKey, int]):
-    """How many connectors each (organization, filter) pair matches."""
+class ConnectorCountByOwner(Loader[CountKey, int]):
+    """How many connectors each (owner, filter) pair matches."""
 
     async def fetch(self, keys: Sequence[CountKey]) -> list[int]:
-        groups: dict[str, list[ObjectId]] = defaultdict(list)
-        for organization, query in keys:
-            groups[query].append(organization)
+        groups: dict[tuple[Owner, str], list[ObjectId]] = defaultdict(list)
+        for owner_field, owner, query in keys:
+            groups[(owner_field, query)].append(owner)
         counts: dict[CountKey, int] = {}
-        for query, organizations in groups.items():
-            match = _scoped(json_util.loads(query), organizations)
+        for (owner_field, query), owners in groups.items():
+            match = _scoped(json_util.loads(query), owner_field, owners)
             if match is None:
                 continue
-            pipeline = [{"$match": match}, {"$group": {"_id": "$organization", "n": {"$sum": 1}}}]
+            pipeline = [{"$match": match}, {"$group": {"_id": f"${owner_field}", "n": {"$sum": 1}}}]
             async for row in await collection().aggregate(pipeline):
-                counts[(row["_id"], query)] = row["n"]
+                counts[(owner_field, row["_id"], query)] = row["n"]
         return [counts.get(key, 0) for key in keys]
 
 
-class ConnectorPageByOrganization(Loader[OrganizationPageKey, Connection[Connector]]):
-    """Pages of connectors of many organizations; totals are counted (batched) only if asked."""
+class ConnectorPageByOwner(Loader[OwnerPageKey, Connection[Connector]]):
+    """Pages of connectors of many owners; totals are counted (batched) only if asked."""
 
-    async def fetch(self, keys: Sequence[OrganizationPageKey]) -> list[Connection[Connector]]:
-        groups: dict[tuple[str, int, str | None], list[ObjectId]] = defaultdict(list)
+    async def fetch(self, keys: Sequence[OwnerPageKey]) -> list[Connection[Connector]]:
+        groups: dict[tuple[Owner, str, int, str | None], list[ObjectId]] = defaultdict(list)
         for key in keys:
-            groups[(key.query, key.first, key.after)].append(key.organization)
+            groups[(key.owner_field, key.query, key.first, key.after)].append(key.owner)
         rows: dict[tuple[ObjectId, str, int, str | None], list[dict[str, Any]]] = {}
-        for (query, first, after), organizations in groups.items():
-            match = _scoped(json_util.loads(query), organizations)
+        for (owner_field, query, first, after), owners in groups.items():
+            match = _scoped(json_util.loads(query), owner_field, owners)
             if match is None:
                 continue
             if after is not None:
@@ -100,7 +107,7 @@ class ConnectorPageByOrganization(Loader[OrganizationPageKey, Connection[Connect
                 {"$match": match},
                 {
                     "$group": {
-                        "_id": "$organization",
+                        "_id": f"${owner_field}",
                         "docs": {
                             "$topN": {"n": first + 1, "sortBy": {"_id": 1}, "output": "$$ROOT"}
                         },
@@ -109,16 +116,16 @@ class ConnectorPageByOrganization(Loader[OrganizationPageKey, Connection[Connect
             ]
             async for row in await collection().aggregate(pipeline):
                 rows[(row["_id"], query, first, after)] = row["docs"]
-        counts = ConnectorCountByOrganization.on(self.context)
+        counts = ConnectorCountByOwner.on(self.context)
 
-        def total(key: OrganizationPageKey) -> Callable[[], Awaitable[int]]:
-            return lambda: counts.load((key.organization, key.query))
+        def total(key: OwnerPageKey) -> Callable[[], Awaitable[int]]:
+            return lambda: counts.load((key.owner_field, key.owner, key.query))
 
         return [
             page_from_rows(
                 [
                     Connector.from_document(doc)
-                    for doc in rows.get((key.organization, key.query, key.first, key.after), [])
+                    for doc in rows.get((key.owner, key.query, key.first, key.after), [])
                 ],
                 key.first,
                 Connector.cursor,
@@ -128,35 +135,37 @@ class ConnectorPageByOrganization(Loader[OrganizationPageKey, Connection[Connect
         ]
 
 
-StatusCountKey = tuple[ObjectId, bool]
-"""(organization, whether its inactive connectors count too)."""
+StatusCountKey = tuple[Owner, ObjectId, bool]
+"""(owner field, owner, whether inactive connectors count too)."""
 
 
-class StatusCountsByOrganization(Loader[StatusCountKey, list[tuple[ConnectorStatus, int]]]):
-    """For each key, (status, count) for every status the organization has connectors in."""
+class StatusCountsByOwner(Loader[StatusCountKey, list[tuple[ConnectorStatus, int]]]):
+    """For each key, (status, count) for every status the owner has connectors in."""
 
     async def fetch(
         self, keys: Sequence[StatusCountKey]
     ) -> list[list[tuple[ConnectorStatus, int]]]:
-        pipeline: list[dict[str, Any]] = [
-            {"$match": {"organization": {"$in": list({organization for organization, _ in keys})}}},
-            {
-                "$group": {
-                    "_id": {
-                        "organization": "$organization",
-                        "status": "$status",
-                        "active": "$active",
-                    },
-                    "n": {"$sum": 1},
-                }
-            },
-        ]
         found: dict[StatusCountKey, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        async for row in await collection().aggregate(pipeline):
-            group = row["_id"]
-            found[(group["organization"], True)][group["status"]] += row["n"]
-            if group.get("active") is not False:
-                found[(group["organization"], False)][group["status"]] += row["n"]
+        for owner_field in {owner_field for owner_field, _, _ in keys}:
+            owners = list({owner for field, owner, _ in keys if field == owner_field})
+            pipeline: list[dict[str, Any]] = [
+                {"$match": {owner_field: {"$in": owners}}},
+                {
+                    "$group": {
+                        "_id": {
+                            "owner": f"${owner_field}",
+                            "status": "$status",
+                            "active": "$active",
+                        },
+                        "n": {"$sum": 1},
+                    }
+                },
+            ]
+            async for row in await collection().aggregate(pipeline):
+                group = row["_id"]
+                found[(owner_field, group["owner"], True)][group["status"]] += row["n"]
+                if group.get("active") is not False:
+                    found[(owner_field, group["owner"], False)][group["status"]] += row["n"]
         return [
             [
                 (ConnectorStatus(status), count)
@@ -168,31 +177,37 @@ class StatusCountsByOrganization(Loader[StatusCountKey, list[tuple[ConnectorStat
         ]
 
 
-async def organization_page(
+async def owner_page(
     context: Context,
-    organization_id: ObjectId,
+    owner_field: Owner,
+    owner: ObjectId,
     filter: ConnectorFilter | None,
     first: int,
     after: str | None,
 ) -> Connection[Connector]:
-    """One page of an organization's connectors that the caller may see (batched)."""
+    """One page of an owner's connectors that the caller may see (batched)."""
     first = check_page_size(first)
     wanted = connector_query(filter)
-    if wanted.setdefault("organization", organization_id) != organization_id:
+    if wanted.setdefault(owner_field, owner) != owner:
         return empty_connection()
     query = visible_query(wanted, context.viewer)
     if query is None:
         return empty_connection()
-    # The loader scopes each page to its organization itself.
-    del query["organization"]
-    key = OrganizationPageKey(
-        organization=organization_id, query=freeze_query(query), first=first, after=after
+    # The loader scopes each page to its owner itself.
+    del query[owner_field]
+    key = OwnerPageKey(
+        owner_field=owner_field, owner=owner, query=freeze_query(query), first=first, after=after
     )
-    return await ConnectorPageByOrganization.on(context).load(key)
+    return await ConnectorPageByOwner.on(context).load(key)
 
 
-async def status_counts(context: Context, organization_id: ObjectId) -> list[StatusCount]:
-    """How many of an organization's connectors the caller may see are in each status."""
-    every = context.viewer.manages(organization_id)
-    counts = await StatusCountsByOrganization.on(context).load((organization_id, every))
+async def owner_status_counts(
+    context: Context, owner_field: Owner, owner: ObjectId, organization: ObjectId
+) -> list[StatusCount]:
+    """How many of an owner's connectors the caller may see are in each status.
+
+    `organization` is the owner's organization: its keys see inactive connectors too.
+    """
+    every = context.viewer.manages(organization)
+    counts = await StatusCountsByOwner.on(context).load((owner_field, owner, every))
     return [StatusCount(status=status, count=count) for status, count in counts]

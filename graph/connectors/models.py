@@ -6,28 +6,11 @@ from datetime import datetime
 from typing import Any
 
 from beanie import Document, PydanticObjectId
-from pydantic import BaseModel
 from pymongo import ASCENDING, GEOSPHERE, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 
 from graph.connectors.enums import ConnectorFormat, ConnectorStatus, ConnectorType, PowerType
-
-
-class GeoPoint(BaseModel):
-    """A GeoJSON point; `coordinates` is `[longitude, latitude]` as 2dsphere wants."""
-
-    type: str = "Point"
-    coordinates: list[float]
-
-
-class GeoSearchFields(BaseModel):
-    """Derived from `location` by `graph.core.geo.location_fields`, for fast searches."""
-
-    lat: float
-    lng: float
-    ring: int
-    fine: int
-    coarse: int
+from graph.core.geo import GeoPoint, GeoSearchFields
 
 
 class ConnectorDocument(Document):
@@ -48,6 +31,10 @@ class ConnectorDocument(Document):
     createdAt: datetime
     updatedAt: datetime
     organization: PydanticObjectId
+    # The charge station the connector belongs to, if any.
+    chargestation: PydanticObjectId | None = None
+    # True while `location` is the station's: the connector has no position of its own.
+    stationLocated: bool = False
 
     class Settings:
         name = "connectors"
@@ -56,6 +43,13 @@ class ConnectorDocument(Document):
             IndexModel([("organization", ASCENDING), ("_id", ASCENDING)], name="organization_id"),
             IndexModel([("status", ASCENDING), ("_id", ASCENDING)], name="status_id"),
             IndexModel([("power", ASCENDING)], name="power"),
+            # ocppId is unique within a station; connectors of no station are not indexed.
+            IndexModel(
+                [("chargestation", ASCENDING), ("ocppId", ASCENDING)],
+                name="chargestation_ocpp_unique",
+                unique=True,
+                partialFilterExpression={"chargestation": {"$type": "objectId"}},
+            ),
             IndexModel([("geo.ring", ASCENDING)], name="geo_ring"),
             IndexModel([("geo.fine", ASCENDING)], name="geo_fine"),
             IndexModel([("geo.coarse", ASCENDING)], name="geo_coarse"),

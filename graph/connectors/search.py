@@ -20,7 +20,6 @@ from graph.connectors.types import (
     NearbyConnectorConnection,
     NearbyConnectorEdge,
 )
-from graph.connectors.visibility import visible_query
 from graph.core.errors import BadUserInput
 from graph.core.geo import Box, box_around, box_condition, haversine_m, ring_cells, rings
 from graph.core.pagination import (
@@ -30,6 +29,7 @@ from graph.core.pagination import (
     encode_cursor,
 )
 from graph.core.viewer import Viewer
+from graph.core.visibility import visible_query
 
 # Rings beyond this (15 x 15 cells, about 1 km) cost more than reading the circle's box.
 MAX_RING = 7

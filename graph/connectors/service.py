@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from bson import ObjectId
@@ -19,7 +20,6 @@ from pymongo.errors import DuplicateKeyError, OperationFailure
 from graph.connectors.enums import ConnectorStatus
 from graph.connectors.models import ConnectorDocument, connectors_collection, stored_values
 from graph.connectors.types import Connector, CreateConnectorInput
-from graph.connectors.visibility import can_see, visible_query
 from graph.core.errors import BadUserInput, Conflict
 from graph.core.geo import location_fields
 from graph.core.ids import parse_id
@@ -33,6 +33,7 @@ from graph.core.pagination import (
 from graph.core.timestamps import now
 from graph.core.validators import check_latitude, check_longitude
 from graph.core.viewer import Viewer, missing, require_key, require_manager, write_scope
+from graph.core.visibility import can_see, visible_query
 from graph.organizations import service as organizations
 
 log = logging.getLogger(__name__)
@@ -87,20 +88,53 @@ _PUBLIC_NAMES = {
     "ocpp_id": "ocppId",
     "power_type": "powerType",
     "organization_id": "organizationId",
+    "chargestation_id": "chargestationId",
 }
 
 
+@dataclass(frozen=True)
+class StationReference:
+    """What a connector needs to know of the charge station it is attached to."""
+
+    organization: ObjectId
+    # The station's stored position (`location` and `geo`), or None when it has none.
+    position: dict[str, Any] | None
+
+
+StationLookup = Callable[[ObjectId], Awaitable[StationReference | None]]
+_station_lookups: list[StationLookup] = []
+
+
+def find_stations_with(lookup: StationLookup) -> None:
+    """How connectors find the charge station they are attached to (set by that domain)."""
+    _station_lookups.append(lookup)
+
+
+async def _station(station_id: ObjectId) -> StationReference | None:
+    for lookup in _station_lookups:
+        found = await lookup(station_id)
+        if found is not None:
+            return found
+    return None
+
+
 async def _changes(
-    viewer: Viewer, fields: Mapping[str, Any], path: str
+    viewer: Viewer,
+    fields: Mapping[str, Any],
+    path: str,
+    current: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Validate given input fields; returns the `$set` and `$unset` parts of an update.
 
     The organization a connector is given to must be one the caller manages.
+    `current` is the stored connector when it is an update.
     """
     to_set: dict[str, Any] = {}
     to_unset: dict[str, Any] = {}
     for name, value in fields.items():
         field = f"{path}.{_PUBLIC_NAMES.get(name, name)}"
+        if name == "chargestation_id":
+            continue  # placed below, once the organization is known
         if name == "coordinates":
             if value is None:
                 to_unset.update(location="", geo="")
@@ -121,11 +155,71 @@ async def _changes(
             continue
         stored, check = _CHECKS[name]
         to_set[stored] = check(value, field) if check else value
+    await _place_at_station(fields, path, to_set, to_unset, current or {})
     return stored_values(to_set), to_unset
 
 
-def _endpoint_conflict(endpoint: str, field: str) -> Conflict:
-    return Conflict(f"{field} {endpoint!r} is already used by another connector", field=field)
+async def _place_at_station(
+    fields: Mapping[str, Any],
+    path: str,
+    to_set: dict[str, Any],
+    to_unset: dict[str, Any],
+    current: Mapping[str, Any],
+) -> None:
+    """Attach to (or detach from) a charge station of the same organization.
+
+    A connector with no position of its own stands at its station's position
+    (`stationLocated`), and moves with the station.
+    """
+    if not fields.keys() & {"chargestation_id", "organization_id", "coordinates"}:
+        return
+    field = f"{path}.chargestationId"
+    station_id = current.get("chargestation")
+    if "chargestation_id" in fields:
+        given = fields["chargestation_id"]
+        station_id = parse_id(given, field) if given is not None else None
+    own_position = (
+        fields["coordinates"] is not None
+        if "coordinates" in fields
+        else bool(current.get("location")) and not current.get("stationLocated", False)
+    )
+    if station_id is None:
+        if current.get("chargestation") is not None:
+            to_unset["chargestation"] = ""
+        if current.get("stationLocated"):
+            if not own_position:
+                to_unset.update(location="", geo="")
+            to_set["stationLocated"] = False
+        return
+    to_set["chargestation"] = station_id
+    organization = to_set.get("organization", current.get("organization"))
+    station = await _station(station_id)
+    if station is None or station.organization != organization:
+        raise BadUserInput(
+            f"{field} must be a charge station of the connector's organization", field=field
+        )
+    if own_position:
+        to_set["stationLocated"] = False
+    elif station.position is not None:
+        to_unset.pop("location", None)
+        to_unset.pop("geo", None)
+        to_set.update(station.position, stationLocated=True)
+    else:
+        to_set["stationLocated"] = True
+
+
+def _conflict(error: DuplicateKeyError, to_set: Mapping[str, Any]) -> Conflict:
+    """The uniqueness rule a write broke: the endpoint, or the ocppId within a station."""
+    if "chargestation_ocpp_unique" in str(error):
+        return Conflict(
+            f"input.ocppId {to_set.get('ocppId')} is already used by another connector of "
+            "this charge station",
+            field="input.ocppId",
+        )
+    return Conflict(
+        f"input.endpoint {to_set.get('endpoint')!r} is already used by another connector",
+        field="input.endpoint",
+    )
 
 
 # --- reads ----------------------------------------------------------------
@@ -179,23 +273,30 @@ async def create(viewer: Viewer, data: CreateConnectorInput) -> Connector:
         "active": data.active,
         "status": data.status,
         "coordinates": data.coordinates,
+        "chargestation_id": data.chargestation_id,
     }
     to_set, _ = await _changes(viewer, fields, "input")
     moment = now()
     document = {**to_set, "createdAt": moment, "updatedAt": moment}
     try:
         inserted = await ConnectorDocument.model_validate(document).insert()
-    except DuplicateKeyError:
-        raise _endpoint_conflict(to_set["endpoint"], "input.endpoint") from None
+    except DuplicateKeyError as error:
+        raise _conflict(error, to_set) from None
     stored = inserted.model_dump(exclude={"id"})
     return Connector.from_document({"_id": inserted.id, **stored_values(stored)})
 
 
 async def update(viewer: Viewer, connector_id: ObjectId, fields: Mapping[str, Any]) -> Connector:
     target = {"_id": connector_id, **write_scope(viewer, "updateConnector")}
-    to_set, to_unset = await _changes(viewer, fields, "input")
-    if not to_set and not to_unset:
+    current = None
+    if fields.keys() & {"chargestation_id", "organization_id", "coordinates"}:
+        # Placement depends on what is stored (organization, station, own position).
         current = await collection().find_one(target)
+        if current is None:
+            raise missing(viewer, "connector", connector_id, "id")
+    to_set, to_unset = await _changes(viewer, fields, "input", current)
+    if not to_set and not to_unset:
+        current = current or await collection().find_one(target)
         if current is None:
             raise missing(viewer, "connector", connector_id, "id")
         return Connector.from_document(current)
@@ -206,8 +307,8 @@ async def update(viewer: Viewer, connector_id: ObjectId, fields: Mapping[str, An
         doc = await collection().find_one_and_update(
             target, update, return_document=ReturnDocument.AFTER
         )
-    except DuplicateKeyError:
-        raise _endpoint_conflict(to_set["endpoint"], "input.endpoint") from None
+    except DuplicateKeyError as error:
+        raise _conflict(error, to_set) from None
     if doc is None:
         raise missing(viewer, "connector", connector_id, "id")
     return Connector.from_document(doc)
@@ -226,6 +327,38 @@ async def set_status(viewer: Viewer, connector_id: ObjectId, status: ConnectorSt
     if doc is None:
         raise missing(viewer, "connector", connector_id, "id")
     return Connector.from_document(doc)
+
+
+async def count_for_chargestation(station_id: ObjectId) -> str | None:
+    """What of a station's connectors remain, for its deletion guard."""
+    remaining = await collection().count_documents({"chargestation": station_id})
+    return f"{remaining} connector(s)" if remaining else None
+
+
+async def follow_station(station_id: ObjectId, position: dict[str, Any] | None) -> None:
+    """A station moved: its connectors without a position of their own move with it."""
+    placed = {"chargestation": station_id, "stationLocated": True}
+    if position is None:
+        await collection().update_many(
+            placed, {"$unset": {"location": "", "geo": ""}, "$set": {"updatedAt": now()}}
+        )
+    else:
+        await collection().update_many(placed, {"$set": {**position, "updatedAt": now()}})
+
+
+async def report_status(station_id: ObjectId, ocpp_id: int, status: ConnectorStatus) -> bool:
+    """A station reports one of its connectors' status; False when it has no such connector.
+
+    Reporting the current status again writes nothing (so no event).
+    """
+    connector = {"chargestation": station_id, "ocppId": ocpp_id}
+    changed = await collection().update_one(
+        {**connector, "status": {"$ne": status.value}},
+        {"$set": {"status": status.value, "updatedAt": now()}},
+    )
+    if changed.matched_count:
+        return True
+    return await collection().count_documents(connector, limit=1) > 0
 
 
 async def count_for_organization(organization_id: ObjectId) -> str | None:

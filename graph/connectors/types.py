@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from bson import ObjectId
@@ -14,6 +14,9 @@ from graph.core.context import Info
 from graph.core.pagination import PageInfo, encode_cursor
 from graph.organizations.loaders import OrganizationById
 from graph.organizations.types import Organization
+
+if TYPE_CHECKING:
+    from graph.chargestations.types import Chargestation
 
 
 @strawberry.type(description="A position on Earth in WGS 84 degrees.")
@@ -49,15 +52,35 @@ class Connector:
     power_type: PowerType = strawberry.field(description="Kind of power delivered.")
     power: float = strawberry.field(description="Maximum power in kilowatts.")
     coordinates: Coordinates | None = strawberry.field(
-        description="Where the connector is; null when the operator has not located it."
+        description=(
+            "Where the connector is: its own position, or else its charge station's; null "
+            "when neither is known."
+        )
     )
     created_at: datetime = strawberry.field(description="When this record was created.")
     updated_at: datetime = strawberry.field(description="When this record last changed.")
     organization_id: strawberry.Private[ObjectId]
+    chargestation_id: strawberry.Private[ObjectId | None]
 
     @strawberry.field(description="The organization that owns and operates this connector.")
     async def organization(self, info: Info) -> Organization:
         return await OrganizationById.on(info.context).load(self.organization_id)
+
+    @strawberry.field(
+        description=(
+            "The charge station this connector belongs to; null when it belongs to none, or "
+            "when the station is inactive and the caller may not see it."
+        )
+    )
+    async def chargestation(
+        self, info: Info
+    ) -> Annotated[Chargestation, strawberry.lazy("graph.chargestations.types")] | None:
+        if self.chargestation_id is None:
+            return None
+        # The chargestations domain depends on this one (docs/architecture.md).
+        from graph.chargestations.loaders import visible_chargestation
+
+        return await visible_chargestation(info.context, self.chargestation_id)
 
     def cursor(self) -> str:
         """Connectors are listed in id order, so the id is the cursor."""
@@ -85,6 +108,7 @@ class Connector:
             created_at=doc["createdAt"],
             updated_at=doc["updatedAt"],
             organization_id=doc["organization"],
+            chargestation_id=doc.get("chargestation"),
         )
 
 
@@ -173,7 +197,9 @@ class CreateConnectorInput:
     endpoint: str = strawberry.field(
         description="Four alphanumeric characters, unique across all connectors regardless of case."
     )
-    ocpp_id: int = strawberry.field(description="The OCPP connector id, 1 or higher.")
+    ocpp_id: int = strawberry.field(
+        description="The OCPP connector id (1.6 connectorId, 2.0.1 evseId), 1 or higher; unique within its charge station."
+    )
     type: ConnectorType = strawberry.field(description="The connector standard.")
     format: ConnectorFormat = strawberry.field(description="Cable or socket.")
     power_type: PowerType = strawberry.field(description="Kind of power delivered.")
@@ -183,7 +209,12 @@ class CreateConnectorInput:
         default=ConnectorStatus.AVAILABLE, description="The initial operational state."
     )
     coordinates: CoordinatesInput | None = strawberry.field(
-        default=None, description="Where the connector is."
+        default=None,
+        description="Where the connector is; without it, a connector of a station is at the station.",
+    )
+    chargestation_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="The charge station it belongs to: one of the same organization.",
     )
 
 
@@ -217,5 +248,10 @@ class UpdateConnectorInput:
         default=strawberry.UNSET, description="A new operational state."
     )
     coordinates: CoordinatesInput | None = strawberry.field(
-        default=strawberry.UNSET, description="A new position; null removes it."
+        default=strawberry.UNSET,
+        description="A new position; null removes it (a connector of a station is then at the station).",
+    )
+    chargestation_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Attach it to this charge station (of the same organization); null detaches it.",
     )

@@ -16,6 +16,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
+
 EARTH_RADIUS_M = 6_371_008.8  # mean Earth radius (IUGG)
 RING_DEG = 0.002  # about 220 m north-south: nearest-first searches grow rings of these
 FINE_DEG = 0.1  # about 11 km north-south
@@ -30,6 +32,23 @@ _COLS_COARSE = round(360 / COARSE_DEG)
 # this many coarse cells, only the latitude/longitude ranges.
 MAX_FINE_CELLS = 400
 MAX_COARSE_CELLS = 2000
+
+
+class GeoPoint(BaseModel):
+    """A GeoJSON point; `coordinates` is `[longitude, latitude]` as 2dsphere wants."""
+
+    type: str = "Point"
+    coordinates: list[float]
+
+
+class GeoSearchFields(BaseModel):
+    """Derived from `location` by `location_fields`, for fast searches."""
+
+    lat: float
+    lng: float
+    ring: int
+    fine: int
+    coarse: int
 
 
 def _cell(latitude: float, longitude: float, size: float, rows: int, cols: int) -> int:

@@ -29,6 +29,11 @@ class Settings:
     # Allowance per API key (or per client address without one), per minute; 0 = unlimited.
     writes_per_minute: int = 120
     searches_per_minute: int = 600
+    # OCPP: the heartbeat interval given to stations at boot; a station whose
+    # connection was not renewed for two intervals reads offline.
+    ocpp_heartbeat_seconds: int = 60
+    # OCPP: messages one station may send per minute before it is answered with CALLERRORs.
+    ocpp_messages_per_minute: int = 300
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -48,6 +53,12 @@ class Settings:
             ),
             "writes_per_minute": int(os.environ.get("CHARGEGRAPH_WRITES_PER_MINUTE", "120")),
             "searches_per_minute": int(os.environ.get("CHARGEGRAPH_SEARCHES_PER_MINUTE", "600")),
+            "ocpp_heartbeat_seconds": int(
+                os.environ.get("CHARGEGRAPH_OCPP_HEARTBEAT_SECONDS", "60")
+            ),
+            "ocpp_messages_per_minute": int(
+                os.environ.get("CHARGEGRAPH_OCPP_MESSAGES_PER_MINUTE", "300")
+            ),
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)  # type: ignore[arg-type]

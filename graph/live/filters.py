@@ -8,9 +8,9 @@ from typing import Any
 
 from bson import ObjectId
 
-from graph.connectors.visibility import can_see
 from graph.core.geo import Box, box_around, box_condition, haversine_m
 from graph.core.viewer import ANONYMOUS, Viewer
+from graph.core.visibility import can_see
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class StatusFilter:
 
     connector_ids: frozenset[ObjectId] | None = None
     organization_id: ObjectId | None = None
+    chargestation_id: ObjectId | None = None
     near: Circle | None = None
     bounds: Box | None = None
     viewer: Viewer = ANONYMOUS
@@ -39,6 +40,11 @@ class StatusFilter:
         if (
             self.organization_id is not None
             and connector.get("organization") != self.organization_id
+        ):
+            return False
+        if (
+            self.chargestation_id is not None
+            and connector.get("chargestation") != self.chargestation_id
         ):
             return False
         if self.near is None and self.bounds is None:
@@ -60,9 +66,27 @@ class StatusFilter:
             query["_id"] = {"$in": sorted(self.connector_ids)}
         if self.organization_id is not None:
             query["organization"] = self.organization_id
+        if self.chargestation_id is not None:
+            query["chargestation"] = self.chargestation_id
         box = self.bounds
         if self.near is not None:
             box = box_around(self.near.latitude, self.near.longitude, self.near.radius_m)
         if box is not None:
             query.update(box_condition(box))
         return query
+
+
+@dataclass(frozen=True)
+class OnlineFilter:
+    """Which stations' connections a subscription watches; all given conditions must hold."""
+
+    organization_id: ObjectId | None = None
+    chargestation_ids: frozenset[ObjectId] | None = None
+    viewer: Viewer = ANONYMOUS
+
+    def matches(self, station: Mapping[str, Any]) -> bool:
+        if not can_see(self.viewer, station):
+            return False
+        if self.organization_id is not None and station.get("organization") != self.organization_id:
+            return False
+        return self.chargestation_ids is None or station["_id"] in self.chargestation_ids

@@ -1,7 +1,9 @@
-"""The status hub: the process's single change stream on the connectors collection.
+"""The status hub: the process's single change stream, on the database.
 
-Status changes are read once from MongoDB, whichever process (or tool) wrote
-them, and handed to every matching subscriber through its own bounded queue.
+It follows two kinds of change: connectors' statuses, and charge stations
+going online or offline. Each is read once from MongoDB, whichever process
+(or tool) wrote it, and handed to every matching subscriber through its own
+bounded queue.
 Publishing never waits for a subscriber, so a slow one can only lose its own
 subscription (closed with SUBSCRIBER_TOO_SLOW), never delay the others.
 
@@ -28,24 +30,35 @@ from pymongo.errors import OperationFailure, PyMongoError
 
 from graph.connectors.enums import ConnectorStatus
 from graph.core.errors import ClientError
-from graph.live.filters import StatusFilter
+from graph.live.filters import OnlineFilter, StatusFilter
 
 log = logging.getLogger(__name__)
 
-# Only updates that touch `status`, and whole-document replacements, can change it.
-_PIPELINE: list[dict[str, Any]] = [
-    {
-        "$match": {
-            "$or": [
-                {
-                    "operationType": "update",
-                    "updateDescription.updatedFields.status": {"$exists": True},
-                },
-                {"operationType": "replace"},
-            ]
+
+def _pipeline(connectors: str, stations: str) -> list[dict[str, Any]]:
+    """Only connector updates that touch `status` (or replace the whole document) can change
+    a status; only station updates that touch `online` can change a station's connection."""
+    return [
+        {
+            "$match": {
+                "$or": [
+                    {
+                        "ns.coll": connectors,
+                        "operationType": "update",
+                        "updateDescription.updatedFields.status": {"$exists": True},
+                    },
+                    {"ns.coll": connectors, "operationType": "replace"},
+                    {
+                        "ns.coll": stations,
+                        "operationType": "update",
+                        "updateDescription.updatedFields.online": {"$exists": True},
+                    },
+                ]
+            }
         }
-    }
-]
+    ]
+
+
 # MongoDB's codes for a resume token whose history is gone from the oplog.
 _HISTORY_LOST = {280, 286}
 
@@ -76,6 +89,19 @@ class StatusChange:
 
 
 @dataclass(frozen=True)
+class OnlineChange:
+    """A charge station's connection opened (`online`) or ended."""
+
+    chargestation: dict[str, Any]
+    online: bool
+    changed_at: datetime
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+Change = StatusChange | OnlineChange
+
+
+@dataclass(frozen=True)
 class _End:
     error: ClientError | None = None
 
@@ -84,13 +110,13 @@ class _End:
 class Subscriber:
     """One subscription's filter and queue."""
 
-    filter: StatusFilter
-    queue: asyncio.Queue[StatusChange | _End]
+    filter: StatusFilter | OnlineFilter
+    queue: asyncio.Queue[Change | _End]
     # The organization API key it was opened with, if any: revoking it ends the subscription.
     key_id: ObjectId | None = None
     closed: bool = field(default=False)
 
-    async def changes(self) -> AsyncIterator[StatusChange]:
+    async def changes(self) -> AsyncIterator[Change]:
         """The matching changes, until the hub ends the subscription."""
         while True:
             item = await self.queue.get()
@@ -108,14 +134,18 @@ class StatusHub:
         self,
         collection: Callable[[], AsyncCollection[dict[str, Any]]],
         queue_size: int = 1000,
+        stations: Callable[[], AsyncCollection[dict[str, Any]]] | None = None,
     ) -> None:
         self._collection = collection
+        self._stations = stations
         self._queue_size = queue_size
         # Subscribers indexed by what they watch, so an event is offered only to
         # those that may want it.
         self._by_connector: dict[ObjectId, set[Subscriber]] = defaultdict(set)
         self._by_organization: dict[ObjectId, set[Subscriber]] = defaultdict(set)
+        self._by_chargestation: dict[ObjectId, set[Subscriber]] = defaultdict(set)
         self._others: set[Subscriber] = set()
+        self._online: set[Subscriber] = set()
         self._by_key: dict[ObjectId, set[Subscriber]] = defaultdict(set)
         self._count = 0
         self._task: asyncio.Task[None] | None = None
@@ -141,8 +171,10 @@ class StatusHub:
             self._task = None
         self._end_all(None)
 
-    def subscribe(self, status_filter: StatusFilter, key_id: ObjectId | None = None) -> Subscriber:
-        subscriber = Subscriber(status_filter, asyncio.Queue(self._queue_size), key_id)
+    def subscribe(
+        self, watched: StatusFilter | OnlineFilter, key_id: ObjectId | None = None
+    ) -> Subscriber:
+        subscriber = Subscriber(watched, asyncio.Queue(self._queue_size), key_id)
         self._bucket(subscriber).add(subscriber)
         if key_id is not None:
             self._by_key[key_id].add(subscriber)
@@ -172,12 +204,16 @@ class StatusHub:
 
     def _bucket(self, subscriber: Subscriber) -> set[Subscriber]:
         status_filter = subscriber.filter
+        if isinstance(status_filter, OnlineFilter):
+            return self._online
         if status_filter.connector_ids is not None:
             # Indexed under its first id only when it watches exactly one connector.
             if len(status_filter.connector_ids) == 1:
                 return self._by_connector[next(iter(status_filter.connector_ids))]
         elif status_filter.organization_id is not None:
             return self._by_organization[status_filter.organization_id]
+        elif status_filter.chargestation_id is not None:
+            return self._by_chargestation[status_filter.chargestation_id]
         return self._others
 
     def _end(self, subscriber: Subscriber, error: ClientError | None) -> None:
@@ -188,26 +224,32 @@ class StatusHub:
         subscriber.queue.put_nowait(_End(error))
 
     def _end_all(self, error: ClientError | None) -> None:
-        everyone = set(self._others)
-        for buckets in (self._by_connector, self._by_organization):
+        everyone = self._others | self._online
+        for buckets in (self._by_connector, self._by_organization, self._by_chargestation):
             for bucket in buckets.values():
                 everyone |= bucket
         for subscriber in everyone:
             self._end(subscriber, error)
         self._by_connector.clear()
         self._by_organization.clear()
+        self._by_chargestation.clear()
 
-    def publish(self, change: StatusChange) -> None:
+    def publish(self, change: Change) -> None:
         """Hand a change to every matching subscriber without waiting for any of them."""
         self.stats["events"] += 1
-        connector = change.connector
-        candidates = [
-            *self._by_connector.get(connector["_id"], ()),
-            *self._by_organization.get(connector.get("organization"), ()),  # type: ignore[arg-type]
-            *self._others,
-        ]
+        if isinstance(change, OnlineChange):
+            document = change.chargestation
+            candidates = list(self._online)
+        else:
+            document = change.connector
+            candidates = [
+                *self._by_connector.get(document["_id"], ()),
+                *self._by_organization.get(document.get("organization"), ()),  # type: ignore[arg-type]
+                *self._by_chargestation.get(document.get("chargestation"), ()),  # type: ignore[arg-type]
+                *self._others,
+            ]
         for subscriber in candidates:
-            if not subscriber.filter.matches(connector):
+            if not subscriber.filter.matches(document):
                 continue
             try:
                 subscriber.queue.put_nowait(change)
@@ -227,8 +269,10 @@ class StatusHub:
         delay = 0.1
         while True:
             try:
-                async with await self._collection().watch(
-                    _PIPELINE,
+                collection = self._collection()
+                stations = self._stations().name if self._stations is not None else ""
+                async with await collection.database.watch(
+                    _pipeline(collection.name, stations),
                     full_document="updateLookup",
                     full_document_before_change="whenAvailable",
                     resume_after=self._resume_token,
@@ -241,7 +285,11 @@ class StatusHub:
                         if event is None:
                             await asyncio.sleep(0.01)
                             continue
-                        change = _status_change(event)
+                        change = (
+                            _status_change(event)
+                            if event["ns"]["coll"] == collection.name
+                            else _online_change(event)
+                        )
                         if change is not None:
                             self.publish(change)
                             # Let subscribers send before the next event of a burst,
@@ -270,6 +318,19 @@ class StatusHub:
         self.stats["stream_restarts"] += 1
         log.warning("status change stream interrupted (%s); resuming in %.1fs", error, delay)
         await asyncio.sleep(delay)
+
+
+def _online_change(event: dict[str, Any]) -> OnlineChange | None:
+    """An OnlineChange for a station's change event (None when it was deleted meanwhile)."""
+    document = event.get("fullDocument")
+    if document is None:
+        return None
+    wall_time: datetime = event["wallTime"]
+    return OnlineChange(
+        chargestation=document,
+        online=bool(event["updateDescription"]["updatedFields"]["online"]),
+        changed_at=wall_time.replace(microsecond=wall_time.microsecond // 1000 * 1000),
+    )
 
 
 def _status_change(event: dict[str, Any]) -> StatusChange | None:

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pymongo.errors import PyMongoError
 
 from graph.access import service as access
+from graph.chargestations import service as chargestations
 from graph.connectors import service as connectors
 from graph.core.context import Services
 from graph.core.plugin import Domain
@@ -24,7 +25,9 @@ REVOCATION_CHECK_SECONDS = 2.0
 
 
 def status_hub(settings: Settings, services: Services) -> StatusHub:
-    return StatusHub(connectors.collection, settings.subscriber_queue_size)
+    return StatusHub(
+        connectors.collection, settings.subscriber_queue_size, stations=chargestations.collection
+    )
 
 
 async def watch_revocations(hub: StatusHub) -> None:

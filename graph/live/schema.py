@@ -1,26 +1,28 @@
-"""The `connectorStatusChanged` subscription.
+"""The `connectorStatusChanged` and `chargestationOnlineChanged` subscriptions.
 
-Opening one is a sequence of named steps, each a function of its own:
-`recheck_key` (a long-lived connection's key may have been revoked),
-`status_filter` (validate the arguments), `charge` (a subscription costs one
-search), `check_room` (a cap per connection), then `follow`: subscribe to the
-hub, send the snapshot (`current_statuses`) if asked, then the changes.
+Opening one is a sequence of named steps, each a function of its own, run in
+order by `opened`: `recheck_key` (a long-lived connection's key may have been
+revoked), the filter (`status_filter` / `online_filter` validate the
+arguments), `charge` (a subscription costs one search), `check_room` (a cap
+per connection), then following the hub (`follow`: subscribe, send the
+snapshot from `current_statuses` if asked, then the changes; `follow_online`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncGenerator, Hashable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Hashable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import strawberry
+from bson import ObjectId
 
 from graph.access.service import Authenticator
+from graph.chargestations.types import Chargestation
 from graph.connectors import service
 from graph.connectors.enums import ConnectorStatus
 from graph.connectors.types import Connector
-from graph.connectors.visibility import visible_query
 from graph.core.context import Context, Info
 from graph.core.errors import BadUserInput
 from graph.core.geo import Box
@@ -28,11 +30,14 @@ from graph.core.ids import parse_id, parse_ids
 from graph.core.rate_limit import RateLimiter
 from graph.core.validators import check_latitude, check_longitude, check_radius, viewport
 from graph.core.viewer import Viewer
-from graph.live.filters import Circle, StatusFilter
-from graph.live.hub import StatusChange, StatusHub
+from graph.core.visibility import visible_query
+from graph.live.filters import Circle, OnlineFilter, StatusFilter
+from graph.live.hub import OnlineChange, StatusChange, StatusHub
 
 MAX_CURRENT = 5000
-MAX_CONNECTOR_IDS = 1000
+MAX_IDS = 1000
+FilterT = TypeVar("FilterT")
+EventT = TypeVar("EventT")
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 20
 
 
@@ -78,6 +83,29 @@ class ConnectorStatusEvent:
         return event  # type: ignore[no-any-return]
 
 
+@strawberry.type(description="A charge station's OCPP connection opened or ended.")
+class ChargestationOnlineEvent:
+    chargestation: Chargestation = strawberry.field(description="The station, as it is now.")
+    online: bool = strawberry.field(description="True: it connected; false: it is gone.")
+    changed_at: datetime = strawberry.field(description="When the change was written.")
+    # Execution results shared by subscribers asking the same question (graph.core.execution).
+    shared_results: strawberry.Private[dict[Hashable, Any]] = dataclasses.field(
+        default_factory=dict
+    )
+
+    @classmethod
+    def shared(cls, change: OnlineChange) -> ChargestationOnlineEvent:
+        """One event object per change, whichever subscribers receive it."""
+        event = change.memo.get("event")
+        if event is None:
+            event = change.memo["event"] = cls(
+                chargestation=Chargestation.from_document(change.chargestation),
+                online=change.online,
+                changed_at=change.changed_at,
+            )
+        return event  # type: ignore[no-any-return]
+
+
 @strawberry.input(description="A circle on the map.")
 class NearInput:
     latitude: float = strawberry.field(description="Centre, degrees north (-90 to 90).")
@@ -93,12 +121,40 @@ class BoundsInput:
     east: float = strawberry.field(description="Eastern edge, degrees east.")
 
 
+def _optional_id(value: strawberry.ID | None, field: str) -> ObjectId | None:
+    return parse_id(value, field) if value is not None else None
+
+
+def _id_set(values: list[strawberry.ID] | None, field: str) -> frozenset[ObjectId] | None:
+    if values is None:
+        return None
+    if len(values) > MAX_IDS:
+        raise BadUserInput(
+            f"{field} may name at most {MAX_IDS} ids, got {len(values)}", field=field
+        )
+    return frozenset(parse_ids(values, field))
+
+
+def online_filter(
+    viewer: Viewer,
+    organization_id: strawberry.ID | None,
+    chargestation_ids: list[strawberry.ID] | None,
+) -> OnlineFilter:
+    """Validate the station subscription's arguments into one filter."""
+    return OnlineFilter(
+        organization_id=_optional_id(organization_id, "organizationId"),
+        chargestation_ids=_id_set(chargestation_ids, "chargestationIds"),
+        viewer=viewer,
+    )
+
+
 def status_filter(
     viewer: Viewer,
     connector_ids: list[strawberry.ID] | None,
     organization_id: strawberry.ID | None,
     near: NearInput | None,
     bounds: BoundsInput | None,
+    chargestation_id: strawberry.ID | None = None,
 ) -> StatusFilter:
     """Validate the subscription's arguments into one filter."""
     circle = None
@@ -108,22 +164,13 @@ def status_filter(
             check_longitude(near.longitude, "near.longitude"),
             check_radius(near.radius_meters, "near.radiusMeters"),
         )
-    if connector_ids is not None and len(connector_ids) > MAX_CONNECTOR_IDS:
-        raise BadUserInput(
-            f"connectorIds may name at most {MAX_CONNECTOR_IDS} connectors, got "
-            f"{len(connector_ids)}",
-            field="connectorIds",
-        )
     box: Box | None = None
     if bounds is not None:
         box = viewport(bounds.south, bounds.west, bounds.north, bounds.east, "bounds")
     return StatusFilter(
-        connector_ids=frozenset(parse_ids(connector_ids, "connectorIds"))
-        if connector_ids is not None
-        else None,
-        organization_id=parse_id(organization_id, "organizationId")
-        if organization_id is not None
-        else None,
+        connector_ids=_id_set(connector_ids, "connectorIds"),
+        organization_id=_optional_id(organization_id, "organizationId"),
+        chargestation_id=_optional_id(chargestation_id, "chargestationId"),
         near=circle,
         bounds=box,
         viewer=viewer,
@@ -184,12 +231,44 @@ async def follow(
     subscriber = hub.subscribe(watched, watched.viewer.key_id)
     try:
         if include_current:
-            for change in await current_statuses(watched):
-                yield ConnectorStatusEvent.from_change(change)
+            for current in await current_statuses(watched):
+                yield ConnectorStatusEvent.from_change(current)
         async for change in subscriber.changes():
+            assert isinstance(change, StatusChange)
             yield ConnectorStatusEvent.shared(change)
     finally:
         hub.unsubscribe(subscriber)
+
+
+async def follow_online(
+    hub: StatusHub, watched: OnlineFilter
+) -> AsyncGenerator[ChargestationOnlineEvent, None]:
+    """Every matching station connection change, until the hub ends it."""
+    subscriber = hub.subscribe(watched, watched.viewer.key_id)
+    try:
+        async for change in subscriber.changes():
+            assert isinstance(change, OnlineChange)
+            yield ChargestationOnlineEvent.shared(change)
+    finally:
+        hub.unsubscribe(subscriber)
+
+
+async def opened(
+    context: Context,
+    watched: Callable[[], FilterT],
+    events: Callable[[FilterT], AsyncIterator[EventT]],
+) -> AsyncGenerator[EventT, None]:
+    """Open a subscription, step by step (the module docstring), and relay its events."""
+    await recheck_key(context)
+    chosen = watched()
+    charge(context.limiter, context.viewer, context.client_address)
+    check_room(context.open_subscriptions)
+    context.open_subscriptions += 1
+    try:
+        async for event in events(chosen):
+            yield event
+    finally:
+        context.open_subscriptions -= 1
 
 
 @strawberry.type
@@ -211,13 +290,15 @@ class LiveSubscriptions:
         info: Info,
         connector_ids: Annotated[
             list[strawberry.ID] | None,
-            strawberry.argument(
-                description=f"Only these connectors (at most {MAX_CONNECTOR_IDS})."
-            ),
+            strawberry.argument(description=f"Only these connectors (at most {MAX_IDS})."),
         ] = None,
         organization_id: Annotated[
             strawberry.ID | None,
             strawberry.argument(description="Only connectors of this organization."),
+        ] = None,
+        chargestation_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only connectors of this charge station."),
         ] = None,
         near: Annotated[
             NearInput | None,
@@ -238,13 +319,42 @@ class LiveSubscriptions:
         ] = False,
     ) -> AsyncGenerator[ConnectorStatusEvent, None]:
         context = info.context
-        await recheck_key(context)
-        watched = status_filter(context.viewer, connector_ids, organization_id, near, bounds)
-        charge(context.limiter, context.viewer, context.client_address)
-        check_room(context.open_subscriptions)
-        context.open_subscriptions += 1
-        try:
-            async for event in follow(context.services.get(StatusHub), watched, include_current):
-                yield event
-        finally:
-            context.open_subscriptions -= 1
+        hub = context.services.get(StatusHub)
+        async for event in opened(
+            context,
+            lambda: status_filter(
+                context.viewer, connector_ids, organization_id, near, bounds, chargestation_id
+            ),
+            lambda watched: follow(hub, watched, include_current),
+        ):
+            yield event
+
+    @strawberry.subscription(
+        description=(
+            "Charge stations going online (their OCPP connection opened) or offline (it ended, "
+            "or its lease ran out because its server process died). All given conditions must "
+            "hold; with none, every station the caller may see is watched (inactive ones: only "
+            "by their organization's keys and admins). Same limits and endings as "
+            "connectorStatusChanged."
+        )
+    )
+    async def chargestation_online_changed(
+        self,
+        info: Info,
+        organization_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only stations of this organization."),
+        ] = None,
+        chargestation_ids: Annotated[
+            list[strawberry.ID] | None,
+            strawberry.argument(description=f"Only these stations (at most {MAX_IDS})."),
+        ] = None,
+    ) -> AsyncGenerator[ChargestationOnlineEvent, None]:
+        context = info.context
+        hub = context.services.get(StatusHub)
+        async for event in opened(
+            context,
+            lambda: online_filter(context.viewer, organization_id, chargestation_ids),
+            lambda watched: follow_online(hub, watched),
+        ):
+            yield event

@@ -27,6 +27,8 @@ class Configurations(BaseModel):
 
     basicAuthEnabled: bool = False
     basicAuthPassword: str | None = None
+    # Whether the organization's stations may start charging for any idTag.
+    freeVend: bool = False
 
 
 class OrganizationDocument(Document):

@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import hmac
 import re
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from bson import ObjectId
@@ -79,6 +81,18 @@ def hash_password(password: str) -> str:
     return "scrypt$" + base64.b64encode(salt).decode() + "$" + base64.b64encode(digest).decode()
 
 
+def password_matches(stored_hash: str | None, password: str) -> bool:
+    """Does `password` match a hash made by `hash_password`? (About 50 ms: run it off the loop.)"""
+    try:
+        scheme, salt, digest = (stored_hash or "").split("$")
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    candidate = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), **_SCRYPT)
+    return hmac.compare_digest(candidate, base64.b64decode(digest))
+
+
 # --- validation -----------------------------------------------------------
 
 
@@ -118,9 +132,10 @@ async def _configuration_changes(
             )
         else:
             changes["basicAuthPassword"] = await asyncio.to_thread(hash_password, password)
-    if "basic_auth_enabled" in given:
-        require_value(given["basic_auth_enabled"], f"{field}.basicAuthEnabled")
-        changes["basicAuthEnabled"] = given["basic_auth_enabled"]
+    for name, stored in (("basic_auth_enabled", "basicAuthEnabled"), ("free_vend", "freeVend")):
+        if name in given:
+            require_value(given[name], f"{field}.{stored}")
+            changes[stored] = given[name]
     # Judge the configuration as it would be after the change.
     after = {**current, **changes}
     if after.get("basicAuthEnabled") and after.get("basicAuthPassword") is None:
@@ -136,6 +151,32 @@ async def _configuration_changes(
 async def get(organization_id: ObjectId) -> Organization | None:
     doc = await collection().find_one({"_id": organization_id})
     return Organization.from_document(doc) if doc else None
+
+
+@dataclass(frozen=True)
+class StationSettings:
+    """What an organization decides about how its charge stations connect."""
+
+    active: bool
+    basic_auth_enabled: bool
+    password_hash: str | None
+    free_vend: bool
+
+
+async def station_settings(organization_id: ObjectId) -> StationSettings | None:
+    """The organization's station settings (None when it does not exist)."""
+    doc = await collection().find_one(
+        {"_id": organization_id}, projection={"active": 1, "configurations": 1}
+    )
+    if doc is None:
+        return None
+    configurations = doc.get("configurations") or {}
+    return StationSettings(
+        active=doc.get("active", True),
+        basic_auth_enabled=bool(configurations.get("basicAuthEnabled", False)),
+        password_hash=configurations.get("basicAuthPassword"),
+        free_vend=bool(configurations.get("freeVend", False)),
+    )
 
 
 async def require(organization_id: ObjectId, field: str) -> None:

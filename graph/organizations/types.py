@@ -1,6 +1,7 @@
 """GraphQL types of the organizations domain.
 
-An organization lists what belongs to it (connectors, API keys); those fields
+An organization lists what belongs to it (connectors, API keys, charge
+stations); those fields
 are answered by the domains that own them, through their public modules,
 imported when the field is first resolved: the owning domains depend on this
 one, so a module-level import would be a cycle (docs/architecture.md).
@@ -22,10 +23,12 @@ from graph.core.viewer import require_manager
 
 if TYPE_CHECKING:
     from graph.access.types import ApiKey
+    from graph.chargestations.types import Chargestation
     from graph.connectors.types import Connector, ConnectorFilter, StatusCount
 
 _CONNECTORS = "graph.connectors.types"
 _ACCESS = "graph.access.types"
+_CHARGESTATIONS = "graph.chargestations.types"
 
 
 @strawberry.type(description="A postal address.")
@@ -42,6 +45,13 @@ class OrganizationConfigurations:
         description=(
             "Whether charge stations must authenticate with HTTP basic auth. "
             "The password itself is write-only and never returned."
+        )
+    )
+    free_vend: bool = strawberry.field(
+        description=(
+            "Whether the organization's charge stations may start charging for any idTag "
+            "(Authorize, StartTransaction and TransactionEvent are accepted); otherwise they "
+            "are answered Invalid."
         )
     )
 
@@ -104,7 +114,9 @@ class Organization:
     ) -> Connection[Annotated[Connector, strawberry.lazy(_CONNECTORS)]]:
         from graph.connectors import loaders
 
-        return await loaders.organization_page(info.context, self.object_id, filter, first, after)
+        return await loaders.owner_page(
+            info.context, "organization", self.object_id, filter, first, after
+        )
 
     @strawberry.field(
         description=(
@@ -118,7 +130,26 @@ class Organization:
     ) -> list[Annotated[StatusCount, strawberry.lazy(_CONNECTORS)]]:
         from graph.connectors import loaders
 
-        return await loaders.status_counts(info.context, self.object_id)
+        return await loaders.owner_status_counts(
+            info.context, "organization", self.object_id, self.object_id
+        )
+
+    @strawberry.field(
+        description=(
+            "The organization's charge stations, in creation order. Inactive ones only for "
+            "admins and the organization's own keys."
+        ),
+        metadata=SEARCH,
+    )
+    async def chargestations(
+        self,
+        info: Info,
+        first: PageSize = DEFAULT_PAGE_SIZE,
+        after: After = None,
+    ) -> Connection[Annotated[Chargestation, strawberry.lazy(_CHARGESTATIONS)]]:
+        from graph.chargestations import loaders
+
+        return await loaders.organization_page(info.context, self.object_id, first, after)
 
     @classmethod
     def from_document(cls, doc: Mapping[str, Any]) -> Organization:
@@ -139,7 +170,8 @@ class Organization:
             if any(address.values())
             else None,
             stored_configurations=OrganizationConfigurations(
-                basic_auth_enabled=bool(configurations.get("basicAuthEnabled", False))
+                basic_auth_enabled=bool(configurations.get("basicAuthEnabled", False)),
+                free_vend=bool(configurations.get("freeVend", False)),
             ),
             created_at=doc["createdAt"],
             updated_at=doc["updatedAt"],
@@ -167,6 +199,10 @@ class OrganizationConfigurationsInput:
     basic_auth_password: str | None = strawberry.field(
         default=strawberry.UNSET,
         description="The password charge stations authenticate with (8 to 128 characters). Write-only.",
+    )
+    free_vend: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Let the organization's charge stations start charging for any idTag.",
     )
 
 

@@ -10,7 +10,7 @@ from bson import ObjectId
 from graph.connectors.enums import ConnectorStatus, ConnectorType
 from graph.connectors.filters import connector_query
 from graph.connectors.types import ConnectorFilter
-from graph.connectors.visibility import can_see, visible_query
+from graph.core.visibility import can_see, visible_query
 from graph.core.errors import BadUserInput
 from graph.core.geo import Box, box_around, haversine_m
 from graph.core.pagination import decode_cursor, decode_id_cursor, encode_cursor

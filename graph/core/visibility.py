@@ -1,6 +1,7 @@
-"""Who sees which connectors: inactive ones only their organization and admins.
+"""Who sees what: inactive connectors and charge stations only their organization and admins.
 
-One rule, applied to single reads, lists, searches, counts and live events.
+One rule, applied to single reads, lists, searches, counts and live events. It reads
+the stored `active` and `organization` fields, which every such document has.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from typing import Any
 from graph.core.viewer import Viewer
 
 
-def can_see(viewer: Viewer, connector: Mapping[str, Any]) -> bool:
-    """May the caller see this stored connector?"""
-    return bool(connector.get("active", True)) or viewer.manages(connector.get("organization"))
+def can_see(viewer: Viewer, document: Mapping[str, Any]) -> bool:
+    """May the caller see this stored connector or station?"""
+    return bool(document.get("active", True)) or viewer.manages(document.get("organization"))
 
 
 def visible_query(query: dict[str, Any], viewer: Viewer) -> dict[str, Any] | None:

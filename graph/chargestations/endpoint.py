@@ -1,0 +1,269 @@
+"""The OCPP endpoint: `ws(s)://host/ocpp/{endpoint}`, where charge stations connect.
+
+Before any OCPP message, the handshake is refused with an HTTP status when
+the station offers no subprotocol ChargeGraph speaks (403), when the endpoint
+names no station (404), when the station or its organization is inactive
+(403), or when the organization requires Basic credentials (OCPP security
+profile 1: user = the station's endpoint, password = the organization's
+`basicAuthPassword`) and they are missing or wrong (401). Passwords are
+checked against the stored scrypt hash and never logged.
+
+A second connection of the same station replaces the first: in this process
+the older WebSocket is closed at once; in another process it finds its lease
+taken over at its next renewal and closes then. What the station says is
+handled by `graph.chargestations.protocol`; `StationSession` turns it into
+writes (connector statuses go through the connectors domain, so subscribers
+hear of them through the same change stream as any other write).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+from bson import ObjectId
+from pymongo.errors import PyMongoError
+from starlette.responses import Response
+from starlette.routing import BaseRoute, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from graph.chargestations import service
+from graph.chargestations.models import BootInfo
+from graph.chargestations.protocol import (
+    StarletteConnection,
+    StoredStatus,
+    choose_subprotocol,
+    serve_station,
+)
+from graph.connectors import service as connectors
+from graph.connectors.enums import ConnectorStatus
+from graph.core.limits import MAX_WEBSOCKET_MESSAGE_BYTES
+from graph.core.settings import Settings
+from graph.core.timestamps import now
+from graph.organizations import service as organizations
+
+log = logging.getLogger(__name__)
+
+_PROTOCOLS = {"ocpp1.6": "OCPP16", "ocpp2.0.1": "OCPP201"}
+# lastMessageAt is written at most this often (with a lease renewal), not for every message.
+MESSAGE_TIME_RESOLUTION = timedelta(minutes=1)
+
+
+class Refused(Exception):
+    """The handshake is answered with an HTTP status instead of a WebSocket."""
+
+    def __init__(self, status: int, reason: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.headers = headers or {}
+
+
+class StationGateway:
+    """The process's OCPP connections: admission, replacement, and the lease sweeper."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.heartbeat_seconds = settings.ocpp_heartbeat_seconds
+        self.messages_per_minute = settings.ocpp_messages_per_minute or None
+        self.lease = timedelta(seconds=2 * settings.ocpp_heartbeat_seconds)
+        self._open: dict[ObjectId, WebSocket] = {}
+
+    @property
+    def connected_count(self) -> int:
+        return len(self._open)
+
+    async def admit(self, endpoint: str, authorization: str | None) -> dict[str, Any]:
+        """The station a handshake may connect as, or Refused."""
+        station = await service.find_for_connection(endpoint)
+        if station is None:
+            raise Refused(404, "unknown charge station")
+        settings = await organizations.station_settings(station["organization"])
+        if not station.get("active", True) or settings is None or not settings.active:
+            raise Refused(403, "charge station or organization inactive")
+        if settings.basic_auth_enabled:
+            unauthorized = Refused(
+                401, "wrong or missing credentials", {"WWW-Authenticate": 'Basic realm="OCPP"'}
+            )
+            user, password = _basic_credentials(authorization)
+            if user is None or user.lower() != station["endpointKey"]:
+                raise unauthorized
+            matches = await asyncio.to_thread(
+                organizations.password_matches, settings.password_hash, password or ""
+            )
+            if not matches:
+                raise unauthorized
+        return station
+
+    async def serve(self, websocket: WebSocket) -> None:
+        endpoint = websocket.path_params["endpoint"]
+        subprotocol = choose_subprotocol(list(websocket.scope.get("subprotocols", [])))
+        try:
+            if subprotocol is None:
+                raise Refused(403, "no OCPP subprotocol ChargeGraph speaks was offered")
+            station = await self.admit(endpoint, websocket.headers.get("authorization"))
+        except Refused as refused:
+            log.info("OCPP connection of %r refused: %s", endpoint[:60], refused)
+            await websocket.send_denial_response(
+                Response(str(refused), status_code=refused.status, headers=refused.headers)
+            )
+            return
+        station_id: ObjectId = station["_id"]
+        connection_id = secrets.token_hex(8)
+        previous = self._open.get(station_id)
+        await websocket.accept(subprotocol=subprotocol)
+        self._open[station_id] = websocket
+        if previous is not None:
+            # The station reconnected: its older connection is gone for it.
+            with contextlib.suppress(RuntimeError):
+                await previous.close(code=1001)
+        await service.connected(
+            station_id, connection_id, _PROTOCOLS[subprotocol.lower()], self.lease
+        )
+        session = StationSession(self, station, connection_id, websocket)
+        try:
+            await serve_station(
+                StarletteConnection(websocket),
+                subprotocol,
+                endpoint,
+                session,
+                max_message_bytes=MAX_WEBSOCKET_MESSAGE_BYTES,
+                messages_per_minute=self.messages_per_minute,
+            )
+        finally:
+            if self._open.get(station_id) is websocket:
+                del self._open[station_id]
+            with contextlib.suppress(PyMongoError):
+                await service.disconnected(station_id, connection_id)
+
+    @contextlib.asynccontextmanager
+    async def sweeping(self) -> AsyncIterator[None]:
+        """Every process writes down expired leases, so subscribers hear of dead connections."""
+        task = asyncio.create_task(self._sweep(), name="ocpp-leases")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            for websocket in list(self._open.values()):
+                with contextlib.suppress(RuntimeError):
+                    await websocket.close(code=1012)
+
+    async def _sweep(self) -> None:
+        period = max(1.0, min(10.0, self.heartbeat_seconds / 2))
+        while True:
+            await asyncio.sleep(period)
+            try:
+                expired = await service.expire_leases()
+            except PyMongoError as error:
+                log.warning("could not expire OCPP leases: %s", error)
+                continue
+            if expired:
+                log.info("%d charge station(s) offline: their connection lease ran out", expired)
+
+    def routes(self) -> list[BaseRoute]:
+        return [WebSocketRoute("/ocpp/{endpoint}", self.serve)]
+
+
+def _basic_credentials(authorization: str | None) -> tuple[str | None, str | None]:
+    """(user, password) from an `Authorization: Basic …` header, or (None, None)."""
+    scheme, _, encoded = (authorization or "").strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None, None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None, None
+    user, separator, password = decoded.partition(":")
+    return (user, password) if separator else (None, None)
+
+
+class StationSession:
+    """What one station's messages do (the protocol's StationBackend)."""
+
+    def __init__(
+        self,
+        gateway: StationGateway,
+        station: dict[str, Any],
+        connection_id: str,
+        websocket: WebSocket,
+    ) -> None:
+        self.heartbeat_interval = gateway.heartbeat_seconds
+        self._gateway = gateway
+        self._station_id: ObjectId = station["_id"]
+        self._organization: ObjectId = station["organization"]
+        self._endpoint: str = station["endpoint"]
+        self._connection_id = connection_id
+        self._websocket = websocket
+        self._renewed = now()
+        self._message_written = self._renewed
+
+    async def touched(self) -> None:
+        """Renew the lease (and lastMessageAt, once a minute) as messages come."""
+        moment = now()
+        write_message_time = moment - self._message_written >= MESSAGE_TIME_RESOLUTION
+        if moment - self._renewed < self._gateway.lease / 4 and not write_message_time:
+            return
+        still_ours = await service.renew(
+            self._station_id,
+            self._connection_id,
+            self._gateway.lease,
+            moment if write_message_time else None,
+        )
+        self._renewed = moment
+        if write_message_time:
+            self._message_written = moment
+        if not still_ours:
+            log.info("station %s reconnected elsewhere: closing this connection", self._endpoint)
+            await self._websocket.close(code=1001)
+
+    async def boot(
+        self, vendor: str, model: str, serial_number: str | None, firmware_version: str | None
+    ) -> None:
+        await service.booted(
+            self._station_id,
+            BootInfo(
+                vendor=vendor,
+                model=model,
+                serialNumber=serial_number,
+                firmwareVersion=firmware_version,
+            ),
+        )
+
+    async def heartbeat(self) -> None:
+        """Every message renews the lease (`touched`): a heartbeat needs nothing more."""
+
+    async def connector_status(
+        self, ocpp_connector_id: int, status: StoredStatus, error_code: str | None
+    ) -> None:
+        known = await connectors.report_status(
+            self._station_id, ocpp_connector_id, ConnectorStatus(status)
+        )
+        if not known:
+            log.warning(
+                "station %s reported %s for connector %d, which it does not have",
+                self._endpoint,
+                status,
+                ocpp_connector_id,
+            )
+        elif error_code is not None:
+            log.info(
+                "station %s connector %d: %s (%s)",
+                self._endpoint,
+                ocpp_connector_id,
+                status,
+                error_code,
+            )
+
+    async def station_status(self, status: StoredStatus, error_code: str | None) -> None:
+        await service.station_status(self._station_id, ConnectorStatus(status))
+
+    async def free_vend(self) -> bool:
+        settings = await organizations.station_settings(self._organization)
+        return settings is not None and settings.free_vend

@@ -1,0 +1,40 @@
+"""Batched reads of charge stations, and the fields other domains answer with them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from bson import ObjectId
+
+from graph.chargestations import service
+from graph.chargestations.types import Chargestation
+from graph.core.context import Context
+from graph.core.loaders import Loader
+from graph.core.pagination import Connection, check_page_size
+from graph.core.visibility import can_see
+
+
+class ChargestationDocumentById(Loader[ObjectId, dict[str, Any] | None]):
+    """The stored stations of a page in one round trip (None where one is missing)."""
+
+    async def fetch(self, keys: Sequence[ObjectId]) -> list[dict[str, Any] | None]:
+        found = await service.by_ids(list(set(keys)))
+        return [found.get(key) for key in keys]
+
+
+async def visible_chargestation(context: Context, station_id: ObjectId) -> Chargestation | None:
+    """`Connector.chargestation`: the station, if the caller may see it."""
+    doc = await ChargestationDocumentById.on(context).load(station_id)
+    if doc is None or not can_see(context.viewer, doc):
+        return None
+    return Chargestation.from_document(doc)
+
+
+async def organization_page(
+    context: Context, organization_id: ObjectId, first: int, after: str | None
+) -> Connection[Chargestation]:
+    """`Organization.chargestations`: the organization's stations the caller may see."""
+    return await service.page(
+        context.viewer, {"organization": organization_id}, check_page_size(first), after
+    )

@@ -1,0 +1,66 @@
+"""The stored charge station: its OCPP identity, position, connection state and boot report."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from beanie import Document, PydanticObjectId
+from pydantic import BaseModel
+from pymongo import ASCENDING, IndexModel
+from pymongo.asynchronous.collection import AsyncCollection
+
+from graph.core.geo import GeoPoint, GeoSearchFields
+
+
+class BootInfo(BaseModel):
+    """What the station said about itself in its last BootNotification."""
+
+    vendor: str
+    model: str
+    serialNumber: str | None = None
+    firmwareVersion: str | None = None
+
+
+class ChargestationDocument(Document):
+    """One charge station.
+
+    `online` is true from a connection's start until it ends; `leaseUntil` is
+    renewed by the station's messages, so a station whose server process died
+    reads offline once the lease runs out (`connection` names the connection
+    holding it: a newer connection takes it over).
+    """
+
+    # The OCPP identity as created; `endpointKey` is its lowercase form, whose
+    # unique index makes endpoints unique regardless of case.
+    endpoint: str
+    endpointKey: str
+    organization: PydanticObjectId
+    active: bool = True
+    location: GeoPoint | None = None
+    geo: GeoSearchFields | None = None
+    protocol: str | None = None
+    online: bool = False
+    connection: str | None = None
+    leaseUntil: datetime | None = None
+    lastConnectedAt: datetime | None = None
+    lastDisconnectedAt: datetime | None = None
+    lastMessageAt: datetime | None = None
+    boot: BootInfo | None = None
+    # The station's own status (OCPP 1.6 connectorId 0, or a report with no EVSE).
+    status: str | None = None
+    createdAt: datetime
+    updatedAt: datetime
+
+    class Settings:
+        name = "chargestations"
+        indexes = [
+            IndexModel([("endpointKey", ASCENDING)], name="endpoint_key_unique", unique=True),
+            IndexModel([("organization", ASCENDING), ("_id", ASCENDING)], name="organization_id"),
+            IndexModel([("online", ASCENDING), ("leaseUntil", ASCENDING)], name="online_lease"),
+        ]
+
+
+def chargestations_collection() -> AsyncCollection[dict[str, Any]]:
+    """The raw chargestations collection, for reads that skip ODM validation."""
+    return ChargestationDocument.get_pymongo_collection()

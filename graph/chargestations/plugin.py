@@ -1,0 +1,50 @@
+"""The charge stations domain as the application sees it: its schema and the OCPP endpoint."""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+
+from starlette.routing import BaseRoute
+
+from graph.chargestations import service
+from graph.chargestations.endpoint import StationGateway
+from graph.chargestations.models import ChargestationDocument
+from graph.chargestations.schema import ChargestationMutations, ChargestationQueries
+from graph.connectors import service as connectors
+from graph.core.context import Services
+from graph.core.plugin import Domain
+from graph.core.settings import Settings
+from graph.organizations import service as organizations
+
+# A connector attached to a station is checked against it and stands at its position.
+connectors.find_stations_with(service.reference)
+# An organization is deleted only once its stations are gone.
+organizations.refuse_deletion_when(service.count_for_organization)
+
+
+def gateway(settings: Settings, services: Services) -> StationGateway:
+    return StationGateway(settings)
+
+
+def routes(services: Services) -> list[BaseRoute]:
+    return services.get(StationGateway).routes()
+
+
+def sweeping(services: Services) -> AbstractAsyncContextManager[None]:
+    return services.get(StationGateway).sweeping()
+
+
+def health(services: Services) -> dict[str, object]:
+    return {"ocpp_stations": services.get(StationGateway).connected_count}
+
+
+DOMAIN = Domain(
+    name="chargestations",
+    queries=(ChargestationQueries,),
+    mutations=(ChargestationMutations,),
+    documents=(ChargestationDocument,),
+    services=(gateway,),
+    routes=routes,
+    lifespan=sweeping,
+    health=health,
+)

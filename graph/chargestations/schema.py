@@ -1,0 +1,99 @@
+"""Charge station queries and mutations: thin resolvers over `graph.chargestations.service`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from graph.chargestations import service
+from graph.chargestations.types import (
+    Chargestation,
+    ChargestationFilterArgument,
+    CreateChargestationInput,
+    UpdateChargestationInput,
+)
+from graph.core.context import Info
+from graph.core.ids import parse_id
+from graph.core.inputs import given_fields
+from graph.core.pagination import DEFAULT_PAGE_SIZE, After, Connection, PageSize, check_page_size
+from graph.core.rate_limit import SEARCH
+
+ChargestationId = Annotated[strawberry.ID, strawberry.argument(description="The station's id.")]
+
+
+@strawberry.type
+class ChargestationQueries:
+    @strawberry.field(
+        description=(
+            "One charge station by id; null when none has that id (or it is inactive and the "
+            "caller may not see it)."
+        )
+    )
+    async def chargestation(self, info: Info, id: ChargestationId) -> Chargestation | None:
+        return await service.get(info.context.viewer, parse_id(id, "id"))
+
+    @strawberry.field(
+        description="One charge station by its OCPP identity, ignoring case; null when none."
+    )
+    async def chargestation_by_endpoint(
+        self,
+        info: Info,
+        endpoint: Annotated[
+            str, strawberry.argument(description="The station's OCPP identity, any case.")
+        ],
+    ) -> Chargestation | None:
+        return await service.get_by_endpoint(info.context.viewer, endpoint)
+
+    @strawberry.field(
+        description=(
+            "Charge stations matching a filter, in creation order. Inactive ones only for "
+            "admins and their organization's keys."
+        ),
+        metadata=SEARCH,
+    )
+    async def chargestations(
+        self,
+        info: Info,
+        filter: ChargestationFilterArgument = None,
+        first: PageSize = DEFAULT_PAGE_SIZE,
+        after: After = None,
+    ) -> Connection[Chargestation]:
+        return await service.page(
+            info.context.viewer, service.station_query(filter), check_page_size(first), after
+        )
+
+
+@strawberry.type
+class ChargestationMutations:
+    @strawberry.mutation(
+        description="Register a charge station for an organization, so it may connect over OCPP."
+    )
+    async def create_chargestation(
+        self,
+        info: Info,
+        input: Annotated[CreateChargestationInput, strawberry.argument(description="The station.")],
+    ) -> Chargestation:
+        return await service.create(info.context.viewer, input)
+
+    @strawberry.mutation(
+        description="Change some fields of a charge station; the others stay as they are."
+    )
+    async def update_chargestation(
+        self,
+        info: Info,
+        id: ChargestationId,
+        input: Annotated[
+            UpdateChargestationInput, strawberry.argument(description="The fields to change.")
+        ],
+    ) -> Chargestation:
+        return await service.update(info.context.viewer, parse_id(id, "id"), given_fields(input))
+
+    @strawberry.mutation(
+        description=(
+            "Delete a charge station no connector belongs to any more (CONFLICT otherwise); "
+            "returns its id."
+        )
+    )
+    async def delete_chargestation(self, info: Info, id: ChargestationId) -> strawberry.ID:
+        return strawberry.ID(str(await service.delete(info.context.viewer, parse_id(id, "id"))))

@@ -1,0 +1,320 @@
+"""Charge station rules: validation, access, and the state of each station's OCPP connection.
+
+Reads go straight to the collection (no ODM validation on hot paths); inserts
+go through the Beanie document so the stored shape is declared once.
+
+Connections. `online` is written when a connection opens and when it ends.
+A server process that dies cannot write the end, so every connection also
+holds a lease (`leaseUntil`, two heartbeat intervals), renewed by the
+station's messages; `is_online` reads a station whose lease ran out as
+offline at once, and `expire_leases` (run by every process) writes it down,
+which tells subscribers. Each connection has an id: a newer connection of
+the same station takes the lease over, and the older one, finding it gone
+when it renews, closes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from graph.chargestations.models import BootInfo, ChargestationDocument, chargestations_collection
+from graph.chargestations.types import (
+    Chargestation,
+    ChargestationFilter,
+    CreateChargestationInput,
+)
+from graph.connectors import service as connectors
+from graph.connectors.enums import ConnectorStatus
+from graph.core.errors import BadUserInput, Conflict
+from graph.core.geo import location_fields
+from graph.core.ids import parse_id
+from graph.core.inputs import require_value
+from graph.core.pagination import Connection, decode_id_cursor, empty_connection, page_from_rows
+from graph.core.timestamps import now
+from graph.core.validators import check_latitude, check_longitude
+from graph.core.viewer import Viewer, missing, require_key, require_manager, write_scope
+from graph.core.visibility import can_see, visible_query
+from graph.organizations import service as organizations
+
+# OCPP 2.0.1 identifierString: what a station identity may contain.
+_ENDPOINT = re.compile(r"[A-Za-z0-9*\-_=:+|@.]{1,48}", re.ASCII)
+
+
+def collection() -> AsyncCollection[dict[str, Any]]:
+    return chargestations_collection()
+
+
+# --- validation -----------------------------------------------------------
+
+
+def check_endpoint(value: str, field: str) -> str:
+    """1 to 48 characters of OCPP 2.0.1's identifierString."""
+    if not _ENDPOINT.fullmatch(value):
+        raise BadUserInput(
+            f"{field} must be 1 to 48 characters of A-Z a-z 0-9 * - _ = : + | @ . , got "
+            f"{value[:60]!r}",
+            field=field,
+        )
+    return value
+
+
+def _position(coordinates: Any, field: str) -> dict[str, Any]:
+    return location_fields(
+        check_latitude(coordinates.latitude, f"{field}.latitude"),
+        check_longitude(coordinates.longitude, f"{field}.longitude"),
+    )
+
+
+def _endpoint_conflict(endpoint: str) -> Conflict:
+    return Conflict(
+        f"input.endpoint {endpoint!r} is already used by another charge station",
+        field="input.endpoint",
+    )
+
+
+# --- reads ----------------------------------------------------------------
+
+
+async def get(viewer: Viewer, station_id: ObjectId) -> Chargestation | None:
+    doc = await collection().find_one({"_id": station_id})
+    return Chargestation.from_document(doc) if doc and can_see(viewer, doc) else None
+
+
+async def get_by_endpoint(viewer: Viewer, endpoint: str) -> Chargestation | None:
+    """Case-insensitive lookup; a malformed endpoint is refused, not merely missing."""
+    key = check_endpoint(endpoint, "endpoint").lower()
+    doc = await collection().find_one({"endpointKey": key})
+    return Chargestation.from_document(doc) if doc and can_see(viewer, doc) else None
+
+
+def station_query(filter: ChargestationFilter | None, field: str = "filter") -> dict[str, Any]:
+    """The MongoDB filter for a ChargestationFilter (flat, so indexes serve it)."""
+    query: dict[str, Any] = {}
+    if filter is None:
+        return query
+    if filter.organization_id is not None:
+        query["organization"] = parse_id(filter.organization_id, f"{field}.organizationId")
+    if filter.active is not None:
+        query["active"] = filter.active
+    if filter.online is not None:
+        connected = {"online": True, "leaseUntil": {"$gt": now()}}
+        if filter.online:
+            query.update(connected)
+        else:
+            query["$nor"] = [connected]
+    return query
+
+
+async def page(
+    viewer: Viewer, query: dict[str, Any], first: int, after: str | None
+) -> Connection[Chargestation]:
+    """One page of the stations matching `query` that the caller may see, in id order."""
+    visible = visible_query(query, viewer)
+    if visible is None:
+        return empty_connection()
+    page_query = dict(visible)
+    if after is not None:
+        page_query["_id"] = {"$gt": decode_id_cursor(after)}
+    rows = await collection().find(page_query, sort=[("_id", 1)], limit=first + 1).to_list()
+
+    async def count_total() -> int:
+        return await collection().count_documents(visible)
+
+    return page_from_rows(
+        [Chargestation.from_document(row) for row in rows],
+        first,
+        Chargestation.cursor,
+        count_total,
+    )
+
+
+async def by_ids(ids: list[ObjectId]) -> dict[ObjectId, dict[str, Any]]:
+    rows = await collection().find({"_id": {"$in": ids}}).to_list()
+    return {row["_id"]: row for row in rows}
+
+
+async def reference(station_id: ObjectId) -> connectors.StationReference | None:
+    """What a connector attached to this station needs to know of it."""
+    doc = await collection().find_one(
+        {"_id": station_id}, projection={"organization": 1, "location": 1, "geo": 1}
+    )
+    if doc is None:
+        return None
+    position = {"location": doc["location"], "geo": doc["geo"]} if doc.get("location") else None
+    return connectors.StationReference(organization=doc["organization"], position=position)
+
+
+async def count_for_organization(organization_id: ObjectId) -> str | None:
+    """What of an organization's stations remain, for its deletion guard."""
+    remaining = await collection().count_documents({"organization": organization_id})
+    return f"{remaining} charge station(s)" if remaining else None
+
+
+# --- writes ---------------------------------------------------------------
+
+
+async def create(viewer: Viewer, data: CreateChargestationInput) -> Chargestation:
+    require_key(viewer, "createChargestation")
+    organization = parse_id(data.organization_id, "input.organizationId")
+    require_manager(viewer, organization, "input.organizationId", "createChargestation")
+    await organizations.require(organization, "input.organizationId")
+    endpoint = check_endpoint(data.endpoint, "input.endpoint")
+    position = _position(data.coordinates, "input.coordinates") if data.coordinates else {}
+    moment = now()
+    document = ChargestationDocument.model_validate(
+        {
+            "endpoint": endpoint,
+            "endpointKey": endpoint.lower(),
+            "organization": organization,
+            "active": data.active,
+            **position,
+            "createdAt": moment,
+            "updatedAt": moment,
+        }
+    )
+    try:
+        await document.insert()
+    except DuplicateKeyError:
+        raise _endpoint_conflict(endpoint) from None
+    return Chargestation.from_document({"_id": document.id, **document.model_dump(exclude={"id"})})
+
+
+async def update(viewer: Viewer, station_id: ObjectId, fields: Mapping[str, Any]) -> Chargestation:
+    target = {"_id": station_id, **write_scope(viewer, "updateChargestation")}
+    to_set: dict[str, Any] = {}
+    to_unset: dict[str, Any] = {}
+    for name, value in fields.items():
+        field = f"input.{name}"
+        if name == "coordinates":
+            if value is None:
+                to_unset.update(location="", geo="")
+            else:
+                to_set.update(_position(value, field))
+            continue
+        require_value(value, field)
+        if name == "endpoint":
+            endpoint = check_endpoint(value, field)
+            to_set.update(endpoint=endpoint, endpointKey=endpoint.lower())
+        elif name == "active":
+            to_set["active"] = value
+    if not to_set and not to_unset:
+        doc = await collection().find_one(target)
+    else:
+        update: dict[str, Any] = {"$set": {**to_set, "updatedAt": now()}}
+        if to_unset:
+            update["$unset"] = to_unset
+        try:
+            doc = await collection().find_one_and_update(
+                target, update, return_document=ReturnDocument.AFTER
+            )
+        except DuplicateKeyError:
+            raise _endpoint_conflict(to_set["endpoint"]) from None
+    if doc is None:
+        raise missing(viewer, "charge station", station_id, "id")
+    if "coordinates" in fields:
+        await connectors.follow_station(station_id, _stored_position(doc))
+    return Chargestation.from_document(doc)
+
+
+def _stored_position(doc: Mapping[str, Any]) -> dict[str, Any] | None:
+    return {"location": doc["location"], "geo": doc["geo"]} if doc.get("location") else None
+
+
+async def delete(viewer: Viewer, station_id: ObjectId) -> ObjectId:
+    """Delete a station that no connector belongs to any more."""
+    scope = write_scope(viewer, "deleteChargestation")
+    if await collection().count_documents({"_id": station_id, **scope}, limit=1) == 0:
+        raise missing(viewer, "charge station", station_id, "id")
+    remaining = await connectors.count_for_chargestation(station_id)
+    if remaining:
+        raise Conflict(
+            f"charge station {station_id} still has {remaining}; delete or detach them first",
+            field="id",
+        )
+    result = await collection().delete_one({"_id": station_id, **scope})
+    if result.deleted_count == 0:
+        raise missing(viewer, "charge station", station_id, "id")
+    return station_id
+
+
+# --- the OCPP connection --------------------------------------------------
+
+
+async def find_for_connection(endpoint: str) -> dict[str, Any] | None:
+    """The station a connection URL names (any case), or None."""
+    if not _ENDPOINT.fullmatch(endpoint):
+        return None
+    return await collection().find_one({"endpointKey": endpoint.lower()})
+
+
+async def connected(
+    station_id: ObjectId, connection_id: str, protocol: str, lease: timedelta
+) -> None:
+    """A connection opened: it holds the station's lease from now on."""
+    moment = now()
+    await collection().update_one(
+        {"_id": station_id},
+        {
+            "$set": {
+                "online": True,
+                "connection": connection_id,
+                "protocol": protocol,
+                "leaseUntil": moment + lease,
+                "lastConnectedAt": moment,
+                "lastMessageAt": moment,
+            }
+        },
+    )
+
+
+async def renew(
+    station_id: ObjectId, connection_id: str, lease: timedelta, message_at: datetime | None
+) -> bool:
+    """Extend the connection's lease; False when a newer connection took the station over."""
+    changes: dict[str, Any] = {"leaseUntil": now() + lease, "online": True}
+    if message_at is not None:
+        changes["lastMessageAt"] = message_at
+    result = await collection().update_one(
+        {"_id": station_id, "connection": connection_id}, {"$set": changes}
+    )
+    return result.matched_count > 0
+
+
+async def disconnected(station_id: ObjectId, connection_id: str) -> None:
+    """A connection ended; the station is offline unless a newer connection holds it."""
+    await collection().update_one(
+        {"_id": station_id, "connection": connection_id},
+        {"$set": {"online": False, "connection": None, "lastDisconnectedAt": now()}},
+    )
+
+
+async def expire_leases() -> int:
+    """Write down as offline every station whose lease ran out (its process died)."""
+    moment = now()
+    result = await collection().update_many(
+        {"online": True, "leaseUntil": {"$lte": moment}},
+        {"$set": {"online": False, "connection": None, "lastDisconnectedAt": moment}},
+    )
+    return result.modified_count
+
+
+async def booted(station_id: ObjectId, boot: BootInfo) -> None:
+    await collection().update_one(
+        {"_id": station_id}, {"$set": {"boot": boot.model_dump(), "updatedAt": now()}}
+    )
+
+
+async def station_status(station_id: ObjectId, status: ConnectorStatus) -> None:
+    """The station reported a status for itself as a whole; the same status again writes nothing."""
+    await collection().update_one(
+        {"_id": station_id, "status": {"$ne": status.value}},
+        {"$set": {"status": status.value, "updatedAt": now()}},
+    )

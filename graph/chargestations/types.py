@@ -1,0 +1,223 @@
+"""GraphQL types of the charge stations domain."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Annotated, Any
+
+import strawberry
+from bson import ObjectId
+
+from graph.connectors import loaders as connector_loaders
+from graph.connectors.enums import ConnectorStatus
+from graph.connectors.types import (
+    Connector,
+    Coordinates,
+    CoordinatesInput,
+    FilterArgument,
+    StatusCount,
+)
+from graph.core.context import Info
+from graph.core.pagination import DEFAULT_PAGE_SIZE, After, Connection, PageSize, encode_cursor
+from graph.core.rate_limit import SEARCH
+from graph.core.timestamps import now
+from graph.organizations.loaders import OrganizationById
+from graph.organizations.types import Organization
+
+
+@strawberry.enum(
+    description="The OCPP version a charge station speaks (its WebSocket subprotocol)."
+)
+class ChargestationProtocol(enum.Enum):
+    OCPP16 = strawberry.enum_value("OCPP16", description="OCPP 1.6J (subprotocol ocpp1.6).")
+    OCPP201 = strawberry.enum_value("OCPP201", description="OCPP 2.0.1 (subprotocol ocpp2.0.1).")
+
+
+@strawberry.type(
+    description=(
+        "A charge station: the device that speaks OCPP to ChargeGraph and reports the "
+        "status of its connectors."
+    )
+)
+class Chargestation:
+    id: strawberry.ID = strawberry.field(description="The id of this station (24 hex characters).")
+    endpoint: str = strawberry.field(
+        description=(
+            "The station's OCPP identity: the last segment of its connection URL "
+            "(ws(s)://host/ocpp/{endpoint}). Unique regardless of case; shown as created."
+        )
+    )
+    active: bool = strawberry.field(
+        description="Whether the station may connect; inactive ones are refused and not shown to drivers."
+    )
+    coordinates: Coordinates | None = strawberry.field(
+        description="Where the station is; its connectors without a position of their own are there too."
+    )
+    protocol: ChargestationProtocol | None = strawberry.field(
+        description="The OCPP version of its last connection; null before its first."
+    )
+    online: bool = strawberry.field(
+        description=(
+            "Whether the station is connected now. A station whose server process died reads "
+            "offline within two heartbeat intervals."
+        )
+    )
+    last_connected_at: datetime | None = strawberry.field(
+        description="When its last connection opened; null if it never connected."
+    )
+    last_disconnected_at: datetime | None = strawberry.field(
+        description="When its last connection ended (or its lease ran out); null if never."
+    )
+    last_message_at: datetime | None = strawberry.field(
+        description="When it last sent a message, to the minute; null if never."
+    )
+    vendor: str | None = strawberry.field(
+        description="Vendor, from its last BootNotification; null before its first boot."
+    )
+    model: str | None = strawberry.field(description="Model, from its last BootNotification.")
+    serial_number: str | None = strawberry.field(
+        description="Serial number, from its last BootNotification, if it sent one."
+    )
+    firmware_version: str | None = strawberry.field(
+        description="Firmware version, from its last BootNotification, if it sent one."
+    )
+    status: ConnectorStatus | None = strawberry.field(
+        description=(
+            "The status it last reported for itself as a whole (OCPP 1.6 connectorId 0, or a "
+            "report with no EVSE); null if it never did."
+        )
+    )
+    created_at: datetime = strawberry.field(description="When this record was created.")
+    updated_at: datetime = strawberry.field(description="When this record last changed.")
+    organization_id: strawberry.Private[ObjectId]
+
+    @property
+    def object_id(self) -> ObjectId:
+        return ObjectId(self.id)
+
+    @strawberry.field(description="The organization that owns and operates this station.")
+    async def organization(self, info: Info) -> Organization:
+        return await OrganizationById.on(info.context).load(self.organization_id)
+
+    @strawberry.field(
+        description=(
+            "The station's connectors, in creation order. Inactive ones only for admins and "
+            "the organization's own keys."
+        ),
+        metadata=SEARCH,
+    )
+    async def connectors(
+        self,
+        info: Info,
+        filter: FilterArgument = None,
+        first: PageSize = DEFAULT_PAGE_SIZE,
+        after: After = None,
+    ) -> Connection[Connector]:
+        return await connector_loaders.owner_page(
+            info.context, "chargestation", self.object_id, filter, first, after
+        )
+
+    @strawberry.field(
+        description=(
+            "How many of the station's connectors are in each status (statuses with none are "
+            "left out), e.g. to show '3 of 4 free'. Inactive connectors count only for admins "
+            "and the organization's own keys."
+        )
+    )
+    async def connector_counts_by_status(self, info: Info) -> list[StatusCount]:
+        return await connector_loaders.owner_status_counts(
+            info.context, "chargestation", self.object_id, self.organization_id
+        )
+
+    def cursor(self) -> str:
+        """Stations are listed in id order, so the id is the cursor."""
+        return encode_cursor(str(self.id))
+
+    @classmethod
+    def from_document(cls, doc: Mapping[str, Any]) -> Chargestation:
+        location = doc.get("location")
+        coordinates = None
+        if location:
+            longitude, latitude = location["coordinates"]
+            coordinates = Coordinates(latitude=latitude, longitude=longitude)
+        boot = doc.get("boot") or {}
+        protocol = doc.get("protocol")
+        status = doc.get("status")
+        return cls(
+            id=strawberry.ID(str(doc["_id"])),
+            endpoint=doc["endpoint"],
+            active=doc.get("active", True),
+            coordinates=coordinates,
+            protocol=ChargestationProtocol(protocol) if protocol else None,
+            online=is_online(doc),
+            last_connected_at=doc.get("lastConnectedAt"),
+            last_disconnected_at=doc.get("lastDisconnectedAt"),
+            last_message_at=doc.get("lastMessageAt"),
+            vendor=boot.get("vendor"),
+            model=boot.get("model"),
+            serial_number=boot.get("serialNumber"),
+            firmware_version=boot.get("firmwareVersion"),
+            status=ConnectorStatus(status) if status else None,
+            created_at=doc["createdAt"],
+            updated_at=doc["updatedAt"],
+            organization_id=doc["organization"],
+        )
+
+
+def is_online(doc: Mapping[str, Any]) -> bool:
+    """Connected, and its lease not run out (a dead server process cannot say goodbye)."""
+    lease = doc.get("leaseUntil")
+    return bool(doc.get("online")) and lease is not None and lease > now()
+
+
+@strawberry.input(description="Narrows a list of charge stations; an absent field does not filter.")
+class ChargestationFilter:
+    organization_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only stations of this organization."
+    )
+    online: bool | None = strawberry.field(
+        default=None, description="Only connected (true) or only disconnected (false) stations."
+    )
+    active: bool | None = strawberry.field(
+        default=None, description="Only active (true) or only inactive (false) stations."
+    )
+
+
+ChargestationFilterArgument = Annotated[
+    ChargestationFilter | None,
+    strawberry.argument(description="Narrows the list; an absent field does not filter."),
+]
+
+
+@strawberry.input(description="A new charge station.")
+class CreateChargestationInput:
+    organization_id: strawberry.ID = strawberry.field(
+        description="The organization that owns the station; it must exist."
+    )
+    endpoint: str = strawberry.field(
+        description=(
+            "The station's OCPP identity: 1 to 48 characters of A-Z a-z 0-9 * - _ = : + | @ . "
+            "(OCPP 2.0.1 identifierString), unique regardless of case."
+        )
+    )
+    coordinates: CoordinatesInput | None = strawberry.field(
+        default=None, description="Where the station is."
+    )
+    active: bool = strawberry.field(default=True, description="Whether the station may connect.")
+
+
+@strawberry.input(description="Changes to a charge station: only the fields given change.")
+class UpdateChargestationInput:
+    endpoint: str | None = strawberry.field(
+        default=strawberry.UNSET, description="A new OCPP identity (the station must use it)."
+    )
+    coordinates: CoordinatesInput | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="A new position; null removes it. Connectors at the station move with it.",
+    )
+    active: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Activate (true) or deactivate (false); an inactive station is refused.",
+    )
