@@ -31,10 +31,12 @@ from tests.support.server import (
     ADMIN_KEY,
     Server,
     connector_input,
+    create_chargestation,
     create_connector,
     create_organization,
     data,
     error,
+    unique_endpoint,
 )
 
 # An operation: given the server and a fresh world, set up what it needs (as
@@ -90,6 +92,35 @@ def on_connector(mutation: str, field: str, extra: str = "", exists: bool = True
         return f"mutation({declared}) {{ {mutation} }}", variables, field
 
     return operation
+
+
+def create_chargestation_op(server: Server, world: World) -> tuple[str, dict[str, Any], str]:
+    return (
+        "mutation($input: CreateChargestationInput!) { createChargestation(input: $input) { id } }",
+        {"input": {"organizationId": world.target["id"], "endpoint": unique_endpoint()}},
+        "createChargestation",
+    )
+
+
+def on_chargestation(mutation: str, field: str, exists: bool = True) -> Operation:
+    """A mutation on a charge station of T (or on an id no station has)."""
+
+    def operation(server: Server, world: World) -> tuple[str, dict[str, Any], str]:
+        station_id = (
+            create_chargestation(server, world.target["id"])["id"] if exists else MISSING_ID
+        )
+        return f"mutation($id: ID!) {{ {mutation} }}", {"id": station_id}, field
+
+    return operation
+
+
+def inactive_chargestation_op(server: Server, world: World) -> tuple[str, dict[str, Any], str]:
+    hidden = create_chargestation(server, world.target["id"], active=False)
+    return (
+        "query($id: ID!) { chargestation(id: $id) { id active } }",
+        {"id": hidden["id"]},
+        "chargestation",
+    )
 
 
 def create_key_op(server: Server, world: World) -> tuple[str, dict[str, Any], str]:
@@ -171,6 +202,29 @@ TABLE: dict[str, tuple[Operation, tuple[str, str, str, str, str]]] = {
         (U, OK, OK, F, REFUSED_REQUEST),
     ),
     "an inactive connector": (inactive_connector_op, (NULL, OK, OK, NULL, REFUSED_REQUEST)),
+    "createChargestation": (create_chargestation_op, (U, OK, OK, F, REFUSED_REQUEST)),
+    "updateChargestation": (
+        on_chargestation(
+            "updateChargestation(id: $id, input: {active: false}) { id }", "updateChargestation"
+        ),
+        (U, OK, OK, F, REFUSED_REQUEST),
+    ),
+    "updateChargestation on a missing id": (
+        on_chargestation(
+            "updateChargestation(id: $id, input: {active: false}) { id }",
+            "updateChargestation",
+            exists=False,
+        ),
+        (U, N, F, F, REFUSED_REQUEST),
+    ),
+    "deleteChargestation": (
+        on_chargestation("deleteChargestation(id: $id)", "deleteChargestation"),
+        (U, OK, OK, F, REFUSED_REQUEST),
+    ),
+    "an inactive charge station": (
+        inactive_chargestation_op,
+        (NULL, OK, OK, NULL, REFUSED_REQUEST),
+    ),
     "a public read": (organization_field_op("address { city }"), (OK, OK, OK, OK, REFUSED_REQUEST)),
 }
 

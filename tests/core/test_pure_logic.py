@@ -10,13 +10,13 @@ from bson import ObjectId
 from graph.connectors.enums import ConnectorStatus, ConnectorType
 from graph.connectors.filters import connector_query
 from graph.connectors.types import ConnectorFilter
-from graph.core.visibility import can_see, visible_query
 from graph.core.errors import BadUserInput
 from graph.core.geo import Box, box_around, haversine_m
 from graph.core.pagination import decode_cursor, decode_id_cursor, encode_cursor
 from graph.core.rate_limit import TokenBuckets
 from graph.core.validators import check_latitude, check_radius, check_text, viewport
 from graph.core.viewer import ADMIN, ANONYMOUS, Role, Viewer
+from graph.core.visibility import can_see, visible_query
 
 AMSTERDAM = (52.3676, 4.9041)
 PARIS = (48.8566, 2.3522)

@@ -79,5 +79,5 @@ def snapshot(db: Database[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     """Everything stored, except when keys were last used (a refused request still used one)."""
     return {
         name: list(db[name].find({}, projection={"lastUsedAt": 0}, sort=[("_id", 1)]))
-        for name in ("organizations", "connectors", "api_keys")
+        for name in ("organizations", "connectors", "api_keys", "chargestations")
     }

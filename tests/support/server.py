@@ -198,3 +198,19 @@ def create_connector(server: Server, organization_id: str, **fields: Any) -> dic
     )
     connector: dict[str, Any] = data(result)["createConnector"]
     return connector
+
+
+CHARGESTATION_FIELDS = """
+    id endpoint active online protocol coordinates { latitude longitude }
+    organization { id } createdAt updatedAt
+"""
+
+
+def create_chargestation(server: Server, organization_id: str, **fields: Any) -> dict[str, Any]:
+    """A charge station of the organization, with a fresh endpoint unless `fields` gives one."""
+    result = server.query(
+        f"mutation($input: CreateChargestationInput!) {{ createChargestation(input: $input) {{ {CHARGESTATION_FIELDS} }} }}",
+        {"input": {"organizationId": organization_id, "endpoint": unique_endpoint(), **fields}},
+    )
+    station: dict[str, Any] = data(result)["createChargestation"]
+    return station
