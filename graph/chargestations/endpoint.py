@@ -24,6 +24,7 @@ import binascii
 import contextlib
 import logging
 import secrets
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -37,6 +38,7 @@ from starlette.websockets import WebSocket
 from graph.chargestations import service
 from graph.chargestations.models import BootInfo
 from graph.chargestations.protocol import (
+    MessageRate,
     StarletteConnection,
     StoredStatus,
     choose_subprotocol,
@@ -70,9 +72,11 @@ class StationGateway:
 
     def __init__(self, settings: Settings) -> None:
         self.heartbeat_seconds = settings.ocpp_heartbeat_seconds
-        self.messages_per_minute = settings.ocpp_messages_per_minute or None
+        self.messages_per_minute = settings.ocpp_messages_per_minute
         self.lease = timedelta(seconds=2 * settings.ocpp_heartbeat_seconds)
         self._open: dict[ObjectId, WebSocket] = {}
+        # Per station, across its connections to this process.
+        self._rates: dict[ObjectId, MessageRate] = {}
 
     @property
     def connected_count(self) -> int:
@@ -90,11 +94,11 @@ class StationGateway:
             unauthorized = Refused(
                 401, "wrong or missing credentials", {"WWW-Authenticate": 'Basic realm="OCPP"'}
             )
-            user, password = _basic_credentials(authorization)
-            if user is None or user.lower() != station["endpointKey"]:
+            password = _basic_password(authorization, station["endpointKey"])
+            if password is None:
                 raise unauthorized
             matches = await asyncio.to_thread(
-                organizations.password_matches, settings.password_hash, password or ""
+                organizations.password_matches, settings.password_hash, password
             )
             if not matches:
                 raise unauthorized
@@ -115,16 +119,18 @@ class StationGateway:
             return
         station_id: ObjectId = station["_id"]
         connection_id = secrets.token_hex(8)
-        previous = self._open.get(station_id)
         await websocket.accept(subprotocol=subprotocol)
+        # Take the lease over first: the older connection's goodbye then no
+        # longer matches, so the station never reads offline in between.
+        await service.connected(
+            station_id, connection_id, _PROTOCOLS[subprotocol.lower()], self.lease
+        )
+        previous = self._open.get(station_id)
         self._open[station_id] = websocket
         if previous is not None:
             # The station reconnected: its older connection is gone for it.
             with contextlib.suppress(RuntimeError):
                 await previous.close(code=1001)
-        await service.connected(
-            station_id, connection_id, _PROTOCOLS[subprotocol.lower()], self.lease
-        )
         session = StationSession(self, station, connection_id, websocket)
         try:
             await serve_station(
@@ -133,13 +139,26 @@ class StationGateway:
                 endpoint,
                 session,
                 max_message_bytes=MAX_WEBSOCKET_MESSAGE_BYTES,
-                messages_per_minute=self.messages_per_minute,
+                rate=self._rate(station_id),
             )
         finally:
             if self._open.get(station_id) is websocket:
                 del self._open[station_id]
             with contextlib.suppress(PyMongoError):
                 await service.disconnected(station_id, connection_id)
+
+    def _rate(self, station_id: ObjectId) -> MessageRate | None:
+        """The station's message allowance (None: unlimited); idle ones are forgotten."""
+        if not self.messages_per_minute:
+            return None
+        moment = time.monotonic()
+        for known in [key for key, rate in self._rates.items() if rate.idle(moment)]:
+            if known not in self._open:
+                del self._rates[known]
+        rate = self._rates.get(station_id)
+        if rate is None:
+            rate = self._rates[station_id] = MessageRate(self.messages_per_minute)
+        return rate
 
     @contextlib.asynccontextmanager
     async def sweeping(self) -> AsyncIterator[None]:
@@ -171,17 +190,24 @@ class StationGateway:
         return [WebSocketRoute("/ocpp/{endpoint}", self.serve)]
 
 
-def _basic_credentials(authorization: str | None) -> tuple[str | None, str | None]:
-    """(user, password) from an `Authorization: Basic …` header, or (None, None)."""
+def _basic_password(authorization: str | None, endpoint_key: str) -> str | None:
+    """The password of an `Authorization: Basic …` header whose user is the station, or None.
+
+    OCPP identities may contain ':', which Basic credentials also use to end
+    the user: the user is recognised as the known endpoint, not split off at
+    the first ':'.
+    """
     scheme, _, encoded = (authorization or "").strip().partition(" ")
     if scheme.lower() != "basic":
-        return None, None
+        return None
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode()
     except (binascii.Error, UnicodeDecodeError):
-        return None, None
-    user, separator, password = decoded.partition(":")
-    return (user, password) if separator else (None, None)
+        return None
+    user, password = decoded[: len(endpoint_key)], decoded[len(endpoint_key) + 1 :]
+    if user.lower() != endpoint_key or decoded[len(endpoint_key) : len(endpoint_key) + 1] != ":":
+        return None
+    return password
 
 
 class StationSession:

@@ -144,8 +144,8 @@ Limits
   a larger non-CALL frame is dropped.  The frame has already been received in full by
   then, so also bound the transport (uvicorn ``ws_max_size``, default 16 MiB), which
   closes with 1009 beyond it.
-* ``messages_per_minute`` (default 300, ``None`` disables): a sliding 60-second window
-  per connection.  Frames beyond it get CALLERROR ``GenericError`` ("Rate limit
+* ``rate`` (a :class:`MessageRate`, ``None`` disables): a sliding 60-second window
+  per station, kept by the caller across the station's connections.  Frames beyond it get CALLERROR ``GenericError`` ("Rate limit
   exceeded ...") without touching the backend; the first rejection of a burst and every
   100th are logged as warnings.  Every frame is followed by an event-loop yield, so a
   flooding station cannot monopolise the loop, and rejected frames cost one regular
@@ -188,9 +188,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
-    "DEFAULT_MESSAGES_PER_MINUTE",
     "SUBPROTOCOLS",
     "Connection",
+    "MessageRate",
     "StarletteConnection",
     "StationBackend",
     "StationDisconnected",
@@ -204,7 +204,6 @@ LOGGER = logging.getLogger(__name__)
 #: Subprotocols in server preference order.
 SUBPROTOCOLS: Final = ("ocpp2.0.1", "ocpp1.6")
 DEFAULT_MAX_MESSAGE_BYTES: Final = 65536
-DEFAULT_MESSAGES_PER_MINUTE: Final = 300
 
 StoredStatus = Literal[
     "Available",
@@ -713,14 +712,22 @@ _CENTRAL_SYSTEMS: Final[Mapping[str, type[_CentralSystem16] | type[_CentralSyste
 # --------------------------------------------------------------------------- limits
 
 
-class _RateLimiter:
-    """At most ``limit`` admitted frames in any sliding ``window`` seconds."""
+class MessageRate:
+    """At most ``limit`` admitted frames in any sliding ``window`` seconds.
+
+    One per station, kept by the caller across its connections, so reconnecting
+    does not renew the allowance.
+    """
 
     def __init__(self, limit: int, window: float = 60.0) -> None:
         self.limit = limit
         self.window = window
         self._stamps: deque[float] = deque()
         self.rejected = 0
+
+    def idle(self, now: float) -> bool:
+        """Nothing admitted within the window: forgetting it changes nothing."""
+        return not self._stamps or self._stamps[-1] <= now - self.window
 
     def admit(self, now: float) -> bool:
         while self._stamps and self._stamps[0] <= now - self.window:
@@ -776,7 +783,7 @@ async def serve_station(
     backend: StationBackend,
     *,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
-    messages_per_minute: int | None = DEFAULT_MESSAGES_PER_MINUTE,
+    rate: MessageRate | None = None,
 ) -> None:
     """Serve one station over an accepted WebSocket until it closes.
 
@@ -790,7 +797,7 @@ async def serve_station(
     if cls is None:
         raise ValueError(f"unsupported OCPP subprotocol {subprotocol!r}")
     station = cls(endpoint, _Transport(connection), _StationSession(backend))
-    limiter = _RateLimiter(messages_per_minute) if messages_per_minute else None
+    limiter = rate
     LOGGER.info("station %s connected (%s)", endpoint, subprotocol)
     try:
         while True:

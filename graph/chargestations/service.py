@@ -264,7 +264,6 @@ async def connected(
         {"_id": station_id},
         {
             "$set": {
-                "online": True,
                 "connection": connection_id,
                 "protocol": protocol,
                 "leaseUntil": moment + lease,
@@ -272,6 +271,10 @@ async def connected(
                 "lastMessageAt": moment,
             }
         },
+    )
+    # `online` is written only when it changes: each write of it is an event.
+    await collection().update_one(
+        {"_id": station_id, "online": {"$ne": True}}, {"$set": {"online": True}}
     )
 
 
