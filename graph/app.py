@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -25,9 +27,10 @@ from graph.compat.cross_web import HTTPException
 from graph.core.context import Context, Services
 from graph.core.errors import ClientError, RateLimited
 from graph.core.limits import BodySizeLimit
+from graph.core.observability import DatabaseErrors, Metrics, RequestIds
 from graph.core.rate_limit import RateLimiter
 from graph.core.settings import Settings
-from graph.database import connect
+from graph.database import Database, connect
 from graph.domains import DOMAINS
 from graph.graphiql import ASSETS_DIR, ASSETS_URL_PATH, graphiql_page
 from graph.schema import build_schema
@@ -47,6 +50,7 @@ class ChargeGraphView(GraphQL[Context, None]):
             graphql_ide="graphiql" if settings.graphiql else None,
         )
         self.services = services
+        self.metrics = services.get(Metrics)
         self.authenticator = services.get(Authenticator)
         self.limiter = RateLimiter(settings.writes_per_minute, settings.searches_per_minute)
         self.shared_encodings = SharedEncodings()
@@ -67,18 +71,27 @@ class ChargeGraphView(GraphQL[Context, None]):
                 request.headers.get("authorization"), address
             )
         except RateLimited as refused:
-            return _error_response(
+            return self._refuse(
                 refused.message, refused.code, 429, {"Retry-After": str(refused.retry_after)}
             )
         except ClientError as refused:
-            return _error_response(
-                refused.message, refused.code, 401, {"WWW-Authenticate": "Bearer"}
-            )
+            return self._refuse(refused.message, refused.code, 401, {"WWW-Authenticate": "Bearer"})
         try:
             return await super().run(request, context, root_value)  # type: ignore[arg-type]
         except HTTPException as refused:
             code = "NOT_FOUND" if refused.status_code == 404 else "BAD_USER_INPUT"
-            return _error_response(refused.reason, code, refused.status_code)
+            return self._refuse(refused.reason, code, refused.status_code)
+
+    def _refuse(
+        self, message: str, code: str, status: int, headers: dict[str, str] | None = None
+    ) -> JSONResponse:
+        """An HTTP-level refusal, answered as a GraphQL error body."""
+        self.metrics.refusals.labels(code).inc()
+        return JSONResponse(
+            {"errors": [{"message": message, "extensions": {"code": code}}]},
+            status_code=status,
+            headers=headers,
+        )
 
     async def get_context(self, request: Request | WebSocket, response: Response | None) -> Context:  # type: ignore[override]
         context = Context(
@@ -151,30 +164,28 @@ class SharedEncodings:
         return text
 
 
-def _error_response(
-    message: str, code: str, status: int, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    return JSONResponse(
-        {"errors": [{"message": message, "extensions": {"code": code}}]},
-        status_code=status,
-        headers=headers,
-    )
-
-
 def create_app(settings: Settings, **client_options: Any) -> Starlette:
     """The application; the database and each domain's background work live as long as its lifespan.
 
     `client_options` go to the MongoDB client (e.g. command listeners).
     """
+    metrics = Metrics()
     services = Services()
+    services.provide(metrics)
     for domain in DOMAINS:
         for make in domain.services:
             services.provide(make(settings, services))
+    for domain in DOMAINS:
+        if domain.metrics is not None:
+            metrics.registry.register(domain.metrics(services))
     view = ChargeGraphView(services, settings)
+    listeners = [*client_options.pop("event_listeners", []), DatabaseErrors(metrics)]
+    connected: list[Database] = []
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        database = await connect(settings, **client_options)
+        database = await connect(settings, event_listeners=listeners, **client_options)
+        connected.append(database)
         try:
             if settings.demo:
                 await seed_demo()
@@ -184,14 +195,31 @@ def create_app(settings: Settings, **client_options: Any) -> Starlette:
                         await running.enter_async_context(domain.lifespan(services))
                 yield
         finally:
+            connected.clear()
             await database.close()
 
     async def health(request: Request) -> JSONResponse:
-        figures: dict[str, object] = {"status": "ok"}
+        """The process is alive (no I/O), with its figures."""
+        figures: dict[str, object] = {"status": "ok", "pid": os.getpid()}
         for domain in DOMAINS:
             if domain.health is not None:
                 figures.update(domain.health(services))
         return JSONResponse(figures)
+
+    async def ready(request: Request) -> JSONResponse:
+        """Ready to serve: the database answers and every domain's background work runs."""
+        checks = {"database": bool(connected) and await connected[0].reachable()}
+        for domain in DOMAINS:
+            if domain.readiness is not None:
+                checks.update(domain.readiness(services))
+        everything = all(checks.values())
+        return JSONResponse(
+            {"status": "ready" if everything else "not ready", "checks": checks},
+            status_code=200 if everything else 503,
+        )
+
+    async def prometheus(request: Request) -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     domain_routes = [
         route
@@ -205,8 +233,15 @@ def create_app(settings: Settings, **client_options: Any) -> Starlette:
             WebSocketRoute("/graphql", view),
             Mount(ASSETS_URL_PATH, StaticFiles(directory=ASSETS_DIR), name="graphiql-assets"),
             Route("/healthz", health),
+            Route("/readyz", ready),
+            *([Route("/metrics", prometheus)] if settings.metrics else []),
             *domain_routes,
         ],
-        middleware=[Middleware(BodySizeLimit)],
+        middleware=[Middleware(RequestIds, metrics=metrics), Middleware(BodySizeLimit)],
         lifespan=lifespan,
     )
+
+
+def app_from_environment() -> Starlette:
+    """The application as a worker process builds it (`chargegraph serve --workers N`)."""
+    return create_app(Settings.from_env())

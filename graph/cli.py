@@ -4,70 +4,141 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import logging
+import logging.config
+import os
 import secrets
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import uvicorn
+from pydantic import ValidationError
 
 from graph.core.limits import MAX_WEBSOCKET_MESSAGE_BYTES
-from graph.core.settings import Settings
+from graph.core.logs import logging_config
+from graph.core.settings import Settings, describe_errors
+
+log = logging.getLogger("graph.cli")
+
+
+def _settings(**overrides: object) -> Settings:
+    """Settings from the environment; an invalid value stops the command, naming the variable."""
+    try:
+        return Settings.from_env(**overrides)
+    except ValidationError as error:
+        print(f"chargegraph: {describe_errors(error)}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def _serve(args: argparse.Namespace) -> int:
     from graph.app import create_app
 
-    settings = Settings.from_env(data_dir=args.data_dir, demo=args.demo or None)
-    notes = []
+    settings = _settings(data_dir=args.data_dir, demo=args.demo or None)
+    demo_key = None
     if not settings.admin_keys:
         if settings.demo:
             # Lets a newcomer try mutations in GraphiQL; valid for this run only.
-            settings = dataclasses.replace(settings, admin_keys=(secrets.token_urlsafe(24),))
-            notes.append(
-                f"Demo admin key (this run only): {settings.admin_keys[0]}\n"
-                '  In GraphiQL, Headers: {"Authorization": "Bearer <key>"}'
-            )
+            demo_key = secrets.token_urlsafe(24)
+            settings = settings.model_copy(update={"admin_keys": (demo_key,)})
         else:
-            notes.append("No CHARGEGRAPH_ADMIN_KEYS set: nobody can create organizations.")
+            log.warning("No CHARGEGRAPH_ADMIN_KEYS set: nobody can create organizations.")
+    workers = args.workers if args.workers > 0 else (os.cpu_count() or 1)
     try:
+        # Built here even with several workers: a bad setting stops the parent at once.
         app = create_app(settings)
     except ValueError as error:
         print(f"chargegraph: {error}", file=sys.stderr)
         return 2
     where = "MONGODB_URI" if settings.mongodb_uri else f"embedded database in {settings.data_dir}"
     shown_host = "localhost" if args.host in ("0.0.0.0", "127.0.0.1") else args.host
-    print(
-        "\n".join(
-            [
-                f"ChargeGraph on {where}",
-                f"GraphiQL: http://{shown_host}:{args.port}/graphql",
-                *notes,
-            ]
-        ),
-        flush=True,
+    log.info(
+        "ChargeGraph on %s%s; GraphiQL: http://%s:%d/graphql",
+        where,
+        f", {workers} worker processes" if workers > 1 else "",
+        shown_host,
+        args.port,
     )
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        lifespan="on",
-        ws_max_size=MAX_WEBSOCKET_MESSAGE_BYTES,
+    if demo_key is not None:
+        # For the person at the terminal, not for the logs: keys are never logged.
+        print(
+            f"Demo admin key (this run only): {demo_key}\n"
+            '  In GraphiQL, Headers: {"Authorization": "Bearer <key>"}',
+            file=sys.stderr,
+            flush=True,
+        )
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_config": logging_config(settings),
+        "lifespan": "on",
+        # Client addresses (rate limits, logs) come from the proxy's headers only
+        # when it is one of the trusted addresses.
+        "proxy_headers": bool(settings.forwarded_allow_ips),
+        "forwarded_allow_ips": settings.forwarded_allow_ips or None,
+        "ws_max_size": MAX_WEBSOCKET_MESSAGE_BYTES,
         # Status events are a few hundred bytes: compressing each costs more
         # CPU (about a tenth of a busy server's) than it saves on the wire.
-        ws_per_message_deflate=False,
-    )
+        "ws_per_message_deflate": False,
+    }
+    if workers == 1:
+        uvicorn.run(app, **options)
+        return 0
+    return _serve_workers(settings, workers, options)
+
+
+def _serve_workers(settings: Settings, workers: int, options: dict[str, Any]) -> int:
+    """Several server processes on one port, sharing one database.
+
+    The embedded database (when no MONGODB_URI is set) is started once, here,
+    and each worker is told its address; the demo network is added once, here.
+    Each worker has its own status hub and OCPP connections. SIGTERM to this
+    process stops the workers, then the database.
+    """
+    from graph.embedded import EmbeddedDatabase
+
+    embedded = None
+    environment = {
+        "CHARGEGRAPH_ADMIN_KEYS": ",".join(settings.admin_keys),
+        "CHARGEGRAPH_DEMO": "false",
+    }
+    if not settings.mongodb_uri:
+        embedded = EmbeddedDatabase(settings.data_dir)
+        environment["MONGODB_URI"] = embedded.start()
+    try:
+        if settings.demo:
+            asyncio.run(
+                _seed_demo(
+                    settings.model_copy(
+                        update={"mongodb_uri": environment.get("MONGODB_URI", settings.mongodb_uri)}
+                    )
+                )
+            )
+        os.environ.update(environment)
+        uvicorn.run("graph.app:app_from_environment", factory=True, workers=workers, **options)
+    finally:
+        if embedded is not None:
+            embedded.stop()
     return 0
+
+
+async def _seed_demo(settings: Settings) -> None:
+    from graph.database import connect
+    from graph.seed import seed_demo
+
+    database = await connect(settings)
+    try:
+        await seed_demo()
+    finally:
+        await database.close()
 
 
 def _seed(args: argparse.Namespace) -> int:
     from graph.database import connect
     from graph.seed import seed_network
 
-    settings = Settings.from_env(data_dir=args.data_dir)
+    settings = _settings(data_dir=args.data_dir)
     started = time.monotonic()
 
     def progress(done: int, total: int) -> None:
@@ -122,7 +193,12 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument(
         "--demo", action="store_true", help="add a demo network to an empty database"
     )
-    serve.add_argument("--log-level", default="info", help="uvicorn log level")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes on the port (0: one per core); they share one database",
+    )
     serve.set_defaults(run=_serve)
 
     seed = commands.add_parser("seed", help="add a synthetic network (in bulk)")
@@ -136,9 +212,12 @@ def main(argv: list[str] | None = None) -> int:
     export.set_defaults(run=_export_schema)
 
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    if args.command == "serve":
+        logging.config.dictConfig(logging_config(_settings()))
+    else:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
     result: int = args.run(args)
     return result
 

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
 from beanie import init_beanie
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
 
 from graph.core.settings import Settings
 from graph.domains import DOMAINS
 from graph.embedded import EmbeddedDatabase
+
+# How long a readiness check waits for the database.
+PING_SECONDS = 2.0
 
 
 def make_client(uri: str, **options: Any) -> AsyncMongoClient[dict[str, Any]]:
@@ -29,6 +34,15 @@ class Database:
     client: AsyncMongoClient[dict[str, Any]]
     db: AsyncDatabase[dict[str, Any]]
     embedded: EmbeddedDatabase | None = field(default=None)
+
+    async def reachable(self) -> bool:
+        """Does the database answer a ping within PING_SECONDS?"""
+        try:
+            async with asyncio.timeout(PING_SECONDS):
+                await self.client.admin.command("ping")
+        except (TimeoutError, PyMongoError):
+            return False
+        return True
 
     async def close(self) -> None:
         await self.client.close()

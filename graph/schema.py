@@ -14,6 +14,7 @@ from strawberry.types import ExecutionContext
 from graph.core.error_policy import apply_error_policy
 from graph.core.execution import SharedExecution
 from graph.core.limits import query_limits
+from graph.core.observability import OperationLog
 from graph.core.plugin import Domain
 from graph.core.rate_limit import RateLimit
 from graph.core.settings import Settings
@@ -48,6 +49,7 @@ def build_schema(
     """
     settings = settings or Settings()
     extensions: list[Any] = [
+        OperationLog,
         *query_limits(),
         *(extension for domain in domains for extension in domain.extensions),
         RateLimit,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import AbstractAsyncContextManager
 
+from prometheus_client.core import GaugeMetricFamily, Metric
 from starlette.routing import BaseRoute
 
 from graph.chargestations import service
@@ -38,6 +40,20 @@ def health(services: Services) -> dict[str, object]:
     return {"ocpp_stations": services.get(StationGateway).connected_count}
 
 
+class StationMetrics:
+    """Connected stations as a Prometheus gauge."""
+
+    def __init__(self, gateway: StationGateway) -> None:
+        self.gateway = gateway
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            "chargegraph_ocpp_stations_connected",
+            "Charge stations connected to this process over OCPP.",
+            value=self.gateway.connected_count,
+        )
+
+
 DOMAIN = Domain(
     name="chargestations",
     queries=(ChargestationQueries,),
@@ -47,4 +63,5 @@ DOMAIN = Domain(
     routes=routes,
     lifespan=sweeping,
     health=health,
+    metrics=lambda services: StationMetrics(services.get(StationGateway)),
 )

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from beanie import Document
+from prometheus_client.registry import Collector
 from starlette.routing import BaseRoute
 
 from graph.core.context import Services
@@ -41,5 +42,9 @@ class Domain:
     lifespan: Lifespan | None = None
     # Figures merged into the /healthz answer.
     health: Callable[[Services], dict[str, object]] | None = None
+    # Checks merged into the /readyz answer (name -> ready?).
+    readiness: Callable[[Services], dict[str, bool]] | None = None
+    # Prometheus collectors of the domain's own figures, registered per application.
+    metrics: Callable[[Services], Collector] | None = None
     # Extra schema extensions (classes or zero-argument factories).
     extensions: tuple[Any, ...] = ()

@@ -1,72 +1,112 @@
-"""Process-wide configuration, read once from the environment and the command line."""
+"""Process-wide configuration: environment variables, typed and validated at start.
+
+Every variable is a field below, named by its `validation_alias`; the README's
+configuration table lists the same variables and defaults (a test keeps them
+in step). An invalid value stops the server with a message naming the
+variable and what it accepts (`describe_errors`).
+"""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(BaseSettings):
     """Everything the server needs to know before it starts.
 
     `mongodb_uri` empty means "start the embedded database under `data_dir`".
     """
 
-    mongodb_uri: str = ""
-    database_name: str = "chargegraph"
-    data_dir: Path = Path("./data")
-    demo: bool = False
+    # Fields are also accepted by name, for settings built in code (and tests).
+    model_config = SettingsConfigDict(
+        frozen=True, populate_by_name=True, extra="ignore", env_prefix="CHARGEGRAPH_"
+    )
+
+    mongodb_uri: str = Field(default="", validation_alias="MONGODB_URI")
+    database_name: str = Field(
+        default="chargegraph", min_length=1, validation_alias="CHARGEGRAPH_DB"
+    )
+    data_dir: Path = Field(default=Path("./data"), validation_alias="CHARGEGRAPH_DATA_DIR")
+    # Same as `serve --demo`: add a demo network to an empty database.
+    demo: bool = Field(default=False, validation_alias="CHARGEGRAPH_DEMO")
     # How many events may wait for one slow subscriber before it is dropped.
-    subscriber_queue_size: int = 1000
+    subscriber_queue_size: int = Field(
+        default=1000, ge=1, validation_alias="CHARGEGRAPH_SUBSCRIBER_QUEUE"
+    )
     # Production mode hides field suggestions ("Did you mean …") from errors.
-    production: bool = False
-    introspection: bool = True
-    graphiql: bool = True
-    # Keys that may do everything (CHARGEGRAPH_ADMIN_KEYS, comma-separated).
-    admin_keys: tuple[str, ...] = ()
+    production: bool = Field(default=False, validation_alias="CHARGEGRAPH_PRODUCTION")
+    introspection: bool = Field(default=True, validation_alias="CHARGEGRAPH_INTROSPECTION")
+    graphiql: bool = Field(default=True, validation_alias="CHARGEGRAPH_GRAPHIQL")
+    # Keys that may do everything (comma-separated).
+    admin_keys: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), validation_alias="CHARGEGRAPH_ADMIN_KEYS"
+    )
     # Allowance per API key (or per client address without one), per minute; 0 = unlimited.
-    writes_per_minute: int = 120
-    searches_per_minute: int = 600
+    writes_per_minute: int = Field(
+        default=120, ge=0, validation_alias="CHARGEGRAPH_WRITES_PER_MINUTE"
+    )
+    searches_per_minute: int = Field(
+        default=600, ge=0, validation_alias="CHARGEGRAPH_SEARCHES_PER_MINUTE"
+    )
     # OCPP: the heartbeat interval given to stations at boot; a station whose
     # connection was not renewed for two intervals reads offline.
-    ocpp_heartbeat_seconds: int = 60
+    ocpp_heartbeat_seconds: int = Field(
+        default=60, ge=1, le=86_400, validation_alias="CHARGEGRAPH_OCPP_HEARTBEAT_SECONDS"
+    )
     # OCPP: messages one station may send per minute before it is answered with CALLERRORs.
-    ocpp_messages_per_minute: int = 300
+    ocpp_messages_per_minute: int = Field(
+        default=300, ge=0, validation_alias="CHARGEGRAPH_OCPP_MESSAGES_PER_MINUTE"
+    )
+    # Logs: one JSON object per line, or text for a terminal (None: text when stdout is a TTY).
+    log_format: Literal["json", "text"] | None = Field(
+        default=None, validation_alias="CHARGEGRAPH_LOG_FORMAT"
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", validation_alias="CHARGEGRAPH_LOG_LEVEL"
+    )
+    # Addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are
+    # believed (comma-separated); empty: none, the client address is the peer's.
+    forwarded_allow_ips: str = Field(default="", validation_alias="CHARGEGRAPH_FORWARDED_ALLOW_IPS")
+    # Prometheus metrics at GET /metrics.
+    metrics: bool = Field(default=True, validation_alias="CHARGEGRAPH_METRICS")
+
+    @field_validator("admin_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(key.strip() for key in value.split(",") if key.strip())
+        return value
+
+    @field_validator("log_format", "log_level", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.strip().lower() or None
+        return value
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
-        """Build settings from the environment (variables listed in the README)."""
-        values: dict[str, object] = {
-            "mongodb_uri": os.environ.get("MONGODB_URI", ""),
-            "database_name": os.environ.get("CHARGEGRAPH_DB", "chargegraph"),
-            "data_dir": Path(os.environ.get("CHARGEGRAPH_DATA_DIR", "./data")),
-            "subscriber_queue_size": int(os.environ.get("CHARGEGRAPH_SUBSCRIBER_QUEUE", "1000")),
-            "production": _flag("CHARGEGRAPH_PRODUCTION", False),
-            "introspection": _flag("CHARGEGRAPH_INTROSPECTION", True),
-            "graphiql": _flag("CHARGEGRAPH_GRAPHIQL", True),
-            "admin_keys": tuple(
-                key.strip()
-                for key in os.environ.get("CHARGEGRAPH_ADMIN_KEYS", "").split(",")
-                if key.strip()
-            ),
-            "writes_per_minute": int(os.environ.get("CHARGEGRAPH_WRITES_PER_MINUTE", "120")),
-            "searches_per_minute": int(os.environ.get("CHARGEGRAPH_SEARCHES_PER_MINUTE", "600")),
-            "ocpp_heartbeat_seconds": int(
-                os.environ.get("CHARGEGRAPH_OCPP_HEARTBEAT_SECONDS", "60")
-            ),
-            "ocpp_messages_per_minute": int(
-                os.environ.get("CHARGEGRAPH_OCPP_MESSAGES_PER_MINUTE", "300")
-            ),
-        }
-        values.update({key: value for key, value in overrides.items() if value is not None})
-        return cls(**values)  # type: ignore[arg-type]
+        """Settings from the environment, with command-line `overrides` (None: not given)."""
+        given = {key: value for key, value in overrides.items() if value is not None}
+        return cls(**given)  # type: ignore[arg-type]
 
 
-def _flag(name: str, default: bool) -> bool:
-    """A boolean switch: 1/true/yes/on or 0/false/no/off."""
-    value = os.environ.get(name)
-    if value is None or value.strip() == "":
-        return default
-    return value.strip().lower() in ("1", "true", "yes", "on")
+def variable_of(field: str) -> str:
+    """The environment variable a settings field is read from."""
+    alias = Settings.model_fields[field].validation_alias
+    return alias if isinstance(alias, str) else field
+
+
+def describe_errors(error: ValidationError) -> str:
+    """One line per invalid variable: its name, the value given and what it accepts."""
+    lines = []
+    for problem in error.errors():
+        location = problem["loc"][0] if problem["loc"] else ""
+        name = str(location)
+        variable = name if name.isupper() else variable_of(name)
+        lines.append(f"{variable}={problem.get('input')!r}: {problem['msg']}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)

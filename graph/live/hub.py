@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -151,6 +152,10 @@ class StatusHub:
         self._task: asyncio.Task[None] | None = None
         self._resume_token: Any = None
         self.stats = {"events": 0, "deliveries": 0, "dropped_slow": 0, "stream_restarts": 0}
+        # Whether the stream is open now (False while it is being resumed).
+        self.streaming = False
+        # Seconds between the last event's write and its arrival here.
+        self.last_lag = 0.0
 
     @property
     def subscriber_count(self) -> int:
@@ -278,6 +283,7 @@ class StatusHub:
                     resume_after=self._resume_token,
                 ) as stream:
                     ready.set()
+                    self.streaming = True
                     delay = 0.1
                     while True:
                         event = await stream.try_next()
@@ -285,6 +291,7 @@ class StatusHub:
                         if event is None:
                             await asyncio.sleep(0.01)
                             continue
+                        self.last_lag = max(0.0, time.time() - event["wallTime"].timestamp())
                         change = (
                             _status_change(event)
                             if event["ns"]["coll"] == collection.name
@@ -315,6 +322,7 @@ class StatusHub:
                 delay = min(delay * 2, 5.0)
 
     async def _retry_after(self, error: Exception, delay: float) -> None:
+        self.streaming = False
         self.stats["stream_restarts"] += 1
         log.warning("status change stream interrupted (%s); resuming in %.1fs", error, delay)
         await asyncio.sleep(delay)

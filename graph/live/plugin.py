@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from pymongo.errors import PyMongoError
 
 from graph.access import service as access
@@ -65,6 +66,39 @@ async def running_hub(services: Services) -> AsyncIterator[None]:
         await hub.stop()
 
 
+class HubMetrics:
+    """The hub's figures as Prometheus metrics."""
+
+    def __init__(self, hub: StatusHub) -> None:
+        self.hub = hub
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self.hub.stats
+        for name, key, text in (
+            ("chargegraph_live_events", "events", "Changes read from the change stream."),
+            ("chargegraph_live_deliveries", "deliveries", "Changes handed to subscribers."),
+            (
+                "chargegraph_live_dropped_slow",
+                "dropped_slow",
+                "Subscribers ended with SUBSCRIBER_TOO_SLOW.",
+            ),
+            (
+                "chargegraph_change_stream_restarts",
+                "stream_restarts",
+                "Times the change stream was interrupted and resumed.",
+            ),
+        ):
+            yield CounterMetricFamily(name, text, value=stats[key])
+        yield GaugeMetricFamily(
+            "chargegraph_subscriptions_open", "Open subscriptions.", value=self.hub.subscriber_count
+        )
+        yield GaugeMetricFamily(
+            "chargegraph_change_stream_lag_seconds",
+            "Time from the last change's write (its cluster wall time) to its arrival here.",
+            value=self.hub.last_lag,
+        )
+
+
 def health(services: Services) -> dict[str, object]:
     hub = services.get(StatusHub)
     return {"subscribers": hub.subscriber_count, **hub.stats}
@@ -76,4 +110,6 @@ DOMAIN = Domain(
     services=(status_hub,),
     lifespan=running_hub,
     health=health,
+    readiness=lambda services: {"change_stream": services.get(StatusHub).streaming},
+    metrics=lambda services: HubMetrics(services.get(StatusHub)),
 )

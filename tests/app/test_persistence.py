@@ -8,14 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.server import Server, create_organization, data, server_env
+from tests.support.server import Server, children_of, create_organization, data, server_env
 
 COUNT = "{ organizations { totalCount edges { node { name } } } }"
-
-
-def children_of(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(child) for child in path.read_text().split()]
 
 
 @pytest.fixture

@@ -101,6 +101,12 @@ class Server:
         return body
 
 
+def children_of(pid: int) -> list[int]:
+    """The child processes of a process (e.g. a server's embedded database)."""
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in path.read_text().split()]
+
+
 def server_env(**extra: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key != "MONGODB_URI"}
     env["CHARGEGRAPH_ADMIN_KEYS"] = ADMIN_KEY
