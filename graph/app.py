@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -11,6 +12,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pymongo.errors import PyMongoError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -25,6 +27,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from graph.access.service import Authenticator
 from graph.compat.cross_web import HTTPException
 from graph.core.context import Context, Services
+from graph.core.error_policy import RETRY_AFTER_SECONDS, UNAVAILABLE, database_unavailable
 from graph.core.errors import ClientError, RateLimited
 from graph.core.limits import BodySizeLimit
 from graph.core.observability import DatabaseErrors, Metrics, RequestIds
@@ -76,6 +79,15 @@ class ChargeGraphView(GraphQL[Context, None]):
             )
         except ClientError as refused:
             return self._refuse(refused.message, refused.code, 401, {"WWW-Authenticate": "Bearer"})
+        except PyMongoError as failure:
+            if not database_unavailable(failure):
+                raise
+            return self._refuse(
+                f"the database is unavailable; retry after {RETRY_AFTER_SECONDS} seconds",
+                UNAVAILABLE,
+                503,
+                {"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
         try:
             return await super().run(request, context, root_value)  # type: ignore[arg-type]
         except HTTPException as refused:
@@ -186,6 +198,7 @@ def create_app(settings: Settings, **client_options: Any) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         database = await connect(settings, event_listeners=listeners, **client_options)
         connected.append(database)
+        watchdog = asyncio.create_task(database.watch_embedded(), name="embedded-watchdog")
         try:
             if settings.demo:
                 await seed_demo()
@@ -195,6 +208,9 @@ def create_app(settings: Settings, **client_options: Any) -> Starlette:
                         await running.enter_async_context(domain.lifespan(services))
                 yield
         finally:
+            watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watchdog
             connected.clear()
             await database.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,16 +16,39 @@ from graph.core.settings import Settings
 from graph.domains import DOMAINS
 from graph.embedded import EmbeddedDatabase
 
+log = logging.getLogger(__name__)
+
 # How long a readiness check waits for the database.
 PING_SECONDS = 2.0
 
 
-def make_client(uri: str, **options: Any) -> AsyncMongoClient[dict[str, Any]]:
+# An unreachable database is noticed within this many seconds (server selection).
+SELECTION_SECONDS = 3.0
+# How long to wait for a connection to open.
+CONNECT_SECONDS = 2.0
+# How often the embedded database's process is checked.
+WATCHDOG_SECONDS = 1.0
+
+
+def make_client(
+    uri: str, answer_seconds: float = 5.0, **options: Any
+) -> AsyncMongoClient[dict[str, Any]]:
     """A client whose acknowledged writes are journaled, so they survive a crash.
 
-    `tz_aware` makes stored instants come back as UTC-aware datetimes.
+    `tz_aware` makes stored instants come back as UTC-aware datetimes. The
+    timeouts turn an unreachable or hung database into a fast error
+    (SERVICE_UNAVAILABLE for the client) instead of a request that hangs:
+    no server within SELECTION_SECONDS, no answer within `answer_seconds`.
     """
-    return AsyncMongoClient(uri, tz_aware=True, journal=True, **options)
+    return AsyncMongoClient(
+        uri,
+        tz_aware=True,
+        journal=True,
+        serverSelectionTimeoutMS=int(SELECTION_SECONDS * 1000),
+        connectTimeoutMS=int(CONNECT_SECONDS * 1000),
+        socketTimeoutMS=int(answer_seconds * 1000),
+        **options,
+    )
 
 
 @dataclass
@@ -44,6 +68,21 @@ class Database:
             return False
         return True
 
+    async def watch_embedded(self) -> None:
+        """Restart the embedded database on its own data if its process dies (runs until cancelled).
+
+        It comes back on the same port, so the client reconnects by itself;
+        meanwhile requests answer SERVICE_UNAVAILABLE and /readyz says not ready.
+        """
+        if self.embedded is None:
+            return
+        while True:
+            await asyncio.sleep(WATCHDOG_SECONDS)
+            if not self.embedded.running():
+                log.error("the embedded database stopped; restarting it on its data")
+                # Started from the loop's thread: the child is tied to this thread's life.
+                self.embedded.start()
+
     async def close(self) -> None:
         await self.client.close()
         if self.embedded is not None:
@@ -57,7 +96,7 @@ async def connect(settings: Settings, **client_options: Any) -> Database:
     if not uri:
         embedded = EmbeddedDatabase(settings.data_dir)
         uri = embedded.start()
-    client = make_client(uri, **client_options)
+    client = make_client(uri, settings.db_timeout_seconds, **client_options)
     db = client[settings.database_name]
     documents = [document for domain in DOMAINS for document in domain.documents]
     await init_beanie(database=db, document_models=documents)

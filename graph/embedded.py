@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from pymongo import MongoClient
@@ -43,13 +44,30 @@ def free_port(host: str = "127.0.0.1") -> int:
 class EmbeddedDatabase:
     """Starts and stops a SecantusDB server on loopback, storing under `data_dir`."""
 
-    def __init__(self, data_dir: Path | str, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        data_dir: Path | str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        options: Sequence[str] = (),
+    ) -> None:
         self.data_dir = str(data_dir)
         self.host = host
-        # 0: a free port is chosen at every start; otherwise always this one.
+        # 0: a free port is chosen at the first start; later starts reuse it,
+        # so clients find a restarted server where they left it.
         self.fixed_port = port
         self.port = port
+        # More command-line options for the server (e.g. --enable-test-commands).
+        self.options = tuple(options)
         self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def running(self) -> bool:
+        """Is the server process alive (it may still be paused or busy)?"""
+        return self._process is not None and self._process.poll() is None
 
     @property
     def uri(self) -> str:
@@ -78,11 +96,13 @@ class EmbeddedDatabase:
                     self.data_dir,
                     "--log-level",
                     "WARNING",
+                    *self.options,
                 ],
                 preexec_fn=_stop_with_parent,
             )
             if self._wait_until_ready(deadline):
                 log.info("embedded database on %s, data in %s", self.uri, self.data_dir)
+                self.fixed_port = self.port
                 return self.uri
             if time.monotonic() >= deadline:
                 self.stop()

@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(default=Path("./data"), validation_alias="CHARGEGRAPH_DATA_DIR")
     # Same as `serve --demo`: add a demo network to an empty database.
+    # How long a database command may take before the request answers SERVICE_UNAVAILABLE.
+    db_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=600, validation_alias="CHARGEGRAPH_DB_TIMEOUT_SECONDS"
+    )
     demo: bool = Field(default=False, validation_alias="CHARGEGRAPH_DEMO")
     # How many events may wait for one slow subscriber before it is dropped.
     subscriber_queue_size: int = Field(

@@ -11,6 +11,11 @@ After an interruption the stream resumes from its last resume token, so
 changes written meanwhile are still delivered. If the database no longer has
 them, every subscriber is closed with STATUS_HISTORY_LOST: it should
 resubscribe with `includeCurrent: true`.
+
+Every status change carries its cursor (its resume token, see
+`graph.live.cursors`). `replay` reads the history after a cursor through a
+change stream of its own, for a subscriber that resumes (`graph.live.schema`
+hands it over to the hub without a gap).
 """
 
 from __future__ import annotations
@@ -20,17 +25,19 @@ import contextlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bson import ObjectId
+from bson import ObjectId, Timestamp
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import OperationFailure, PyMongoError
 
+from graph.compat.pymongo import next_change
 from graph.connectors.enums import ConnectorStatus
-from graph.core.errors import ClientError
+from graph.core.errors import BadUserInput, ClientError
+from graph.live import cursors
 from graph.live.filters import OnlineFilter, StatusFilter
 
 log = logging.getLogger(__name__)
@@ -62,6 +69,11 @@ def _pipeline(connectors: str, stations: str) -> list[dict[str, Any]]:
 
 # MongoDB's codes for a resume token whose history is gone from the oplog.
 _HISTORY_LOST = {280, 286}
+# ... and for a resume token it cannot read (FailedToParse, InvalidResumeToken).
+_BAD_TOKEN = {9, 260}
+# A replay reads at most this many changes (network-wide) and this far back.
+MAX_REPLAY_CHANGES = 10_000
+MAX_REPLAY_AGE = timedelta(hours=24)
 
 
 class SubscriberTooSlow(ClientError):
@@ -85,6 +97,10 @@ class StatusChange:
     previous_status: ConnectorStatus | None
     changed_at: datetime
     initial: bool = False
+    # The position in the change history just after this change (for initial
+    # events: where the snapshot was read), and the change's cluster time.
+    cursor: str = ""
+    cluster_time: Timestamp = cursors.BEGINNING
     # Whatever serves the change to many subscribers may keep per-change work here.
     memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -151,6 +167,8 @@ class StatusHub:
         self._count = 0
         self._task: asyncio.Task[None] | None = None
         self._resume_token: Any = None
+        # The cluster time of the last change read (what `position` covers).
+        self._last_time = cursors.BEGINNING
         self.stats = {"events": 0, "deliveries": 0, "dropped_slow": 0, "stream_restarts": 0}
         # Whether the stream is open now (False while it is being resumed).
         self.streaming = False
@@ -160,6 +178,71 @@ class StatusHub:
     @property
     def subscriber_count(self) -> int:
         return self._count
+
+    @property
+    def position(self) -> cursors.Position | None:
+        """Now, in the history: every change after it reaches subscribers made from here on."""
+        if self._resume_token is None:
+            return None
+        return cursors.Position(self._resume_token, self._last_time)
+
+    def _watch(self, **where: Any) -> Any:
+        """A change stream on the database, for the changes the hub follows."""
+        collection = self._collection()
+        stations = self._stations().name if self._stations is not None else ""
+        return collection.database.watch(
+            _pipeline(collection.name, stations),
+            full_document="updateLookup",
+            full_document_before_change="whenAvailable",
+            **where,
+        )
+
+    async def replay(
+        self, after: cursors.Position
+    ) -> AsyncGenerator[StatusChange | Timestamp, None]:
+        """Every status change after a cursor, in order, until the history is read to its end.
+
+        Yields every change read (the cluster time alone for a change that is not
+        a status change), so the caller knows how far the history is covered.
+        Raises STATUS_HISTORY_LOST when the database no longer has that history,
+        or when it holds more than MAX_REPLAY_CHANGES changes or reaches back
+        further than MAX_REPLAY_AGE (a snapshot is then the better start), and
+        BAD_USER_INPUT when the cursor is not one the database can read.
+        """
+        collection = self._collection()
+        try:
+            async with await self._watch(start_after=after.token) as stream:
+                read = 0
+                while True:
+                    event = await next_change(stream)
+                    if event is None:
+                        return
+                    read += 1
+                    if read > MAX_REPLAY_CHANGES:
+                        raise StatusHistoryLost(
+                            f"more than {MAX_REPLAY_CHANGES} changes were written since this "
+                            "cursor; subscribe again with includeCurrent: true"
+                        )
+                    if event["wallTime"] < datetime.now(UTC) - MAX_REPLAY_AGE:
+                        raise StatusHistoryLost(
+                            "this cursor is older than a day; subscribe again with "
+                            "includeCurrent: true"
+                        )
+                    change = (
+                        _status_change(event) if event["ns"]["coll"] == collection.name else None
+                    )
+                    yield change if change is not None else event["clusterTime"]
+        except OperationFailure as error:
+            if error.code in _HISTORY_LOST:
+                raise StatusHistoryLost(
+                    "the changes after this cursor are no longer kept; subscribe again with "
+                    "includeCurrent: true"
+                ) from None
+            if error.code in _BAD_TOKEN:
+                raise BadUserInput(
+                    "after is not a cursor returned by this subscription", field="after"
+                ) from None
+            raise
 
     async def start(self) -> None:
         """Open the change stream; returns once it is listening."""
@@ -266,7 +349,7 @@ class StatusHub:
                     subscriber,
                     SubscriberTooSlow(
                         f"more than {self._queue_size} events were waiting unread; "
-                        "subscribe again (with includeCurrent: true to catch up)"
+                        "subscribe again with after: <the last cursor received> to catch up"
                     ),
                 )
 
@@ -275,23 +358,20 @@ class StatusHub:
         while True:
             try:
                 collection = self._collection()
-                stations = self._stations().name if self._stations is not None else ""
-                async with await collection.database.watch(
-                    _pipeline(collection.name, stations),
-                    full_document="updateLookup",
-                    full_document_before_change="whenAvailable",
-                    resume_after=self._resume_token,
-                ) as stream:
+                async with await self._watch(resume_after=self._resume_token) as stream:
+                    # Known from the first answer, so `position` is right from the start.
+                    self._resume_token = stream.resume_token or self._resume_token
                     ready.set()
                     self.streaming = True
                     delay = 0.1
                     while True:
-                        event = await stream.try_next()
+                        event = await next_change(stream)
                         self._resume_token = stream.resume_token
                         if event is None:
                             await asyncio.sleep(0.01)
                             continue
                         self.last_lag = max(0.0, time.time() - event["wallTime"].timestamp())
+                        self._last_time = event["clusterTime"]
                         change = (
                             _status_change(event)
                             if event["ns"]["coll"] == collection.name
@@ -361,6 +441,8 @@ def _status_change(event: dict[str, Any]) -> StatusChange | None:
             status=ConnectorStatus(status),
             previous_status=ConnectorStatus(previous) if previous else None,
             changed_at=wall_time.replace(microsecond=wall_time.microsecond // 1000 * 1000),
+            cursor=cursors.encode(cursors.Position(event["_id"], event["clusterTime"])),
+            cluster_time=event["clusterTime"],
         )
     except ValueError:
         # Written around the API with a value it does not know: not an event.

@@ -10,13 +10,14 @@ snapshot from `current_statuses` if asked, then the changes; `follow_online`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Hashable
+from collections.abc import AsyncGenerator, Callable, Hashable
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 import strawberry
-from bson import ObjectId
+from bson import ObjectId, Timestamp
 
 from graph.access.service import Authenticator
 from graph.chargestations.types import Chargestation
@@ -31,8 +32,9 @@ from graph.core.rate_limit import RateLimiter
 from graph.core.validators import check_latitude, check_longitude, check_radius, viewport
 from graph.core.viewer import Viewer
 from graph.core.visibility import visible_query
+from graph.live import cursors
 from graph.live.filters import Circle, OnlineFilter, StatusFilter
-from graph.live.hub import OnlineChange, StatusChange, StatusHub
+from graph.live.hub import MAX_REPLAY_CHANGES, OnlineChange, StatusChange, StatusHub
 
 MAX_CURRENT = 5000
 MAX_IDS = 1000
@@ -58,6 +60,13 @@ class ConnectorStatusEvent:
     initial: bool = strawberry.field(
         description="True for the current-status events sent first with `includeCurrent`."
     )
+    cursor: str = strawberry.field(
+        description=(
+            "This event's position in the change history (for initial events: where the "
+            "snapshot was read). Keep the last one received; after a reconnect, subscribe "
+            "with `after: <cursor>` to receive every change missed meanwhile."
+        )
+    )
     # Execution results of this event, shared by subscribers asking the same
     # question (see graph.core.execution).
     shared_results: strawberry.Private[dict[Hashable, Any]] = dataclasses.field(
@@ -72,6 +81,7 @@ class ConnectorStatusEvent:
             previous_status=change.previous_status,
             changed_at=change.changed_at,
             initial=change.initial,
+            cursor=change.cursor,
         )
 
     @classmethod
@@ -177,8 +187,11 @@ def status_filter(
     )
 
 
-async def current_statuses(watched: StatusFilter) -> list[StatusChange]:
-    """The current status of every watched connector, refusing more than MAX_CURRENT."""
+async def current_statuses(watched: StatusFilter, position: str) -> list[StatusChange]:
+    """The current status of every watched connector, refusing more than MAX_CURRENT.
+
+    `position` is the cursor of the moment before the read.
+    """
     limit = MAX_CURRENT * 2
     query = visible_query(watched.query(), watched.viewer)
     if query is None:
@@ -199,6 +212,7 @@ async def current_statuses(watched: StatusFilter) -> list[StatusChange]:
             previous_status=None,
             changed_at=row["updatedAt"],
             initial=True,
+            cursor=position,
         )
         for row in matching
     ]
@@ -223,18 +237,61 @@ def check_room(open_subscriptions: int) -> None:
         )
 
 
+def start_from(after: str | None, include_current: bool) -> cursors.Position | None:
+    """Validate where a status subscription starts: after a cursor, or now (with a snapshot)."""
+    if after is None:
+        return None
+    if include_current:
+        raise BadUserInput(
+            "includeCurrent and after cannot be combined: after replays the changes since a "
+            "cursor, includeCurrent starts with a snapshot",
+            field="includeCurrent",
+        )
+    return cursors.decode(after)
+
+
 async def follow(
-    hub: StatusHub, watched: StatusFilter, include_current: bool
+    hub: StatusHub,
+    watched: StatusFilter,
+    include_current: bool,
+    after: cursors.Position | None = None,
 ) -> AsyncGenerator[ConnectorStatusEvent, None]:
-    """The snapshot (if asked), then every matching change, until the hub ends it."""
-    # Subscribe before reading current statuses, so no change falls in between.
+    """The snapshot or the replay (if asked), then every matching change, until the hub ends it.
+
+    The seam between a replay and the hub: the hub subscription is made first,
+    so every change read by the hub from then on waits in its queue; the
+    replay then reads the history after the cursor through a stream of its own
+    until it reaches the end. The queued changes are then sent, skipping those
+    the replay covered: changes are ordered by cluster time, so a queued change
+    at or before the last time the replay read (or the cursor's own time) was
+    already sent or is older than the cursor. Nothing falls between (the queue
+    began before the replay ended) and nothing is sent twice.
+    """
+    # Subscribe before reading current statuses or history, so no change falls in between.
     subscriber = hub.subscribe(watched, watched.viewer.key_id)
+    # The history a replay sent (up to this cluster time): queued changes within it are skipped.
+    covered: Timestamp | None = None
     try:
-        if include_current:
-            for current in await current_statuses(watched):
+        if after is not None:
+            covered = after.time
+            async with contextlib.aclosing(hub.replay(after)) as history:
+                async for replayed in history:
+                    if isinstance(replayed, StatusChange):
+                        covered = max(covered, replayed.cluster_time)
+                        if watched.matches(replayed.connector):
+                            yield ConnectorStatusEvent.from_change(replayed)
+                    else:
+                        covered = max(covered, replayed)
+        elif include_current:
+            position = hub.position
+            for current in await current_statuses(
+                watched, cursors.encode(position) if position is not None else ""
+            ):
                 yield ConnectorStatusEvent.from_change(current)
         async for change in subscriber.changes():
             assert isinstance(change, StatusChange)
+            if covered is not None and change.cluster_time <= covered:
+                continue
             yield ConnectorStatusEvent.shared(change)
     finally:
         hub.unsubscribe(subscriber)
@@ -256,7 +313,7 @@ async def follow_online(
 async def opened(
     context: Context,
     watched: Callable[[], FilterT],
-    events: Callable[[FilterT], AsyncIterator[EventT]],
+    events: Callable[[FilterT], AsyncGenerator[EventT, None]],
 ) -> AsyncGenerator[EventT, None]:
     """Open a subscription, step by step (the module docstring), and relay its events."""
     await recheck_key(context)
@@ -265,8 +322,11 @@ async def opened(
     check_room(context.open_subscriptions)
     context.open_subscriptions += 1
     try:
-        async for event in events(chosen):
-            yield event
+        # Closed explicitly: a client that goes away must release the hub at
+        # once, not when the garbage collector finds the generator.
+        async with contextlib.aclosing(events(chosen)) as stream:
+            async for event in stream:
+                yield event
     finally:
         context.open_subscriptions -= 1
 
@@ -278,9 +338,11 @@ class LiveSubscriptions:
             "Status changes of connectors as they are written, from any server process or straight "
             "into the database. Writing the current status again is not a change. All given "
             "conditions must hold; with none, every connector the caller may see is watched "
-            "(inactive connectors: only by their organization's keys and admins). A subscription "
-            "that falls too far behind ends with SUBSCRIBER_TOO_SLOW; if changes may have been "
-            "missed it ends with STATUS_HISTORY_LOST: subscribe again with includeCurrent: true. "
+            "(inactive connectors: only by their organization's keys and admins). Every event "
+            "has a cursor: after a reconnect, subscribe with `after` to receive what was missed. "
+            "A subscription that falls too far behind ends with SUBSCRIBER_TOO_SLOW (resume "
+            "with `after`); if changes may have been lost it ends with STATUS_HISTORY_LOST: "
+            "subscribe again with includeCurrent: true. "
             f"At most {MAX_SUBSCRIPTIONS_PER_CONNECTION} run on one connection; one opened with "
             "an API key ends with UNAUTHENTICATED when the key is revoked."
         )
@@ -317,15 +379,28 @@ class LiveSubscriptions:
                 )
             ),
         ] = False,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description=(
+                    "Resume: first send, in order, every matching change written after this "
+                    "cursor (an event's `cursor`), then continue live with no gap and no "
+                    f"repeat. At most {MAX_REPLAY_CHANGES} changes and one day back; beyond, "
+                    "or when the database no longer keeps them, the subscription ends with "
+                    "STATUS_HISTORY_LOST: subscribe with includeCurrent instead."
+                )
+            ),
+        ] = None,
     ) -> AsyncGenerator[ConnectorStatusEvent, None]:
         context = info.context
         hub = context.services.get(StatusHub)
+        start = start_from(after, include_current)
         async for event in opened(
             context,
             lambda: status_filter(
                 context.viewer, connector_ids, organization_id, near, bounds, chargestation_id
             ),
-            lambda watched: follow(hub, watched, include_current),
+            lambda watched: follow(hub, watched, include_current, start),
         ):
             yield event
 

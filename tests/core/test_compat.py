@@ -143,3 +143,24 @@ def test_library_internals_are_imported_only_in_graph_compat() -> None:
                 if library in ("graphql", "strawberry", "cross_web") and module not in PUBLIC:
                     offenders.append(f"{path.relative_to(GRAPH)}: {module}")
     assert offenders == []
+
+
+async def test_a_swallowed_cancellation_still_ends_a_change_stream_read() -> None:
+    import asyncio
+
+    from graph.compat.pymongo import next_change
+
+    class SwallowingStream:
+        """Behaves as pymongo's try_next was seen to: the cancellation is absorbed."""
+
+        async def try_next(self) -> None:
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                return None
+
+    reading = asyncio.ensure_future(next_change(SwallowingStream()))  # type: ignore[arg-type]
+    await asyncio.sleep(0.01)
+    reading.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await reading

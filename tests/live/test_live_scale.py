@@ -16,6 +16,7 @@ from websockets.exceptions import ConnectionClosed
 
 from graph.embedded import EmbeddedDatabase, free_port
 from tests.support.live import (
+    SET_STATUS,
     health,
     next_event,
     subscribed,
@@ -35,7 +36,6 @@ BULKY = (
     )
     + " } }"
 )
-SET_STATUS = "mutation($id: ID!, $status: ConnectorStatus!) { setConnectorStatus(id: $id, status: $status) { status } }"
 
 
 @pytest.fixture(scope="module")
@@ -147,26 +147,28 @@ def test_a_stuck_subscriber_does_not_delay_a_fast_one(
         connectors = [create_connector(slow_server, organization["id"]) for _ in range(10)]
         ids = [ObjectId(connector["id"]) for connector in connectors]
         statuses = ["Charging", "Available"]
-        with (
-            subscribed(slow_server, {"org": organization["id"]}, 4096, BULKY),
-            subscribed(slow_server, {"org": organization["id"]}) as fast,
-        ):
-            wait_for_subscribers(slow_server, 2)
-            latencies = []
-            # 2,000 bulky events (about 24 MB) for a client that never reads them.
-            for round_ in range(200):
-                status = statuses[round_ % 2]
-                written = time.monotonic()
-                client[db_name].connectors.bulk_write(
-                    [UpdateOne({"_id": i}, {"$set": {"status": status}}) for i in ids]
-                )
-                for _ in ids:
-                    next_event(fast, timeout=10)
-                latencies.append(time.monotonic() - written)
-            latencies.sort()
-            # The fast client got every change, each round within a blink.
+
+        def round_trip(fast: Any, round_: int) -> float:
+            """Seconds from writing a round of changes to the fast client having them all."""
+            written = time.monotonic()
+            client[db_name].connectors.bulk_write(
+                [UpdateOne({"_id": i}, {"$set": {"status": statuses[round_ % 2]}}) for i in ids]
+            )
+            for _ in ids:
+                next_event(fast, timeout=10)
+            return time.monotonic() - written
+
+        with subscribed(slow_server, {"org": organization["id"]}) as fast:
+            wait_for_subscribers(slow_server, 1)
+            # The baseline: the same rounds with nobody stuck.
+            alone = sorted(round_trip(fast, round_) for round_ in range(20))
+            with subscribed(slow_server, {"org": organization["id"]}, 4096, BULKY):
+                wait_for_subscribers(slow_server, 2)
+                # 2,000 bulky events (about 24 MB) for a client that never reads them.
+                beside = sorted(round_trip(fast, round_) for round_ in range(200))
+            # The fast client got every change, and no slower than a few times its baseline.
             assert health(slow_server)["deliveries"] >= 2000
-            assert latencies[len(latencies) // 2] < 0.25
+            assert beside[len(beside) // 2] < 5 * alone[len(alone) // 2]
     finally:
         client.close()
         slow_server.stop()
@@ -214,15 +216,13 @@ def test_shutdown_closes_subscriptions_and_the_embedded_database(tmp_path: Path)
     children = Path(f"/proc/{api.process.pid}/task/{api.process.pid}/children").read_text().split()
     with subscribed(api, {}) as connection:
         wait_for_subscribers(api, 1)
-        started = time.monotonic()
         api.process.send_signal(signal.SIGTERM)
         with pytest.raises(ConnectionClosed) as closed:
             while True:
                 connection.recv(timeout=10)
-        assert time.monotonic() - started < 10
-    assert closed.value.rcvd is not None and closed.value.rcvd.code in (1000, 1001, 1012)
-    # uvicorn finishes its graceful shutdown, then re-raises the SIGTERM it got.
-    assert api.stop() in (0, -signal.SIGTERM)
+    # 1012: "service restart", so clients reconnect (to another process).
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012
+    assert api.stop() == 0
     assert "Application shutdown complete" in api.log()
     for child in children:
         assert (

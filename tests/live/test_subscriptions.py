@@ -11,6 +11,7 @@ from pymongo.database import Database
 from websockets.sync.client import connect
 
 from tests.support.live import (
+    SET_STATUS,
     SUBSCRIPTION,
     next_event,
     receive,
@@ -19,8 +20,6 @@ from tests.support.live import (
     wait_for_subscribers,
 )
 from tests.support.server import Server, create_connector, create_organization, data
-
-SET_STATUS = "mutation($id: ID!, $status: ConnectorStatus!) { setConnectorStatus(id: $id, status: $status) { status } }"
 
 
 @pytest.fixture(scope="module")

@@ -91,7 +91,8 @@ def health(server: Server) -> dict[str, Any]:
 
 def wait_for_subscribers(server: Server, count: int) -> None:
     """The subscription is registered once the server's health report counts it."""
-    for _ in range(300):
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
         if health(server)["subscribers"] == count:
             return
         time.sleep(0.02)
@@ -111,3 +112,21 @@ def subscription_error(connection: ClientConnection, timeout: float = 10.0) -> d
         if message["type"] == "next" and message["payload"].get("errors"):
             first = message["payload"]["errors"][0]
             return first
+
+
+SET_STATUS = (
+    "mutation($id: ID!, $status: ConnectorStatus!) "
+    "{ setConnectorStatus(id: $id, status: $status) { status } }"
+)
+
+RESUMABLE = """
+subscription($org: ID, $after: String, $current: Boolean! = false) {
+  connectorStatusChanged(organizationId: $org, after: $after, includeCurrent: $current) {
+    status previousStatus initial cursor connector { id }
+  }
+}
+"""
+
+
+def set_status(server: Server, connector_id: str, status: str) -> None:
+    data(server.query(SET_STATUS, {"id": connector_id, "status": status}))
