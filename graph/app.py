@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 from collections import OrderedDict
@@ -14,7 +15,9 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pymongo.errors import PyMongoError
 from starlette.applications import Starlette
+from starlette.datastructures import URL
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -22,6 +25,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLRequestData
 from strawberry.types.unset import UNSET, UnsetType
 
 from graph.access.service import Authenticator
@@ -31,8 +35,10 @@ from graph.core.error_policy import RETRY_AFTER_SECONDS, UNAVAILABLE, database_u
 from graph.core.errors import ClientError, RateLimited
 from graph.core.limits import BodySizeLimit
 from graph.core.observability import DatabaseErrors, Metrics, RequestIds
+from graph.core.persisted import PersistedQueries, PersistedQueryNotFound
 from graph.core.rate_limit import RateLimiter
 from graph.core.settings import Settings
+from graph.core.viewer import Role
 from graph.database import Database, connect
 from graph.domains import DOMAINS
 from graph.graphiql import ASSETS_DIR, ASSETS_URL_PATH, graphiql_page
@@ -51,12 +57,18 @@ class ChargeGraphView(GraphQL[Context, None]):
             keep_alive=True,
             keep_alive_interval=15,
             graphql_ide="graphiql" if settings.graphiql else None,
+            # Cross-origin WebSockets from browsers: the same origins as CORS
+            # (Strawberry answers others with 403 at the handshake).
+            allowed_origins=settings.cors_origins,
         )
         self.services = services
         self.metrics = services.get(Metrics)
         self.authenticator = services.get(Authenticator)
         self.limiter = RateLimiter(settings.writes_per_minute, settings.searches_per_minute)
         self.shared_encodings = SharedEncodings()
+        self.persisted = PersistedQueries()
+        self.origins = Origins(settings.cors_origins)
+        self.cache_max_age = settings.cache_max_age_seconds
 
     async def run(  # type: ignore[override]
         self,
@@ -89,18 +101,51 @@ class ChargeGraphView(GraphQL[Context, None]):
                 {"Retry-After": str(RETRY_AFTER_SECONDS)},
             )
         try:
-            return await super().run(request, context, root_value)  # type: ignore[arg-type]
+            response = await super().run(request, context, root_value)  # type: ignore[arg-type]
         except HTTPException as refused:
             code = "NOT_FOUND" if refused.status_code == 404 else "BAD_USER_INPUT"
             return self._refuse(refused.reason, code, refused.status_code)
+        except PersistedQueryNotFound as unknown:
+            # Apollo's clients resend the query text on this answer.
+            return self._refuse(unknown.message, unknown.code, 200)
+        except ClientError as refused:
+            return self._refuse(refused.message, refused.code, 400, extensions=refused.extensions)
+        if request.method == "GET" and response.media_type == "application/json":
+            response.headers["Cache-Control"] = (
+                f"public, max-age={self.cache_max_age}"
+                if request.state.viewer.role is Role.ANONYMOUS and response.status_code == 200
+                else "private, no-store"
+            )
+            # A keyed request must never be answered from an anonymous one's cache.
+            response.headers["Vary"] = "Authorization"
+        return response
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """GraphiQL for a browser's plain GET; a persisted-query GET is a query."""
+        return request.query_params.get("extensions") is None and super().should_render_graphql_ide(
+            request
+        )
+
+    async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """The request as Strawberry reads it, with persisted queries resolved."""
+        data = await super().parse_http_body(request)
+        if isinstance(data, list):
+            return data
+        query = self.persisted.resolve(data.query, data.extensions)
+        return dataclasses.replace(data, query=query)
 
     def _refuse(
-        self, message: str, code: str, status: int, headers: dict[str, str] | None = None
+        self,
+        message: str,
+        code: str,
+        status: int,
+        headers: dict[str, str] | None = None,
+        extensions: dict[str, Any] | None = None,
     ) -> JSONResponse:
         """An HTTP-level refusal, answered as a GraphQL error body."""
         self.metrics.refusals.labels(code).inc()
         return JSONResponse(
-            {"errors": [{"message": message, "extensions": {"code": code}}]},
+            {"errors": [{"message": message, "extensions": {**(extensions or {}), "code": code}}]},
             status_code=status,
             headers=headers,
         )
@@ -117,6 +162,18 @@ class ChargeGraphView(GraphQL[Context, None]):
         """Authenticate a WebSocket from `{"authorization": "Bearer <key>"}` in connection_init."""
         params = context.connection_params or {}
         credential = params.get("authorization", params.get("Authorization"))
+        request = context.request
+        if (
+            credential
+            and isinstance(request, WebSocket)
+            and not self.origins.allows_keys(request.headers.get("origin"), request.url)
+        ):
+            raise ConnectionRejectionError(
+                {
+                    "message": "API keys are accepted only from the origins the server lists",
+                    "extensions": {"code": "FORBIDDEN"},
+                }
+            )
         try:
             context.viewer = await self.authenticator.authenticate(
                 credential, context.client_address
@@ -151,6 +208,43 @@ class ChargeGraphView(GraphQL[Context, None]):
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(graphiql_page())
+
+
+class Origins:
+    """Which browser origins may call the API (CHARGEGRAPH_CORS_ORIGINS).
+
+    Requests without an Origin (apps, servers, tools) and from the server's own
+    origin (GraphiQL) are always allowed. "*" lets any origin read
+    anonymously, never with a key.
+    """
+
+    def __init__(self, origins: tuple[str, ...]) -> None:
+        self.anyone = "*" in origins
+        self.listed = frozenset(origin for origin in origins if origin != "*")
+
+    def allows_keys(self, origin: str | None, url: URL) -> bool:
+        if origin is None:
+            return True
+        origin = origin.lower()
+        own = f"{'https' if url.scheme in ('https', 'wss') else 'http'}://{url.netloc}".lower()
+        return origin == own or origin in self.listed
+
+    def middleware(self) -> list[Middleware]:
+        """Starlette's CORS middleware for these origins (none listed: none)."""
+        if not (self.anyone or self.listed):
+            return []
+        headers = ["Content-Type", "X-Request-ID"]
+        return [
+            Middleware(
+                CORSMiddleware,
+                allow_origins=["*"] if self.anyone else sorted(self.listed),
+                allow_methods=["GET", "POST"],
+                # A key may be sent only from listed origins.
+                allow_headers=headers if self.anyone else [*headers, "Authorization"],
+                expose_headers=["X-Request-ID", "Retry-After"],
+                max_age=600,
+            )
+        ]
 
 
 class SharedEncodings:
@@ -253,7 +347,11 @@ def create_app(settings: Settings, **client_options: Any) -> Starlette:
             *([Route("/metrics", prometheus)] if settings.metrics else []),
             *domain_routes,
         ],
-        middleware=[Middleware(RequestIds, metrics=metrics), Middleware(BodySizeLimit)],
+        middleware=[
+            Middleware(RequestIds, metrics=metrics),
+            *view.origins.middleware(),
+            Middleware(BodySizeLimit),
+        ],
         lifespan=lifespan,
     )
 

@@ -23,6 +23,9 @@ from graph.core.settings import Settings, describe_errors
 
 log = logging.getLogger("graph.cli")
 
+# How long one bulk write of `chargegraph seed` may take.
+SEED_TIMEOUT_SECONDS = 600.0
+
 
 def _settings(**overrides: object) -> Settings:
     """Settings from the environment; an invalid value stops the command, naming the variable."""
@@ -149,7 +152,10 @@ def _seed(args: argparse.Namespace) -> int:
     from graph.database import connect
     from graph.seed import seed_network
 
-    settings = _settings(data_dir=args.data_dir)
+    # Bulk inserts of thousands of documents take longer than a request may wait.
+    settings = _settings(data_dir=args.data_dir).model_copy(
+        update={"db_timeout_seconds": SEED_TIMEOUT_SECONDS}
+    )
     started = time.monotonic()
 
     def progress(done: int, total: int) -> None:

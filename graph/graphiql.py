@@ -44,10 +44,24 @@ _PAGE = """<!doctype html>
     // Same origin for queries over HTTP and subscriptions over WebSocket.
     const httpUrl = new URL({path}, window.location.href).toString();
     const wsUrl = httpUrl.replace(/^http/, "ws");
-    const fetcher = GraphiQL.createFetcher({{
-      url: httpUrl,
-      wsClient: graphqlWs.createClient({{ url: wsUrl, lazy: true }}),
-    }});
+    // The Headers tab's Authorization goes to HTTP requests and, in the
+    // connection_init payload, to the WebSocket: one client per key.
+    const fetchers = new Map();
+    function fetcherFor(authorization) {{
+      if (!fetchers.has(authorization)) {{
+        const connectionParams = authorization ? {{ authorization }} : {{}};
+        fetchers.set(authorization, GraphiQL.createFetcher({{
+          url: httpUrl,
+          wsClient: graphqlWs.createClient({{ url: wsUrl, lazy: true, connectionParams }}),
+        }}));
+      }}
+      return fetchers.get(authorization);
+    }}
+    function fetcher(params, options) {{
+      const headers = (options && options.headers) || {{}};
+      const name = Object.keys(headers).find((key) => key.toLowerCase() === "authorization");
+      return fetcherFor(name ? String(headers[name]) : "")(params, options);
+    }}
     ReactDOM.createRoot(document.getElementById("graphiql")).render(
       React.createElement(GraphiQL, {{
         fetcher,

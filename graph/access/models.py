@@ -11,10 +11,14 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 
 class ApiKeyDocument(Document):
-    """One organization API key."""
+    """One API key: an organization's, or a client application's (`kind: "app"`)."""
 
-    organization: PydanticObjectId
+    kind: str = "organization"
+    # None for app keys, which belong to no organization.
+    organization: PydanticObjectId | None = None
     name: str
+    # App keys: searches per minute allowed to requests with the key.
+    searchesPerMinute: int | None = None
     # The key's first characters, so people can tell their keys apart.
     prefix: str
     # SHA-256 of the whole key (hex). Keys are 256-bit random, so a fast hash

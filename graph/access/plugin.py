@@ -5,7 +5,7 @@ from __future__ import annotations
 from graph.access import service
 from graph.access.models import ApiKeyDocument
 from graph.access.recheck import RecheckWebSocketKey
-from graph.access.schema import AccessMutations
+from graph.access.schema import AccessMutations, AccessQueries
 from graph.core.context import Services
 from graph.core.plugin import Domain
 from graph.core.settings import Settings
@@ -21,6 +21,7 @@ def authenticator(settings: Settings, services: Services) -> service.Authenticat
 
 DOMAIN = Domain(
     name="access",
+    queries=(AccessQueries,),
     mutations=(AccessMutations,),
     documents=(ApiKeyDocument,),
     services=(authenticator,),

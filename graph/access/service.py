@@ -21,8 +21,8 @@ from typing import Any
 from bson import ObjectId
 
 from graph.access.models import ApiKeyDocument, api_keys_collection
-from graph.access.types import ApiKey, CreatedApiKey
-from graph.core.errors import ClientError, Unauthenticated
+from graph.access.types import ApiKey, AppKey, CreatedApiKey, CreatedAppKey
+from graph.core.errors import BadUserInput, ClientError, Unauthenticated
 from graph.core.rate_limit import TokenBuckets, refusal
 from graph.core.timestamps import now
 from graph.core.validators import check_text
@@ -32,6 +32,7 @@ from graph.core.viewer import (
     Role,
     Viewer,
     missing,
+    require_admin,
     require_manager,
     write_scope,
 )
@@ -40,6 +41,8 @@ from graph.organizations import service as organizations
 log = logging.getLogger(__name__)
 
 KEY_PREFIX = "cgk_"
+APP_KEY_PREFIX = "cga_"
+MAX_APP_SEARCHES_PER_MINUTE = 1_000_000
 _SHOWN_CHARACTERS = 10
 # Longer than any key this server issues or should accept as an admin key.
 _MAX_KEY_LENGTH = 256
@@ -116,12 +119,19 @@ class Authenticator:
         if wait > 0:
             raise refusal("too many requests with unknown API keys from this address", wait)
         doc = None
-        if key.startswith(KEY_PREFIX):
+        if key.startswith((KEY_PREFIX, APP_KEY_PREFIX)):
             doc = await api_keys_collection().find_one({"hash": digest, "revokedAt": None})
         if doc is None:
             self._failures.take(address, 1)
             raise revoked_error()
         await _note_use(doc)
+        if doc.get("kind") == "app":
+            return Viewer(
+                Role.APP,
+                key_id=doc["_id"],
+                app=doc["name"],
+                searches_per_minute=doc.get("searchesPerMinute"),
+            )
         return Viewer(Role.ORGANIZATION, organization_id=doc["organization"], key_id=doc["_id"])
 
     @staticmethod
@@ -168,15 +178,59 @@ async def create(viewer: Viewer, organization_id: ObjectId, name: str) -> Create
 
 
 async def revoke(viewer: Viewer, key_id: ObjectId) -> ObjectId:
-    """Revoke a key; its requests fail from now on and its subscriptions end."""
+    """Revoke an organization's key; its requests fail from now on and its subscriptions end."""
+    scope = {"kind": {"$ne": "app"}, **write_scope(viewer, "revokeApiKey")}
+    return await _revoke(viewer, key_id, scope, "API key")
+
+
+async def _revoke(viewer: Viewer, key_id: ObjectId, scope: dict[str, Any], what: str) -> ObjectId:
     result = await api_keys_collection().update_one(
-        {"_id": key_id, "revokedAt": None, **write_scope(viewer, "revokeApiKey")},
-        {"$set": {"revokedAt": now()}},
+        {"_id": key_id, "revokedAt": None, **scope}, {"$set": {"revokedAt": now()}}
     )
     if result.matched_count == 0:
-        raise missing(viewer, "API key", key_id, "id")
+        raise missing(viewer, what, key_id, "id")
     _revoked([key_id])
     return key_id
+
+
+async def create_app_key(viewer: Viewer, name: str, searches_per_minute: int) -> CreatedAppKey:
+    """Issue a read-only key for a client application, with its own search allowance."""
+    require_admin(viewer, "createAppKey")
+    label = check_text(name, "name", required=True)
+    if not 1 <= searches_per_minute <= MAX_APP_SEARCHES_PER_MINUTE:
+        raise BadUserInput(
+            f"searchesPerMinute must be between 1 and {MAX_APP_SEARCHES_PER_MINUTE}, got "
+            f"{searches_per_minute}",
+            field="searchesPerMinute",
+        )
+    key = APP_KEY_PREFIX + secrets.token_urlsafe(32)
+    document = ApiKeyDocument(
+        kind="app",
+        name=label,
+        searchesPerMinute=searches_per_minute,
+        prefix=key[:_SHOWN_CHARACTERS],
+        hash=_digest(key),
+        createdAt=now(),
+    )
+    await document.insert()
+    log.info("app key %s created for %r", document.id, label)
+    return CreatedAppKey(
+        key=key,
+        app_key=AppKey.from_document({"_id": document.id, **document.model_dump(exclude={"id"})}),
+    )
+
+
+async def app_keys(viewer: Viewer) -> list[AppKey]:
+    """Every app key not revoked, oldest first (admins only)."""
+    require_admin(viewer, "appKeys")
+    rows = api_keys_collection().find({"kind": "app", "revokedAt": None}, sort=[("_id", 1)])
+    return [AppKey.from_document(row) async for row in rows]
+
+
+async def revoke_app_key(viewer: Viewer, key_id: ObjectId) -> ObjectId:
+    """Revoke an app key (admins only)."""
+    require_admin(viewer, "revokeAppKey")
+    return await _revoke(viewer, key_id, {"kind": "app"}, "app key")
 
 
 async def revoke_organization_keys(organization_id: ObjectId) -> None:

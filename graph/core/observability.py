@@ -68,6 +68,12 @@ class Metrics:
             ["code"],
             registry=self.registry,
         )
+        self.app_requests = Counter(
+            "chargegraph_app_requests",
+            "GraphQL operations made with an app key, by application.",
+            ["app"],
+            registry=self.registry,
+        )
         self._names: set[str] = set()
 
     def operation_name(self, name: str | None) -> str:
@@ -161,6 +167,9 @@ class OperationLog(SchemaExtension):
         name = metrics.operation_name(execution.operation_name)
         metrics.operations.labels(operation_type, name, outcome).inc()
         metrics.duration.labels(operation_type).observe(seconds)
+        app = context.viewer.app
+        if app is not None:
+            metrics.app_requests.labels(app).inc()
         log.info(
             "graphql %s %s: %s in %.1f ms (%s)",
             operation_type,
@@ -174,6 +183,7 @@ class OperationLog(SchemaExtension):
                 "duration_ms": round(seconds * 1000, 2),
                 "outcome": outcome,
                 "role": context.viewer.role.value,
+                "app": app,
             },
         )
 

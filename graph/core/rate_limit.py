@@ -1,7 +1,7 @@
 """Allowances per caller, for writes and for searches.
 
 Each caller (its API key, or its client address when it sends none) has one
-token bucket per kind: a minute's allowance that refills continuously. Every
+token bucket per kind (an app key's searches: at the rate the key names): a minute's allowance that refills continuously. Every
 mutation field costs one write; every field declared with `metadata=SEARCH`
 (`strawberry.field(..., metadata=SEARCH)`: the fields whose cost grows with
 the data) costs one search wherever it appears in the operation, so aliased
@@ -93,6 +93,17 @@ class RateLimiter:
         # 0 means unlimited.
         self.writes = TokenBuckets(writes_per_minute) if writes_per_minute > 0 else None
         self.searches = TokenBuckets(searches_per_minute) if searches_per_minute > 0 else None
+        # Allowances of app keys, which each name their own rate (buckets by rate).
+        self._by_rate: dict[int, TokenBuckets] = {}
+
+    def _searches_of(self, viewer: Viewer) -> TokenBuckets | None:
+        rate = viewer.searches_per_minute
+        if rate is None:
+            return self.searches
+        buckets = self._by_rate.get(rate)
+        if buckets is None:
+            buckets = self._by_rate[rate] = TokenBuckets(rate)
+        return buckets
 
     def charge(self, viewer: Viewer, address: str, writes: int, searches: int) -> None:
         """Spend the caller's allowance, all of it or none; RateLimited when it does not suffice."""
@@ -103,7 +114,7 @@ class RateLimiter:
             (buckets, amount, name)
             for buckets, amount, name in (
                 (self.writes, writes, "writes"),
-                (self.searches, searches, "searches"),
+                (self._searches_of(viewer), searches, "searches"),
             )
             if buckets is not None and amount > 0
         ]

@@ -8,6 +8,7 @@ variable and what it accepts (`describe_errors`).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -75,15 +76,36 @@ class Settings(BaseSettings):
     # Addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are
     # believed (comma-separated); empty: none, the client address is the peer's.
     forwarded_allow_ips: str = Field(default="", validation_alias="CHARGEGRAPH_FORWARDED_ALLOW_IPS")
+    # Browser origins allowed to call the API (comma-separated, e.g.
+    # https://dash.example.com); "*" lets any origin read anonymously only.
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), validation_alias="CHARGEGRAPH_CORS_ORIGINS"
+    )
+    # How long shared caches (a CDN) may keep an anonymous GET query's answer.
+    cache_max_age_seconds: int = Field(
+        default=5, ge=0, le=86_400, validation_alias="CHARGEGRAPH_CACHE_MAX_AGE_SECONDS"
+    )
     # Prometheus metrics at GET /metrics.
     metrics: bool = Field(default=True, validation_alias="CHARGEGRAPH_METRICS")
 
-    @field_validator("admin_keys", mode="before")
+    @field_validator("admin_keys", "cors_origins", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(key.strip() for key in value.split(",") if key.strip())
         return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if "*" in value and len(value) > 1:
+            raise ValueError("'*' stands alone: any origin, anonymous reads only")
+        for origin in value:
+            if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin: give scheme and host, e.g. https://dash.example.com"
+                )
+        return tuple(origin.lower() for origin in value)
 
     @field_validator("log_format", "log_level", mode="before")
     @classmethod

@@ -21,6 +21,8 @@ class Role(enum.Enum):
     ANONYMOUS = "anonymous"
     ADMIN = "admin"
     ORGANIZATION = "organization"
+    # A client application's key: reads like anonymous, with its own allowance.
+    APP = "app"
 
 
 @dataclass(frozen=True)
@@ -29,8 +31,11 @@ class Viewer:
 
     role: Role
     organization_id: ObjectId | None = None
-    # The organization key used, so revoking it can end its open subscriptions.
+    # The key used (organization or app), so revoking it can end its open subscriptions.
     key_id: ObjectId | None = None
+    # For an app key: the application's name (logs, metrics) and its search allowance.
+    app: str | None = None
+    searches_per_minute: int | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -52,9 +57,12 @@ ADMIN = Viewer(Role.ADMIN)
 
 
 def require_key(viewer: Viewer, action: str) -> None:
-    """Writes need a key: anonymous callers are refused before anything is read."""
+    """Writes need an organization or admin key: anonymous callers are refused before
+    anything is read, app keys (read-only) too."""
     if viewer.role is Role.ANONYMOUS:
         raise Unauthenticated(f"{action} needs an API key: send 'Authorization: Bearer <key>'")
+    if viewer.role is Role.APP:
+        raise Forbidden(f"{action} is not allowed with an app key: app keys only read")
 
 
 def require_admin(viewer: Viewer, action: str) -> None:

@@ -1,8 +1,9 @@
 """Who may do what: every mutation and restricted field, for every kind of caller.
 
 Each row runs against a fresh world: an organization T (the target), another
-organization O, a key of T ("own"), a key of O ("other") and a revoked key of
-T. Where the outcome is a refusal, nothing stored may have changed.
+organization O, a key of T ("own"), a key of O ("other"), a revoked key of T
+and a client application's key ("app", read-only). Where the outcome is a
+refusal, nothing stored may have changed.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from bson import ObjectId
 from pymongo.database import Database
 
 from tests.support.access import (
+    CREATE_APP_KEY,
     CREATE_KEY,
     MISSING_ID,
     ROLES,
     World,
     ask,
+    create_app_key,
     create_key,
     make_world,
     revoke,
@@ -123,6 +126,19 @@ def inactive_chargestation_op(server: Server, world: World) -> tuple[str, dict[s
     )
 
 
+def create_app_key_op(server: Server, world: World) -> tuple[str, dict[str, Any], str]:
+    return CREATE_APP_KEY, {"name": "Another App", "rate": 60}, "createAppKey"
+
+
+def app_keys_op(server: Server, world: World) -> tuple[str, dict[str, Any], str]:
+    return "{ appKeys { id name searchesPerMinute } }", {}, "appKeys"
+
+
+def revoke_app_key_op(server: Server, world: World) -> tuple[str, dict[str, Any], str]:
+    key_id = create_app_key(server, "Doomed App")["appKey"]["id"]
+    return "mutation($id: ID!) { revokeAppKey(id: $id) }", {"id": key_id}, "revokeAppKey"
+
+
 def create_key_op(server: Server, world: World) -> tuple[str, dict[str, Any], str]:
     return CREATE_KEY, {"org": world.target["id"], "name": "another"}, "createApiKey"
 
@@ -151,19 +167,19 @@ def inactive_connector_op(server: Server, world: World) -> tuple[str, dict[str, 
 U, F, N = "UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND"
 OK, NULL, REFUSED_REQUEST = "ok", "null", "401"
 
-# operation -> expected outcome for anonymous, admin, own key, other key, revoked key
+# operation -> expected outcome for anonymous, admin, own key, other key, revoked key, app key
 TABLE: dict[str, tuple[Operation, tuple[str, str, str, str, str]]] = {
-    "createOrganization": (create_organization_op, (U, OK, F, F, REFUSED_REQUEST)),
-    "updateOrganization": (update_organization_op, (U, OK, OK, F, REFUSED_REQUEST)),
-    "deleteOrganization": (delete_organization_op, (U, OK, F, F, REFUSED_REQUEST)),
-    "createConnector": (create_connector_op("target"), (U, OK, OK, F, REFUSED_REQUEST)),
+    "createOrganization": (create_organization_op, (U, OK, F, F, REFUSED_REQUEST, F)),
+    "updateOrganization": (update_organization_op, (U, OK, OK, F, REFUSED_REQUEST, F)),
+    "deleteOrganization": (delete_organization_op, (U, OK, F, F, REFUSED_REQUEST, F)),
+    "createConnector": (create_connector_op("target"), (U, OK, OK, F, REFUSED_REQUEST, F)),
     "createConnector for a missing organization": (
         create_connector_op("missing"),
-        (U, N, F, F, REFUSED_REQUEST),
+        (U, N, F, F, REFUSED_REQUEST, F),
     ),
     "updateConnector": (
         on_connector("updateConnector(id: $id, input: {power: 22}) { id }", "updateConnector"),
-        (U, OK, OK, F, REFUSED_REQUEST),
+        (U, OK, OK, F, REFUSED_REQUEST, F),
     ),
     "updateConnector moving it to another organization": (
         on_connector(
@@ -171,43 +187,43 @@ TABLE: dict[str, tuple[Operation, tuple[str, str, str, str, str]]] = {
             "updateConnector",
             extra="$org",
         ),
-        (U, OK, F, F, REFUSED_REQUEST),
+        (U, OK, F, F, REFUSED_REQUEST, F),
     ),
     "updateConnector on a missing id": (
         on_connector(
             "updateConnector(id: $id, input: {power: 22}) { id }", "updateConnector", exists=False
         ),
-        (U, N, F, F, REFUSED_REQUEST),
+        (U, N, F, F, REFUSED_REQUEST, F),
     ),
     "setConnectorStatus": (
         on_connector("setConnectorStatus(id: $id, status: CHARGING) { id }", "setConnectorStatus"),
-        (U, OK, OK, F, REFUSED_REQUEST),
+        (U, OK, OK, F, REFUSED_REQUEST, F),
     ),
     "deleteConnector": (
         on_connector("deleteConnector(id: $id)", "deleteConnector"),
-        (U, OK, OK, F, REFUSED_REQUEST),
+        (U, OK, OK, F, REFUSED_REQUEST, F),
     ),
     "deleteConnector on a missing id": (
         on_connector("deleteConnector(id: $id)", "deleteConnector", exists=False),
-        (U, N, F, F, REFUSED_REQUEST),
+        (U, N, F, F, REFUSED_REQUEST, F),
     ),
-    "createApiKey": (create_key_op, (U, OK, OK, F, REFUSED_REQUEST)),
-    "revokeApiKey": (revoke_key_op, (U, OK, OK, F, REFUSED_REQUEST)),
+    "createApiKey": (create_key_op, (U, OK, OK, F, REFUSED_REQUEST, F)),
+    "revokeApiKey": (revoke_key_op, (U, OK, OK, F, REFUSED_REQUEST, F)),
     "Organization.apiKeys": (
         organization_field_op("apiKeys { id prefix }"),
-        (U, OK, OK, F, REFUSED_REQUEST),
+        (U, OK, OK, F, REFUSED_REQUEST, F),
     ),
     "Organization.configurations": (
         organization_field_op("configurations { basicAuthEnabled }"),
-        (U, OK, OK, F, REFUSED_REQUEST),
+        (U, OK, OK, F, REFUSED_REQUEST, F),
     ),
-    "an inactive connector": (inactive_connector_op, (NULL, OK, OK, NULL, REFUSED_REQUEST)),
-    "createChargestation": (create_chargestation_op, (U, OK, OK, F, REFUSED_REQUEST)),
+    "an inactive connector": (inactive_connector_op, (NULL, OK, OK, NULL, REFUSED_REQUEST, NULL)),
+    "createChargestation": (create_chargestation_op, (U, OK, OK, F, REFUSED_REQUEST, F)),
     "updateChargestation": (
         on_chargestation(
             "updateChargestation(id: $id, input: {active: false}) { id }", "updateChargestation"
         ),
-        (U, OK, OK, F, REFUSED_REQUEST),
+        (U, OK, OK, F, REFUSED_REQUEST, F),
     ),
     "updateChargestation on a missing id": (
         on_chargestation(
@@ -215,17 +231,23 @@ TABLE: dict[str, tuple[Operation, tuple[str, str, str, str, str]]] = {
             "updateChargestation",
             exists=False,
         ),
-        (U, N, F, F, REFUSED_REQUEST),
+        (U, N, F, F, REFUSED_REQUEST, F),
     ),
     "deleteChargestation": (
         on_chargestation("deleteChargestation(id: $id)", "deleteChargestation"),
-        (U, OK, OK, F, REFUSED_REQUEST),
+        (U, OK, OK, F, REFUSED_REQUEST, F),
     ),
     "an inactive charge station": (
         inactive_chargestation_op,
-        (NULL, OK, OK, NULL, REFUSED_REQUEST),
+        (NULL, OK, OK, NULL, REFUSED_REQUEST, NULL),
     ),
-    "a public read": (organization_field_op("address { city }"), (OK, OK, OK, OK, REFUSED_REQUEST)),
+    "createAppKey": (create_app_key_op, (U, OK, F, F, REFUSED_REQUEST, F)),
+    "appKeys": (app_keys_op, (U, OK, F, F, REFUSED_REQUEST, F)),
+    "revokeAppKey": (revoke_app_key_op, (U, OK, F, F, REFUSED_REQUEST, F)),
+    "a public read": (
+        organization_field_op("address { city }"),
+        (OK, OK, OK, OK, REFUSED_REQUEST, OK),
+    ),
 }
 
 CASES = [

@@ -29,6 +29,7 @@ PUBLIC = {
     "strawberry.dataloader",
     "strawberry.exceptions",
     "strawberry.extensions",
+    "strawberry.http",
     "strawberry.schema.config",
     "strawberry.types",
     "strawberry.types.graphql",

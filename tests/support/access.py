@@ -11,7 +11,7 @@ from pymongo.database import Database
 
 from tests.support.server import ADMIN_KEY, Server, create_organization, data
 
-ROLES = ("anonymous", "admin", "own", "other", "revoked")
+ROLES = ("anonymous", "admin", "own", "other", "revoked", "app")
 MISSING_ID = str(ObjectId())
 
 CREATE_KEY = """
@@ -70,6 +70,7 @@ def make_world(server: Server) -> World:
             "own": create_key(server, target["id"])["key"],
             "other": create_key(server, other["id"])["key"],
             "revoked": revoked["key"],
+            "app": create_app_key(server, "Table App")["key"],
         },
         revoked_key_id=revoked["apiKey"]["id"],
     )
@@ -81,3 +82,21 @@ def snapshot(db: Database[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
         name: list(db[name].find({}, projection={"lastUsedAt": 0}, sort=[("_id", 1)]))
         for name in ("organizations", "connectors", "api_keys", "chargestations")
     }
+
+
+CREATE_APP_KEY = """
+mutation($name: String!, $rate: Int!) {
+  createAppKey(name: $name, searchesPerMinute: $rate) {
+    key appKey { id name prefix searchesPerMinute createdAt lastUsedAt }
+  }
+}
+"""
+
+
+def create_app_key(
+    server: Server, name: str, searches_per_minute: int = 600, key: str = ADMIN_KEY
+) -> dict[str, Any]:
+    status, body = ask(server, key, CREATE_APP_KEY, {"name": name, "rate": searches_per_minute})
+    assert status == 200
+    created: dict[str, Any] = data(body)["createAppKey"]
+    return created

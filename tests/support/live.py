@@ -73,14 +73,16 @@ def start(
     )
 
 
-def next_event(connection: ClientConnection, timeout: float = 10.0) -> dict[str, Any]:
+def next_event(
+    connection: ClientConnection, timeout: float = 10.0, field: str = "connectorStatusChanged"
+) -> dict[str, Any]:
     while True:
         message = receive(connection, timeout)
         if message["type"] == "ping":
             connection.send(json.dumps({"type": "pong"}))
             continue
         assert message["type"] == "next", message
-        event: dict[str, Any] = data(message["payload"])["connectorStatusChanged"]
+        event: dict[str, Any] = data(message["payload"])[field]
         return event
 
 

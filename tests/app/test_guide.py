@@ -1,0 +1,75 @@
+"""Every GraphQL operation in docs/guide.md runs, as written, against a real server."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from bson import ObjectId
+from pymongo.database import Database
+
+from graph.core.timestamps import now
+from tests.support.live import next_event, subscribed, wait_for_subscribers
+from tests.support.server import ADMIN_KEY, Server, data
+
+GUIDE = Path(__file__).resolve().parents[2] / "docs" / "guide.md"
+
+
+def snippets() -> dict[str, str]:
+    """The guide's GraphQL operations by name, in the order they appear."""
+    text = GUIDE.read_text()
+    blocks = re.findall(r"```graphql\n(.*?)```", text, re.DOTALL)
+    named = {}
+    for block in blocks:
+        found = re.match(r"\s*(query|mutation|subscription)\s+(\w+)", block)
+        assert found is not None, f"an unnamed operation in the guide:\n{block}"
+        named[found.group(2)] = block
+    return named
+
+
+def test_the_guide_names_each_operation_once() -> None:
+    blocks = re.findall(r"```graphql\n(.*?)```", GUIDE.read_text(), re.DOTALL)
+    assert len(snippets()) == len(blocks) >= 10
+
+
+def test_every_operation_in_the_guide_works(server: Server, db: Database[dict[str, Any]]) -> None:
+    operations = snippets()
+    first = re.search(r'"query": "(.*?)"', GUIDE.read_text())
+    assert first is not None
+    assert "connectors" in data(server.query(first.group(1), key=None))
+
+    def run(name: str, variables: dict[str, Any] | None = None, key: str | None = ADMIN_KEY) -> Any:
+        return data(server.query(operations.pop(name), variables or {}, key=key))
+
+    organization = run("CreateOrganization")["createOrganization"]["id"]
+    operator = run("CreateKey", {"org": organization})["createApiKey"]["key"]
+    station = run("CreateStation", {"org": organization}, key=operator)["createChargestation"]
+    connector = run(
+        "CreateConnector", {"org": organization, "station": station["id"]}, key=operator
+    )["createConnector"]
+    assert connector["coordinates"] == {"latitude": 52.3676, "longitude": 4.9041}
+    app_key = run("CreateAppKey")["createAppKey"]["key"]
+    nearby = run("Nearby", {"lat": 52.3676, "lng": 4.9041}, key=app_key)["nearbyConnectors"]
+    assert [edge["node"]["id"] for edge in nearby["edges"]] == [connector["id"]]
+    network = run("Network", {"org": organization}, key=operator)["organization"]
+    assert network["chargestations"]["edges"][0]["node"]["endpoint"] == "CS-AMS-0001"
+
+    with subscribed(
+        server, {"org": organization}, query=operations.pop("Live"), key=operator
+    ) as live:
+        wait_for_subscribers(server, 1)
+        assert run("SetStatus", {"connector": connector["id"]}, key=operator)
+        event = next_event(live)
+    assert event["status"] == "CHARGING" and event["cursor"]
+
+    stations = operations.pop("Stations")
+    with subscribed(server, {"org": organization}, query=stations, key=operator) as watching:
+        wait_for_subscribers(server, 1)
+        # A station connecting, as the OCPP endpoint records it.
+        db.chargestations.update_one(
+            {"_id": ObjectId(station["id"])}, {"$set": {"online": True, "leaseUntil": now()}}
+        )
+        message = next_event(watching, field="chargestationOnlineChanged")
+    assert message["online"] is True
+    assert operations == {}, f"operations in the guide not run: {sorted(operations)}"
