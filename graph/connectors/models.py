@@ -43,6 +43,13 @@ class ConnectorDocument(Document):
             IndexModel([("organization", ASCENDING), ("_id", ASCENDING)], name="organization_id"),
             IndexModel([("status", ASCENDING), ("_id", ASCENDING)], name="status_id"),
             IndexModel([("power", ASCENDING)], name="power"),
+            # A station's reports find their connector by (station, ocppId). The
+            # partial unique index below is not used for such lookups (a query
+            # must restate its filter), so this one serves them.
+            IndexModel(
+                [("chargestation", ASCENDING), ("ocppId", ASCENDING), ("status", ASCENDING)],
+                name="chargestation_ocpp_status",
+            ),
             # ocppId is unique within a station; connectors of no station are not indexed.
             IndexModel(
                 [("chargestation", ASCENDING), ("ocppId", ASCENDING)],
