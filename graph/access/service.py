@@ -161,20 +161,19 @@ async def create(viewer: Viewer, organization_id: ObjectId, name: str) -> Create
     require_manager(viewer, organization_id, "organizationId", "createApiKey")
     label = check_text(name, "name", required=True)
     await organizations.require(organization_id, "organizationId")
-    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    key, stored = await _issue(KEY_PREFIX, organization=organization_id, name=label)
+    log.info("API key %s created for organization %s", stored["_id"], organization_id)
+    return CreatedApiKey(key=key, api_key=ApiKey.from_document(stored))
+
+
+async def _issue(prefix: str, **fields: Any) -> tuple[str, dict[str, Any]]:
+    """A new random key and its stored record (its hash and first characters only)."""
+    key = prefix + secrets.token_urlsafe(32)
     document = ApiKeyDocument(
-        organization=organization_id,
-        name=label,
-        prefix=key[:_SHOWN_CHARACTERS],
-        hash=_digest(key),
-        createdAt=now(),
+        prefix=key[:_SHOWN_CHARACTERS], hash=_digest(key), createdAt=now(), **fields
     )
     await document.insert()
-    log.info("API key %s created for organization %s", document.id, organization_id)
-    return CreatedApiKey(
-        key=key,
-        api_key=ApiKey.from_document({"_id": document.id, **document.model_dump(exclude={"id"})}),
-    )
+    return key, {"_id": document.id, **document.model_dump(exclude={"id"})}
 
 
 async def revoke(viewer: Viewer, key_id: ObjectId) -> ObjectId:
@@ -203,21 +202,11 @@ async def create_app_key(viewer: Viewer, name: str, searches_per_minute: int) ->
             f"{searches_per_minute}",
             field="searchesPerMinute",
         )
-    key = APP_KEY_PREFIX + secrets.token_urlsafe(32)
-    document = ApiKeyDocument(
-        kind="app",
-        name=label,
-        searchesPerMinute=searches_per_minute,
-        prefix=key[:_SHOWN_CHARACTERS],
-        hash=_digest(key),
-        createdAt=now(),
+    key, stored = await _issue(
+        APP_KEY_PREFIX, kind="app", name=label, searchesPerMinute=searches_per_minute
     )
-    await document.insert()
-    log.info("app key %s created for %r", document.id, label)
-    return CreatedAppKey(
-        key=key,
-        app_key=AppKey.from_document({"_id": document.id, **document.model_dump(exclude={"id"})}),
-    )
+    log.info("app key %s created for %r", stored["_id"], label)
+    return CreatedAppKey(key=key, app_key=AppKey.from_document(stored))
 
 
 async def app_keys(viewer: Viewer) -> list[AppKey]:

@@ -20,7 +20,7 @@ from graph.connectors.types import (
     StatusCount,
 )
 from graph.core.context import Info
-from graph.core.pagination import DEFAULT_PAGE_SIZE, After, Connection, PageSize, encode_cursor
+from graph.core.pagination import DEFAULT_PAGE_SIZE, After, Connection, PageSize
 from graph.core.rate_limit import SEARCH
 from graph.core.timestamps import now
 from graph.organizations.loaders import OrganizationById
@@ -130,10 +130,6 @@ class Chargestation:
         return await connector_loaders.owner_status_counts(
             info.context, "chargestation", self.object_id, self.organization_id
         )
-
-    def cursor(self) -> str:
-        """Stations are listed in id order, so the id is the cursor."""
-        return encode_cursor(str(self.id))
 
     @classmethod
     def from_document(cls, doc: Mapping[str, Any]) -> Chargestation:

@@ -26,6 +26,7 @@ from graph.core.pagination import (
     check_page_size,
     decode_id_cursor,
     empty_connection,
+    id_cursor,
     page_from_rows,
 )
 from graph.core.visibility import visible_query
@@ -128,7 +129,7 @@ class ConnectorPageByOwner(Loader[OwnerPageKey, Connection[Connector]]):
                     for doc in rows.get((key.owner, key.query, key.first, key.after), [])
                 ],
                 key.first,
-                Connector.cursor,
+                id_cursor,
                 total(key),
             )
             for key in keys

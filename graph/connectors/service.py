@@ -24,12 +24,7 @@ from graph.core.errors import BadUserInput, Conflict
 from graph.core.geo import location_fields
 from graph.core.ids import parse_id
 from graph.core.inputs import require_value
-from graph.core.pagination import (
-    Connection,
-    decode_id_cursor,
-    empty_connection,
-    page_from_rows,
-)
+from graph.core.pagination import Connection, id_ordered_page
 from graph.core.timestamps import now
 from graph.core.validators import check_latitude, check_longitude
 from graph.core.viewer import Viewer, missing, require_key, require_manager, write_scope
@@ -240,20 +235,8 @@ async def page(
     viewer: Viewer, query: dict[str, Any], first: int, after: str | None
 ) -> Connection[Connector]:
     """One page of the connectors matching `query` that the caller may see, in id order."""
-    visible = visible_query(query, viewer)
-    if visible is None:
-        return empty_connection()
-    page_query = dict(visible)
-    if after is not None:
-        page_query["_id"] = {"$gt": decode_id_cursor(after)}
-    # One row more than asked tells whether a next page exists.
-    rows = await collection().find(page_query, sort=[("_id", 1)], limit=first + 1).to_list()
-
-    async def count_total() -> int:
-        return await collection().count_documents(visible)
-
-    return page_from_rows(
-        [Connector.from_document(row) for row in rows], first, Connector.cursor, count_total
+    return await id_ordered_page(
+        collection(), visible_query(query, viewer), first, after, Connector.from_document
     )
 
 

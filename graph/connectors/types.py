@@ -11,7 +11,7 @@ from bson import ObjectId
 
 from graph.connectors.enums import ConnectorFormat, ConnectorStatus, ConnectorType, PowerType
 from graph.core.context import Info
-from graph.core.pagination import PageInfo, encode_cursor
+from graph.core.pagination import PageInfo
 from graph.organizations.loaders import OrganizationById
 from graph.organizations.types import Organization
 
@@ -81,10 +81,6 @@ class Connector:
         from graph.chargestations.loaders import visible_chargestation
 
         return await visible_chargestation(info.context, self.chargestation_id)
-
-    def cursor(self) -> str:
-        """Connectors are listed in id order, so the id is the cursor."""
-        return encode_cursor(str(self.id))
 
     @classmethod
     def from_document(cls, doc: Mapping[str, Any]) -> Connector:

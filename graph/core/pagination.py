@@ -11,11 +11,12 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Protocol, TypeVar
 
 import strawberry
 from bson import ObjectId
 from bson.errors import InvalidId
+from pymongo.asynchronous.collection import AsyncCollection
 
 from graph.core.errors import BadUserInput
 
@@ -113,6 +114,41 @@ def page_from_rows(
         ),
         count_total=count_total,
     )
+
+
+class HasId(Protocol):
+    @property
+    def id(self) -> strawberry.ID: ...
+
+
+IdNodeT = TypeVar("IdNodeT", bound=HasId)
+
+
+def id_cursor(node: HasId) -> str:
+    """Lists in id (creation) order use the id as the cursor."""
+    return encode_cursor(str(node.id))
+
+
+async def id_ordered_page(
+    collection: AsyncCollection[dict[str, Any]],
+    query: dict[str, Any] | None,
+    first: int,
+    after: str | None,
+    build: Callable[[dict[str, Any]], IdNodeT],
+) -> Connection[IdNodeT]:
+    """One page of the documents matching `query` (None: nothing can match), in id order."""
+    if query is None:
+        return empty_connection()
+    page_query = dict(query)
+    if after is not None:
+        page_query["_id"] = {"$gt": decode_id_cursor(after)}
+    # One row more than asked tells whether a next page exists.
+    rows = await collection.find(page_query, sort=[("_id", 1)], limit=first + 1).to_list()
+
+    async def count_total() -> int:
+        return await collection.count_documents(query)
+
+    return page_from_rows([build(row) for row in rows], first, id_cursor, count_total)
 
 
 def empty_connection() -> Connection[Any]:

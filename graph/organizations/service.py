@@ -24,7 +24,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from graph.core.errors import BadUserInput, Conflict, NotFound
 from graph.core.inputs import given_fields, require_value
-from graph.core.pagination import Connection, decode_id_cursor, encode_cursor, page_from_rows
+from graph.core.pagination import Connection, id_ordered_page
 from graph.core.timestamps import now
 from graph.core.validators import check_text
 from graph.core.viewer import Viewer, require_admin, require_manager
@@ -192,20 +192,7 @@ async def by_ids(ids: list[ObjectId]) -> dict[ObjectId, Organization]:
 
 
 async def page(first: int, after: str | None) -> Connection[Organization]:
-    query: dict[str, Any] = {}
-    if after is not None:
-        query["_id"] = {"$gt": decode_id_cursor(after)}
-    rows = await collection().find(query, sort=[("_id", 1)], limit=first + 1).to_list()
-
-    async def count_total() -> int:
-        return await collection().count_documents({})
-
-    return page_from_rows(
-        [Organization.from_document(row) for row in rows],
-        first,
-        lambda organization: encode_cursor(str(organization.id)),
-        count_total,
-    )
+    return await id_ordered_page(collection(), {}, first, after, Organization.from_document)
 
 
 # --- writes ---------------------------------------------------------------

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 from bson import ObjectId
 from pymongo.database import Database
 
@@ -19,7 +17,7 @@ from tests.support.server import (
     create_connector,
     create_organization,
     data,
-    module_server,
+    server_fixture,
 )
 
 WRITES, SEARCHES = 3, 4
@@ -28,19 +26,11 @@ NEARBY = "{ nearbyConnectors(latitude: 52.37, longitude: 4.89) { totalCount } }"
 SET_STATUS = "mutation($id: ID!, $s: ConnectorStatus!) { setConnectorStatus(id: $id, status: $s) { status } }"
 
 
-@pytest.fixture(scope="module")
-def server(
-    mongo_uri: str, db_name: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Server]:
-    """A server with tiny allowances, so tests can spend them."""
-    with module_server(
-        mongo_uri,
-        db_name,
-        tmp_path_factory,
-        CHARGEGRAPH_WRITES_PER_MINUTE=str(WRITES),
-        CHARGEGRAPH_SEARCHES_PER_MINUTE=str(SEARCHES),
-    ) as running:
-        yield running
+server = server_fixture(
+    "A server with tiny allowances, so tests can spend them.",
+    CHARGEGRAPH_WRITES_PER_MINUTE=str(WRITES),
+    CHARGEGRAPH_SEARCHES_PER_MINUTE=str(SEARCHES),
+)
 
 
 def refused(response: httpx.Response) -> dict[str, Any]:

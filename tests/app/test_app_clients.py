@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -15,7 +14,7 @@ from websockets.sync.client import connect
 
 from graph.core.persisted import PersistedQueries, PersistedQueryNotFound
 from tests.support.access import ask, create_app_key, create_key, snapshot
-from tests.support.server import ADMIN_KEY, Server, create_organization, data, error, module_server
+from tests.support.server import ADMIN_KEY, Server, create_organization, data, error, server_fixture
 
 DASHBOARD = "https://dash.example.com"
 NEARBY = (
@@ -32,24 +31,14 @@ def persisted(digest: str) -> dict[str, Any]:
     return {"persistedQuery": {"version": 1, "sha256Hash": digest}}
 
 
-@pytest.fixture(scope="module")
-def listed(
-    mongo_uri: str, db_name: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Server]:
-    with module_server(
-        mongo_uri, db_name, tmp_path_factory, CHARGEGRAPH_CORS_ORIGINS=DASHBOARD
-    ) as running:
-        yield running
+listed = server_fixture(
+    "A server that lists the dashboard's origin.", CHARGEGRAPH_CORS_ORIGINS=DASHBOARD
+)
 
 
-@pytest.fixture(scope="module")
-def anyone(
-    mongo_uri: str, db_name: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Server]:
-    with module_server(
-        mongo_uri, db_name, tmp_path_factory, CHARGEGRAPH_CORS_ORIGINS="*"
-    ) as running:
-        yield running
+anyone = server_fixture(
+    "A server that lets any origin read anonymously.", CHARGEGRAPH_CORS_ORIGINS="*"
+)
 
 
 def preflight(server: Server, origin: str, headers: str) -> httpx.Response:

@@ -14,7 +14,7 @@ from graph.embedded import free_port
 from tests.support.access import create_key
 from tests.support.browser import chromium
 from tests.support.live import set_status, wait_for_subscribers
-from tests.support.server import Server, create_connector, create_organization, module_server
+from tests.support.server import Server, create_connector, create_organization, server_fixture
 
 PAGE_PORT = free_port()
 ALLOWED_ORIGIN = f"http://127.0.0.1:{PAGE_PORT}"
@@ -68,14 +68,9 @@ def page_servers() -> Iterator[None]:
         server.shutdown()
 
 
-@pytest.fixture(scope="module")
-def cors_server(
-    mongo_uri: str, db_name: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Server]:
-    with module_server(
-        mongo_uri, db_name, tmp_path_factory, CHARGEGRAPH_CORS_ORIGINS=ALLOWED_ORIGIN
-    ) as running:
-        yield running
+cors_server = server_fixture(
+    "A server that lists the test page's origin.", CHARGEGRAPH_CORS_ORIGINS=ALLOWED_ORIGIN
+)
 
 
 def result_text(page: Page) -> str:

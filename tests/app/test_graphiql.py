@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import httpx
 
+from tests.support.browser import CHROMIUM, FLAGS
 from tests.support.server import Server
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def test_graphiql_page_loads_only_local_assets(server: Server) -> None:
@@ -32,13 +30,7 @@ def test_graphiql_renders_in_headless_chromium(server: Server, tmp_path: Path) -
         [
             CHROMIUM,
             "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
+            *FLAGS,
             f"--user-data-dir={tmp_path / 'profile'}",
             "--virtual-time-budget=10000",
             "--dump-dom",

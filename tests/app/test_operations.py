@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,19 +26,13 @@ from tests.support.server import (
     error,
     module_server,
     server_env,
+    server_fixture,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def json_server(
-    mongo_uri: str, db_name: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Server]:
-    with module_server(
-        mongo_uri, db_name, tmp_path_factory, CHARGEGRAPH_LOG_FORMAT="json"
-    ) as running:
-        yield running
+json_server = server_fixture("A server logging JSON lines.", CHARGEGRAPH_LOG_FORMAT="json")
 
 
 def metric(server: Server, sample: str, **labels: str) -> float:

@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
-import pytest
 
-from tests.support.server import Server, data, error, module_server
+from tests.support.server import Server, data, error, server_fixture
 
 INTROSPECTION = "{ __schema { queryType { name } } }"
 
 
-@pytest.fixture(scope="module")
-def locked_down(
-    mongo_uri: str, db_name: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Server]:
-    with module_server(
-        mongo_uri,
-        db_name,
-        tmp_path_factory,
-        CHARGEGRAPH_PRODUCTION="1",
-        CHARGEGRAPH_INTROSPECTION="0",
-        CHARGEGRAPH_GRAPHIQL="off",
-    ) as running:
-        yield running
+locked_down = server_fixture(
+    "A server in production mode, with introspection and GraphiQL off.",
+    CHARGEGRAPH_PRODUCTION="1",
+    CHARGEGRAPH_INTROSPECTION="0",
+    CHARGEGRAPH_GRAPHIQL="off",
+)
 
 
 def test_defaults_help_developers(server: Server) -> None:

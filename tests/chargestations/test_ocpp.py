@@ -14,7 +14,7 @@ import json
 import random
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -49,7 +49,7 @@ from tests.support.server import (
     create_connector,
     create_organization,
     data,
-    module_server,
+    server_fixture,
 )
 
 HEARTBEAT = 2  # seconds: the interval sent at boot; a lease lasts two of them
@@ -73,33 +73,17 @@ mutation($id: ID!, $free: Boolean!) {
 """
 
 
-@pytest.fixture(scope="module")
-def server(
-    mongo_uri: str, db_name: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Server]:
-    """The module's server, with a short heartbeat so leases run out within seconds."""
-    with module_server(
-        mongo_uri,
-        db_name,
-        tmp_path_factory,
-        CHARGEGRAPH_OCPP_HEARTBEAT_SECONDS=str(HEARTBEAT),
-    ) as running:
-        yield running
+server = server_fixture(
+    "The module's server, with a short heartbeat so leases run out within seconds.",
+    CHARGEGRAPH_OCPP_HEARTBEAT_SECONDS=str(HEARTBEAT),
+)
 
 
-@pytest.fixture(scope="module")
-def limited_server(
-    mongo_uri: str, db_name: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Server]:
-    """Another server on the same database that lets a station send 5 messages a minute."""
-    with module_server(
-        mongo_uri,
-        db_name,
-        tmp_path_factory,
-        CHARGEGRAPH_OCPP_HEARTBEAT_SECONDS=str(HEARTBEAT),
-        CHARGEGRAPH_OCPP_MESSAGES_PER_MINUTE=str(RATE_LIMIT),
-    ) as running:
-        yield running
+limited_server = server_fixture(
+    "Another server on the same database that lets a station send 5 messages a minute.",
+    CHARGEGRAPH_OCPP_HEARTBEAT_SECONDS=str(HEARTBEAT),
+    CHARGEGRAPH_OCPP_MESSAGES_PER_MINUTE=str(RATE_LIMIT),
+)
 
 
 @pytest.fixture(scope="module")

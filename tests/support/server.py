@@ -114,6 +114,20 @@ def server_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def server_fixture(doc: str, **settings: str) -> Any:
+    """A module-scoped fixture: a server on the module's database with extra settings."""
+
+    @pytest.fixture(scope="module")
+    def running_server(
+        mongo_uri: str, db_name: str, tmp_path_factory: pytest.TempPathFactory
+    ) -> Iterator[Server]:
+        with module_server(mongo_uri, db_name, tmp_path_factory, **settings) as running:
+            yield running
+
+    running_server.__doc__ = doc
+    return running_server
+
+
 @contextmanager
 def module_server(
     mongo_uri: str, db_name: str, tmp_path_factory: pytest.TempPathFactory, **settings: str
