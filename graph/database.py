@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,8 +27,9 @@ PING_SECONDS = 2.0
 SELECTION_SECONDS = 3.0
 # How long to wait for a connection to open.
 CONNECT_SECONDS = 2.0
-# How often the embedded database's process is checked.
+# How often the embedded database's process is checked, and how long a restart may take.
 WATCHDOG_SECONDS = 1.0
+RESTART_SECONDS = 30.0
 
 
 def make_client(
@@ -38,7 +40,9 @@ def make_client(
     `tz_aware` makes stored instants come back as UTC-aware datetimes. The
     timeouts turn an unreachable or hung database into a fast error
     (SERVICE_UNAVAILABLE for the client) instead of a request that hangs:
-    no server within SELECTION_SECONDS, no answer within `answer_seconds`.
+    no server within SELECTION_SECONDS, and each operation as a whole, its
+    retries included (`timeoutMS`, MongoDB's client-side operation timeout),
+    within `answer_seconds`.
     """
     return AsyncMongoClient(
         uri,
@@ -46,7 +50,7 @@ def make_client(
         journal=True,
         serverSelectionTimeoutMS=int(SELECTION_SECONDS * 1000),
         connectTimeoutMS=int(CONNECT_SECONDS * 1000),
-        socketTimeoutMS=int(answer_seconds * 1000),
+        timeoutMS=int(answer_seconds * 1000),
         **options,
     )
 
@@ -60,7 +64,9 @@ class Database:
     embedded: EmbeddedDatabase | None = field(default=None)
 
     async def reachable(self) -> bool:
-        """Does the database answer a ping within PING_SECONDS?"""
+        """Does the database answer a ping within PING_SECONDS (and run, if embedded)?"""
+        if self.embedded is not None and not self.embedded.running():
+            return False
         try:
             async with asyncio.timeout(PING_SECONDS):
                 await self.client.admin.command("ping")
@@ -74,14 +80,22 @@ class Database:
         It comes back on the same port, so the client reconnects by itself;
         meanwhile requests answer SERVICE_UNAVAILABLE and /readyz says not ready.
         """
-        if self.embedded is None:
+        embedded = self.embedded
+        if embedded is None:
             return
         while True:
             await asyncio.sleep(WATCHDOG_SECONDS)
-            if not self.embedded.running():
-                log.error("the embedded database stopped; restarting it on its data")
-                # Started from the loop's thread: the child is tied to this thread's life.
-                self.embedded.start()
+            if embedded.running():
+                continue
+            log.error("the embedded database stopped; restarting it on its data")
+            # Launched from the loop's thread (the child lives as long as its
+            # starting thread); waited for in another, so requests keep being
+            # answered (SERVICE_UNAVAILABLE) meanwhile.
+            embedded.launch()
+            deadline = time.monotonic() + RESTART_SECONDS
+            if not await asyncio.to_thread(embedded.wait_until_ready, deadline):
+                log.error("the embedded database did not restart; trying again")
+                embedded.stop()
 
     async def close(self) -> None:
         await self.client.close()

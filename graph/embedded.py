@@ -82,33 +82,47 @@ class EmbeddedDatabase:
         # A previous server on the same directory may still be releasing it
         # (for instance after its parent crashed): retry until the deadline.
         while True:
-            self.port = self.fixed_port or free_port(self.host)
-            self._process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "secantus",
-                    "--host",
-                    self.host,
-                    "--port",
-                    str(self.port),
-                    "--storage-path",
-                    self.data_dir,
-                    "--log-level",
-                    "WARNING",
-                    *self.options,
-                ],
-                preexec_fn=_stop_with_parent,
-            )
-            if self._wait_until_ready(deadline):
-                log.info("embedded database on %s, data in %s", self.uri, self.data_dir)
-                self.fixed_port = self.port
+            self.launch()
+            if self.wait_until_ready(deadline):
                 return self.uri
             if time.monotonic() >= deadline:
                 self.stop()
                 raise RuntimeError(f"the embedded database did not start within {timeout:.0f}s")
 
-    def _wait_until_ready(self, deadline: float) -> bool:
+    def launch(self) -> None:
+        """Start the server process, without waiting for it (see `wait_until_ready`).
+
+        Call it from a thread that lives as long as the server should: Linux
+        stops the child when the thread that started it ends.
+        """
+        self.port = self.fixed_port or free_port(self.host)
+        self._process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "secantus",
+                "--host",
+                self.host,
+                "--port",
+                str(self.port),
+                "--storage-path",
+                self.data_dir,
+                "--log-level",
+                "WARNING",
+                *self.options,
+            ],
+            preexec_fn=_stop_with_parent,
+        )
+
+    def wait_until_ready(self, deadline: float) -> bool:
+        """Wait until the launched server answers a ping (False: it died or the deadline came)."""
+        if not self._ready_before(deadline):
+            return False
+        log.info("embedded database on %s, data in %s", self.uri, self.data_dir)
+        self.fixed_port = self.port
+        return True
+
+    def _ready_before(self, deadline: float) -> bool:
         assert self._process is not None
         client: MongoClient[dict[str, object]] = MongoClient(
             self.uri, serverSelectionTimeoutMS=200, connectTimeoutMS=200

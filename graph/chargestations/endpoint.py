@@ -10,7 +10,8 @@ checked against the stored scrypt hash and never logged.
 
 A second connection of the same station replaces the first: in this process
 the older WebSocket is closed at once; in another process it finds its lease
-taken over at its next renewal and closes then. What the station says is
+taken over at its next renewal (every half heartbeat interval, at most 10 s)
+and closes then. What the station says is
 handled by `graph.chargestations.protocol`; `StationSession` turns it into
 writes (connector statuses go through the connectors domain, so subscribers
 hear of them through the same change stream as any other write).
@@ -74,7 +75,8 @@ class StationGateway:
         self.heartbeat_seconds = settings.ocpp_heartbeat_seconds
         self.messages_per_minute = settings.ocpp_messages_per_minute
         self.lease = timedelta(seconds=2 * settings.ocpp_heartbeat_seconds)
-        self._open: dict[ObjectId, WebSocket] = {}
+        # The station's open WebSocket here and the id of its connection (its lease).
+        self._open: dict[ObjectId, tuple[WebSocket, str]] = {}
         # Per station, across its connections to this process.
         self._rates: dict[ObjectId, MessageRate] = {}
 
@@ -126,12 +128,12 @@ class StationGateway:
             station_id, connection_id, _PROTOCOLS[subprotocol.lower()], self.lease
         )
         previous = self._open.get(station_id)
-        self._open[station_id] = websocket
+        self._open[station_id] = (websocket, connection_id)
         if previous is not None:
             # The station reconnected: its older connection is gone for it.
             with contextlib.suppress(RuntimeError):
-                await previous.close(code=1001)
-        session = StationSession(self, station, connection_id, websocket)
+                await previous[0].close(code=1001)
+        session = StationSession(self, station, connection_id)
         try:
             await serve_station(
                 StarletteConnection(websocket),
@@ -142,7 +144,7 @@ class StationGateway:
                 rate=self._rate(station_id),
             )
         finally:
-            if self._open.get(station_id) is websocket:
+            if self._open.get(station_id, (None,))[0] is websocket:
                 del self._open[station_id]
             with contextlib.suppress(PyMongoError):
                 await service.disconnected(station_id, connection_id)
@@ -170,21 +172,35 @@ class StationGateway:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-            for websocket in list(self._open.values()):
+            for websocket, _ in list(self._open.values()):
                 with contextlib.suppress(RuntimeError):
                     await websocket.close(code=1012)
 
     async def _sweep(self) -> None:
+        """Renew this process's leases, then write down everyone's expired ones."""
+        # Well within a lease (two intervals), however short the interval.
         period = max(1.0, min(10.0, self.heartbeat_seconds / 2))
         while True:
             await asyncio.sleep(period)
             try:
+                await self._renew()
                 expired = await service.expire_leases()
             except PyMongoError as error:
-                log.warning("could not expire OCPP leases: %s", error)
+                log.warning("could not renew or expire OCPP leases: %s", error)
                 continue
             if expired:
                 log.info("%d charge station(s) offline: their connection lease ran out", expired)
+
+    async def _renew(self) -> None:
+        open_now = dict(self._open)
+        held = await service.renew_leases(
+            {station: connection for station, (_, connection) in open_now.items()}, self.lease
+        )
+        for station, (websocket, _) in open_now.items():
+            if station not in held and self._open.get(station, (None,))[0] is websocket:
+                log.info("station %s: its lease is gone (taken over or expired): closing", station)
+                with contextlib.suppress(RuntimeError):
+                    await websocket.close(code=1001)
 
     def routes(self) -> list[BaseRoute]:
         return [WebSocketRoute("/ocpp/{endpoint}", self.serve)]
@@ -214,40 +230,21 @@ class StationSession:
     """What one station's messages do (the protocol's StationBackend)."""
 
     def __init__(
-        self,
-        gateway: StationGateway,
-        station: dict[str, Any],
-        connection_id: str,
-        websocket: WebSocket,
+        self, gateway: StationGateway, station: dict[str, Any], connection_id: str
     ) -> None:
         self.heartbeat_interval = gateway.heartbeat_seconds
-        self._gateway = gateway
         self._station_id: ObjectId = station["_id"]
         self._organization: ObjectId = station["organization"]
         self._endpoint: str = station["endpoint"]
         self._connection_id = connection_id
-        self._websocket = websocket
-        self._renewed = now()
-        self._message_written = self._renewed
+        self._message_written = now()
 
     async def touched(self) -> None:
-        """Renew the lease (and lastMessageAt, once a minute) as messages come."""
+        """Note when the station last spoke, once a minute (not for every message)."""
         moment = now()
-        write_message_time = moment - self._message_written >= MESSAGE_TIME_RESOLUTION
-        if moment - self._renewed < self._gateway.lease / 4 and not write_message_time:
-            return
-        still_ours = await service.renew(
-            self._station_id,
-            self._connection_id,
-            self._gateway.lease,
-            moment if write_message_time else None,
-        )
-        self._renewed = moment
-        if write_message_time:
+        if moment - self._message_written >= MESSAGE_TIME_RESOLUTION:
             self._message_written = moment
-        if not still_ours:
-            log.info("station %s reconnected elsewhere: closing this connection", self._endpoint)
-            await self._websocket.close(code=1001)
+            await service.note_message(self._station_id, self._connection_id, moment)
 
     async def boot(
         self, vendor: str, model: str, serial_number: str | None, firmware_version: str | None

@@ -5,12 +5,14 @@ go through the Beanie document so the stored shape is declared once.
 
 Connections. `online` is written when a connection opens and when it ends.
 A server process that dies cannot write the end, so every connection also
-holds a lease (`leaseUntil`, two heartbeat intervals), renewed by the
-station's messages; `is_online` reads a station whose lease ran out as
-offline at once, and `expire_leases` (run by every process) writes it down,
-which tells subscribers. Each connection has an id: a newer connection of
-the same station takes the lease over, and the older one, finding it gone
-when it renews, closes.
+holds a lease (`leaseUntil`, two heartbeat intervals), which the process
+renews for all its open connections (`renew_leases`) while the WebSockets
+are open: stations that keep their connection alive with WebSocket pings
+rather than Heartbeat messages stay online. `is_online` reads a station
+whose lease ran out as offline at once, and `expire_leases` (run by every
+process) writes it down, which tells subscribers. Each connection has an id:
+a newer connection of the same station takes the lease over, and the older
+one, finding it gone at the next renewal, closes.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
@@ -264,17 +266,31 @@ async def connected(
     )
 
 
-async def renew(
-    station_id: ObjectId, connection_id: str, lease: timedelta, message_at: datetime | None
-) -> bool:
-    """Extend the connection's lease; False when a newer connection took the station over."""
-    changes: dict[str, Any] = {"leaseUntil": now() + lease, "online": True}
-    if message_at is not None:
-        changes["lastMessageAt"] = message_at
-    result = await collection().update_one(
-        {"_id": station_id, "connection": connection_id}, {"$set": changes}
+async def renew_leases(held: dict[ObjectId, str], lease: timedelta) -> set[ObjectId]:
+    """Extend the leases of this process's connections (station -> connection id).
+
+    Returns the stations whose lease is still this process's: a station that
+    connected again elsewhere, or whose lease ran out, is no longer.
+    """
+    if not held:
+        return set()
+    until = now() + lease
+    await collection().bulk_write(
+        [
+            UpdateOne({"_id": station, "connection": connection}, {"$set": {"leaseUntil": until}})
+            for station, connection in held.items()
+        ],
+        ordered=False,
     )
-    return result.matched_count > 0
+    rows = collection().find({"_id": {"$in": list(held)}}, projection={"connection": 1})
+    return {row["_id"] async for row in rows if row.get("connection") == held[row["_id"]]}
+
+
+async def note_message(station_id: ObjectId, connection_id: str, at: datetime) -> None:
+    """When the station last spoke (written at most once a minute by the caller)."""
+    await collection().update_one(
+        {"_id": station_id, "connection": connection_id}, {"$set": {"lastMessageAt": at}}
+    )
 
 
 async def disconnected(station_id: ObjectId, connection_id: str) -> None:
