@@ -3,9 +3,10 @@
 Before any OCPP message, the handshake is refused with an HTTP status when
 the station offers no subprotocol ChargeGraph speaks (403), when the endpoint
 names no station (404), when the station or its organization is inactive
-(403), or when the organization requires Basic credentials (OCPP security
+(403), when the organization requires Basic credentials (OCPP security
 profile 1: user = the station's endpoint, password = the organization's
-`basicAuthPassword`) and they are missing or wrong (401). Passwords are
+`basicAuthPassword`) and they are missing or wrong (401), or when the
+database cannot be asked (503). Passwords are
 checked against the stored scrypt hash and never logged.
 
 A second connection of the same station replaces the first: in this process
@@ -112,7 +113,12 @@ class StationGateway:
         try:
             if subprotocol is None:
                 raise Refused(403, "no OCPP subprotocol ChargeGraph speaks was offered")
-            station = await self.admit(endpoint, websocket.headers.get("authorization"))
+            try:
+                station = await self.admit(endpoint, websocket.headers.get("authorization"))
+            except PyMongoError as failure:
+                raise Refused(
+                    503, f"the database is unavailable ({type(failure).__name__})"
+                ) from None
         except Refused as refused:
             log.info("OCPP connection of %r refused: %s", endpoint[:60], refused)
             await websocket.send_denial_response(
@@ -124,9 +130,15 @@ class StationGateway:
         await websocket.accept(subprotocol=subprotocol)
         # Take the lease over first: the older connection's goodbye then no
         # longer matches, so the station never reads offline in between.
-        await service.connected(
-            station_id, connection_id, _PROTOCOLS[subprotocol.lower()], self.lease
-        )
+        try:
+            await service.connected(
+                station_id, connection_id, _PROTOCOLS[subprotocol.lower()], self.lease
+            )
+        except PyMongoError as failure:
+            log.warning("station %s: could not record its connection: %s", endpoint[:60], failure)
+            # 1011: the server cannot serve now; the station reconnects later.
+            await websocket.close(code=1011)
+            return
         previous = self._open.get(station_id)
         self._open[station_id] = (websocket, connection_id)
         if previous is not None:
