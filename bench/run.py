@@ -219,8 +219,6 @@ def main() -> None:
                 "serve",
                 "--port",
                 str(ports["chargegraph"]),
-                "--log-level",
-                "warning",
             ],
             "/healthz",
             "GET",

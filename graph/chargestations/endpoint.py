@@ -35,7 +35,7 @@ from bson import ObjectId
 from pymongo.errors import PyMongoError
 from starlette.responses import Response
 from starlette.routing import BaseRoute, WebSocketRoute
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from graph.chargestations import service
 from graph.chargestations.models import BootInfo
@@ -143,7 +143,7 @@ class StationGateway:
         self._open[station_id] = (websocket, connection_id)
         if previous is not None:
             # The station reconnected: its older connection is gone for it.
-            with contextlib.suppress(RuntimeError):
+            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
                 await previous[0].close(code=1001)
         session = StationSession(self, station, connection_id)
         try:
@@ -185,7 +185,7 @@ class StationGateway:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             for websocket, _ in list(self._open.values()):
-                with contextlib.suppress(RuntimeError):
+                with contextlib.suppress(RuntimeError, WebSocketDisconnect):
                     await websocket.close(code=1012)
 
     async def _sweep(self) -> None:
@@ -211,7 +211,7 @@ class StationGateway:
         for station, (websocket, _) in open_now.items():
             if station not in held and self._open.get(station, (None,))[0] is websocket:
                 log.info("station %s: its lease is gone (taken over or expired): closing", station)
-                with contextlib.suppress(RuntimeError):
+                with contextlib.suppress(RuntimeError, WebSocketDisconnect):
                     await websocket.close(code=1001)
 
     def routes(self) -> list[BaseRoute]:
