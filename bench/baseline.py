@@ -19,8 +19,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from graph.core.geo import box_around, box_condition, haversine_m, ring_cells
 from graph.connectors.search import MAX_RING
+from graph.core.geo import box_around, box_condition, haversine_m, ring_cells
 from graph.core.timestamps import format_datetime
 
 client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(

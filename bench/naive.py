@@ -18,8 +18,8 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
 
-from graph.core.geo import haversine_m
 from graph.connectors.models import ConnectorDocument
+from graph.core.geo import haversine_m
 
 
 @strawberry.type

@@ -20,7 +20,7 @@ its own event loop, so a run can tell a slow server from a slow generator. On
 closes the stations.
 
 `subscribers`: graphql-transport-ws subscriptions to
-`connectorStatusChanged(organizationId)` (the approach of bench/live_clients.py,
+`connectorStatusChanged(organizationId)` (the approach of bench/live.py,
 one socket each), recording for every event the connector, its status and the
 arrival time; `report` prints them per subscriber and starts afresh.
 """
