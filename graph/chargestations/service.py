@@ -43,7 +43,7 @@ from graph.core.pagination import Connection, id_ordered_page
 from graph.core.timestamps import now
 from graph.core.validators import check_latitude, check_longitude
 from graph.core.viewer import Viewer, missing, require_key, require_manager, write_scope
-from graph.core.visibility import can_see, visible_query
+from graph.core.visibility import find_visible, visible_query
 from graph.organizations import service as organizations
 
 # OCPP 2.0.1 identifierString: what a station identity may contain.
@@ -86,15 +86,15 @@ def _endpoint_conflict(endpoint: str) -> Conflict:
 
 
 async def get(viewer: Viewer, station_id: ObjectId) -> Chargestation | None:
-    doc = await collection().find_one({"_id": station_id})
-    return Chargestation.from_document(doc) if doc and can_see(viewer, doc) else None
+    return await find_visible(
+        collection(), {"_id": station_id}, viewer, Chargestation.from_document
+    )
 
 
 async def get_by_endpoint(viewer: Viewer, endpoint: str) -> Chargestation | None:
     """Case-insensitive lookup; a malformed endpoint is refused, not merely missing."""
-    key = check_endpoint(endpoint, "endpoint").lower()
-    doc = await collection().find_one({"endpointKey": key})
-    return Chargestation.from_document(doc) if doc and can_see(viewer, doc) else None
+    query = {"endpointKey": check_endpoint(endpoint, "endpoint").lower()}
+    return await find_visible(collection(), query, viewer, Chargestation.from_document)
 
 
 def station_query(filter: ChargestationFilter | None, field: str = "filter") -> dict[str, Any]:

@@ -28,7 +28,7 @@ from graph.core.pagination import Connection, id_ordered_page
 from graph.core.timestamps import now
 from graph.core.validators import check_latitude, check_longitude
 from graph.core.viewer import Viewer, missing, require_key, require_manager, write_scope
-from graph.core.visibility import can_see, visible_query
+from graph.core.visibility import find_visible, visible_query
 from graph.organizations import service as organizations
 
 log = logging.getLogger(__name__)
@@ -221,14 +221,13 @@ def _conflict(error: DuplicateKeyError, to_set: Mapping[str, Any]) -> Conflict:
 
 
 async def get(viewer: Viewer, connector_id: ObjectId) -> Connector | None:
-    doc = await collection().find_one({"_id": connector_id})
-    return Connector.from_document(doc) if doc and can_see(viewer, doc) else None
+    return await find_visible(collection(), {"_id": connector_id}, viewer, Connector.from_document)
 
 
 async def get_by_endpoint(viewer: Viewer, endpoint: str) -> Connector | None:
     """Case-insensitive lookup; a malformed endpoint is refused, not merely missing."""
-    doc = await collection().find_one({"endpoint": check_endpoint(endpoint, "endpoint")})
-    return Connector.from_document(doc) if doc and can_see(viewer, doc) else None
+    query = {"endpoint": check_endpoint(endpoint, "endpoint")}
+    return await find_visible(collection(), query, viewer, Connector.from_document)
 
 
 async def page(

@@ -6,15 +6,30 @@ the stored `active` and `organization` fields, which every such document has.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from pymongo.asynchronous.collection import AsyncCollection
 
 from graph.core.viewer import Viewer
+
+NodeT = TypeVar("NodeT")
 
 
 def can_see(viewer: Viewer, document: Mapping[str, Any]) -> bool:
     """May the caller see this stored connector or station?"""
     return bool(document.get("active", True)) or viewer.manages(document.get("organization"))
+
+
+async def find_visible(
+    collection: AsyncCollection[dict[str, Any]],
+    query: Mapping[str, Any],
+    viewer: Viewer,
+    build: Callable[[dict[str, Any]], NodeT],
+) -> NodeT | None:
+    """The one document matching `query`, built, if the caller may see it; else None."""
+    doc = await collection.find_one(query)
+    return build(doc) if doc is not None and can_see(viewer, doc) else None
 
 
 def visible_query(query: dict[str, Any], viewer: Viewer) -> dict[str, Any] | None:
