@@ -5,8 +5,9 @@ the station offers no subprotocol ChargeGraph speaks (403), when the endpoint
 names no station (404), when the station or its organization is inactive
 (403), when the organization requires Basic credentials (OCPP security
 profile 1: user = the station's endpoint, password = the organization's
-`basicAuthPassword`) and they are missing or wrong (401), or when the
-database cannot be asked (503). Passwords are
+`basicAuthPassword`) and they are missing or wrong (401; after
+FAILED_LOGINS_PER_MINUTE wrong ones from one address, 429 for a while), or
+when the database cannot be asked (503). Passwords are
 checked against the stored scrypt hash and never logged.
 
 A second connection of the same station replaces the first: in this process
@@ -25,6 +26,7 @@ import base64
 import binascii
 import contextlib
 import logging
+import math
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -49,6 +51,7 @@ from graph.chargestations.protocol import (
 from graph.connectors import service as connectors
 from graph.connectors.enums import ConnectorStatus
 from graph.core.limits import MAX_WEBSOCKET_MESSAGE_BYTES
+from graph.core.rate_limit import TokenBuckets
 from graph.core.settings import Settings
 from graph.core.timestamps import now
 from graph.organizations import service as organizations
@@ -56,6 +59,8 @@ from graph.organizations import service as organizations
 log = logging.getLogger(__name__)
 
 _PROTOCOLS = {"ocpp1.6": "OCPP16", "ocpp2.0.1": "OCPP201"}
+# Wrong Basic credentials one client address may send per minute before it is refused (429).
+FAILED_LOGINS_PER_MINUTE = 10
 # lastMessageAt is written at most this often (with a lease renewal), not for every message.
 MESSAGE_TIME_RESOLUTION = timedelta(minutes=1)
 
@@ -80,12 +85,14 @@ class StationGateway:
         self._open: dict[ObjectId, tuple[WebSocket, str]] = {}
         # Per station, across its connections to this process.
         self._rates: dict[ObjectId, MessageRate] = {}
+        # Wrong passwords per client address: each costs a scrypt hash, and guesses.
+        self._failures = TokenBuckets(FAILED_LOGINS_PER_MINUTE)
 
     @property
     def connected_count(self) -> int:
         return len(self._open)
 
-    async def admit(self, endpoint: str, authorization: str | None) -> dict[str, Any]:
+    async def admit(self, endpoint: str, authorization: str | None, address: str) -> dict[str, Any]:
         """The station a handshake may connect as, or Refused."""
         station = await service.find_for_connection(endpoint)
         if station is None:
@@ -97,13 +104,19 @@ class StationGateway:
             unauthorized = Refused(
                 401, "wrong or missing credentials", {"WWW-Authenticate": 'Basic realm="OCPP"'}
             )
+            wait = self._failures.wait_for(address, 1)
+            if wait > 0:
+                raise Refused(
+                    429,
+                    "too many wrong credentials from this address",
+                    {"Retry-After": str(max(1, math.ceil(wait)))},
+                )
             password = _basic_password(authorization, station["endpointKey"])
-            if password is None:
-                raise unauthorized
-            matches = await asyncio.to_thread(
+            matches = password is not None and await asyncio.to_thread(
                 organizations.password_matches, settings.password_hash, password
             )
             if not matches:
+                self._failures.take(address, 1)
                 raise unauthorized
         return station
 
@@ -114,7 +127,11 @@ class StationGateway:
             if subprotocol is None:
                 raise Refused(403, "no OCPP subprotocol ChargeGraph speaks was offered")
             try:
-                station = await self.admit(endpoint, websocket.headers.get("authorization"))
+                station = await self.admit(
+                    endpoint,
+                    websocket.headers.get("authorization"),
+                    websocket.client.host if websocket.client is not None else "unknown",
+                )
             except PyMongoError as failure:
                 raise Refused(
                     503, f"the database is unavailable ({type(failure).__name__})"

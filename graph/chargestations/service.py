@@ -94,7 +94,9 @@ async def get(viewer: Viewer, station_id: ObjectId) -> Chargestation | None:
 async def get_by_endpoint(viewer: Viewer, endpoint: str) -> Chargestation | None:
     """Case-insensitive lookup; a malformed endpoint is refused, not merely missing."""
     query = {"endpointKey": check_endpoint(endpoint, "endpoint").lower()}
-    return await find_visible(collection(), query, viewer, Chargestation.from_document)
+    station = await find_visible(collection(), query, viewer, Chargestation.from_document)
+    # The identity is not public (see Chargestation.endpoint): nor is a lookup by it.
+    return station if station is not None and viewer.manages(station.organization_id) else None
 
 
 def station_query(filter: ChargestationFilter | None, field: str = "filter") -> dict[str, Any]:
@@ -270,20 +272,31 @@ async def renew_leases(held: dict[ObjectId, str], lease: timedelta) -> set[Objec
     """Extend the leases of this process's connections (station -> connection id).
 
     Returns the stations whose lease is still this process's: a station that
-    connected again elsewhere, or whose lease ran out, is no longer.
+    connected again elsewhere, whose lease ran out, or that was deactivated,
+    is no longer (its connection is then closed).
     """
     if not held:
         return set()
     until = now() + lease
     await collection().bulk_write(
         [
-            UpdateOne({"_id": station, "connection": connection}, {"$set": {"leaseUntil": until}})
+            # A station deactivated meanwhile loses its lease (and so its connection).
+            UpdateOne(
+                {"_id": station, "connection": connection, "active": True},
+                {"$set": {"leaseUntil": until}},
+            )
             for station, connection in held.items()
         ],
         ordered=False,
     )
-    rows = collection().find({"_id": {"$in": list(held)}}, projection={"connection": 1})
-    return {row["_id"] async for row in rows if row.get("connection") == held[row["_id"]]}
+    rows = collection().find(
+        {"_id": {"$in": list(held)}}, projection={"connection": 1, "active": 1}
+    )
+    return {
+        row["_id"]
+        async for row in rows
+        if row.get("connection") == held[row["_id"]] and row.get("active", True)
+    }
 
 
 async def note_message(station_id: ObjectId, connection_id: str, at: datetime) -> None:

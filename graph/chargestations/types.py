@@ -23,6 +23,7 @@ from graph.core.context import Info
 from graph.core.pagination import DEFAULT_PAGE_SIZE, After, Connection, PageSize
 from graph.core.rate_limit import SEARCH
 from graph.core.timestamps import now
+from graph.core.viewer import require_manager
 from graph.organizations.loaders import OrganizationById
 from graph.organizations.types import Organization
 
@@ -43,12 +44,7 @@ class ChargestationProtocol(enum.Enum):
 )
 class Chargestation:
     id: strawberry.ID = strawberry.field(description="The id of this station (24 hex characters).")
-    endpoint: str = strawberry.field(
-        description=(
-            "The station's OCPP identity: the last segment of its connection URL "
-            "(ws(s)://host/ocpp/{endpoint}). Unique regardless of case; shown as created."
-        )
-    )
+    stored_endpoint: strawberry.Private[str]
     active: bool = strawberry.field(
         description="Whether the station may connect; inactive ones are refused and not shown to drivers."
     )
@@ -97,6 +93,18 @@ class Chargestation:
     def object_id(self) -> ObjectId:
         return ObjectId(self.id)
 
+    @strawberry.field(
+        description=(
+            "The station's OCPP identity: the last segment of its connection URL "
+            "(ws(s)://host/ocpp/{endpoint}). Unique regardless of case; shown as created. Only "
+            "for admins and the organization's own keys: without Basic auth it is all a station "
+            "needs to connect."
+        )
+    )
+    def endpoint(self, info: Info) -> str | None:
+        require_manager(info.context.viewer, self.organization_id, "endpoint", "endpoint")
+        return self.stored_endpoint
+
     @strawberry.field(description="The organization that owns and operates this station.")
     async def organization(self, info: Info) -> Organization:
         return await OrganizationById.on(info.context).load(self.organization_id)
@@ -143,7 +151,7 @@ class Chargestation:
         status = doc.get("status")
         return cls(
             id=strawberry.ID(str(doc["_id"])),
-            endpoint=doc["endpoint"],
+            stored_endpoint=doc["endpoint"],
             active=doc.get("active", True),
             coordinates=coordinates,
             protocol=ChargestationProtocol(protocol) if protocol else None,

@@ -36,6 +36,7 @@ from pymongo.errors import OperationFailure, PyMongoError
 
 from graph.compat.pymongo import next_change
 from graph.connectors.enums import ConnectorStatus
+from graph.core.error_policy import database_unavailable
 from graph.core.errors import BadUserInput, ClientError
 from graph.live import cursors
 from graph.live.filters import OnlineFilter, StatusFilter
@@ -69,8 +70,6 @@ def _pipeline(connectors: str, stations: str) -> list[dict[str, Any]]:
 
 # MongoDB's codes for a resume token whose history is gone from the oplog.
 _HISTORY_LOST = {280, 286}
-# ... and for a resume token it cannot read (FailedToParse, InvalidResumeToken).
-_BAD_TOKEN = {9, 260}
 # A replay reads at most this many changes (network-wide) and this far back.
 MAX_REPLAY_CHANGES = 10_000
 MAX_REPLAY_AGE = timedelta(hours=24)
@@ -238,11 +237,13 @@ class StatusHub:
                     "the changes after this cursor are no longer kept; subscribe again with "
                     "includeCurrent: true"
                 ) from None
-            if error.code in _BAD_TOKEN:
-                raise BadUserInput(
-                    "after is not a cursor returned by this subscription", field="after"
-                ) from None
-            raise
+            if database_unavailable(error):
+                raise
+            # Anything else the database says about the token we gave it: the
+            # cursor was not one of ours (codes vary: 9, 260, 50811, ...).
+            raise BadUserInput(
+                "after is not a cursor returned by this subscription", field="after"
+            ) from None
 
     async def start(self) -> None:
         """Open the change stream; returns once it is listening."""
@@ -273,7 +274,13 @@ class StatusHub:
         if subscriber.closed:
             return
         subscriber.closed = True
-        self._bucket(subscriber).discard(subscriber)
+        bucket = self._bucket(subscriber)
+        bucket.discard(subscriber)
+        if not bucket:
+            # An empty index entry is dropped, or every id ever watched would stay.
+            index, key = self._place(subscriber)
+            if index is not None and key is not None:
+                index.pop(key, None)
         if subscriber.key_id is not None:
             keyed = self._by_key[subscriber.key_id]
             keyed.discard(subscriber)
@@ -290,19 +297,30 @@ class StatusHub:
         for subscriber in list(self._by_key.get(key_id, ())):
             self._end(subscriber, error)
 
+    def _place(
+        self, subscriber: Subscriber
+    ) -> tuple[dict[ObjectId, set[Subscriber]] | None, ObjectId | None]:
+        """The index a subscriber is kept in and its key there (None: an unindexed set)."""
+        watched = subscriber.filter
+        if isinstance(watched, OnlineFilter):
+            return None, None
+        if watched.connector_ids is not None:
+            # Indexed under its id only when it watches exactly one connector.
+            if len(watched.connector_ids) == 1:
+                return self._by_connector, next(iter(watched.connector_ids))
+            return None, None
+        if watched.organization_id is not None:
+            return self._by_organization, watched.organization_id
+        if watched.chargestation_id is not None:
+            return self._by_chargestation, watched.chargestation_id
+        return None, None
+
     def _bucket(self, subscriber: Subscriber) -> set[Subscriber]:
-        status_filter = subscriber.filter
-        if isinstance(status_filter, OnlineFilter):
-            return self._online
-        if status_filter.connector_ids is not None:
-            # Indexed under its first id only when it watches exactly one connector.
-            if len(status_filter.connector_ids) == 1:
-                return self._by_connector[next(iter(status_filter.connector_ids))]
-        elif status_filter.organization_id is not None:
-            return self._by_organization[status_filter.organization_id]
-        elif status_filter.chargestation_id is not None:
-            return self._by_chargestation[status_filter.chargestation_id]
-        return self._others
+        index, key = self._place(subscriber)
+        if index is None:
+            return self._online if isinstance(subscriber.filter, OnlineFilter) else self._others
+        assert key is not None
+        return index[key]
 
     def _end(self, subscriber: Subscriber, error: ClientError | None) -> None:
         self.unsubscribe(subscriber)

@@ -24,7 +24,7 @@ UTRECHT = {"latitude": 52.0907, "longitude": 5.1214}
 STATION = """
 query($id: ID!) {
   chargestation(id: $id) {
-    endpoint active online protocol coordinates { latitude longitude }
+    id active online protocol coordinates { latitude longitude }
     connectorCountsByStatus { status count }
     connectors(first: 10) { totalCount edges { node { ocppId status } } }
   }
@@ -54,13 +54,18 @@ def test_a_station_is_created_shown_as_created_and_found_by_endpoint_in_any_case
     )
     assert station["endpoint"] == "CS-Amsterdam.01"
     assert (station["online"], station["protocol"], station["active"]) == (False, None, True)
-    found = data(
-        server.query(
-            'query { chargestationByEndpoint(endpoint: "cs-amsterdam.01") { id endpoint } }',
-            key=None,
-        )
-    )["chargestationByEndpoint"]
+    by_endpoint = 'query { chargestationByEndpoint(endpoint: "cs-amsterdam.01") { id endpoint } }'
+    found = data(server.query(by_endpoint))["chargestationByEndpoint"]
     assert found == {"id": station["id"], "endpoint": "CS-Amsterdam.01"}
+    # The identity is all a station needs to connect without Basic auth: not public.
+    assert data(server.query(by_endpoint, key=None)) == {"chargestationByEndpoint": None}
+    hidden = server.query(
+        "query($id: ID!) { chargestation(id: $id) { id endpoint } }",
+        {"id": station["id"]},
+        key=None,
+    )
+    assert hidden["data"] == {"chargestation": {"id": station["id"], "endpoint": None}}
+    assert error(hidden)["extensions"]["code"] == "UNAUTHENTICATED"
     listed = data(
         server.query(
             "query($org: ID!) { organization(id: $org) { chargestations { edges { node { id } } } } }",

@@ -687,3 +687,42 @@ async def test_reconnecting_does_not_renew_a_stations_allowance(
     async with raw_station(limited_server, noisy["endpoint"]) as ws:
         again = await exchange(ws, '[2, "b0", "Heartbeat", {}]')
     assert again[:3] == [4, "b0", "GenericError"], again
+
+
+async def test_deactivating_a_station_ends_its_open_connection(
+    server: Server, organization: dict[str, Any]
+) -> None:
+    created = await create_station(server, organization["id"])
+    async with raw_station(server, created["endpoint"]) as ws:
+        assert (await exchange(ws, '[2, "h1", "Heartbeat", {}]'))[0] == 3
+        data(
+            server.query(
+                "mutation($id: ID!) { updateChargestation(id: $id, input: {active: false}) { id } }",
+                {"id": created["id"]},
+            )
+        )
+        # Closed at the next lease renewal (every half interval here).
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), 15)
+
+
+async def test_repeated_wrong_passwords_are_refused_for_a_while(
+    limited_server: Server,
+) -> None:
+    guarded = create_organization(
+        limited_server,
+        name="Guessed",
+        configurations={"basicAuthEnabled": True, "basicAuthPassword": PASSWORD},
+    )
+    endpoint = (await create_station(limited_server, guarded["id"]))["endpoint"]
+    statuses = []
+    for _ in range(11):
+        with pytest.raises(InvalidStatus) as refused:
+            await websockets.connect(
+                f"ws://127.0.0.1:{limited_server.port}/ocpp/{endpoint}",
+                subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+                additional_headers=basic_auth(endpoint, "not-the-password"),
+                proxy=None,
+            )
+        statuses.append(refused.value.response.status_code)
+    assert statuses == [401] * 10 + [429]

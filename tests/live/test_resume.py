@@ -7,10 +7,11 @@ import time
 from typing import Any
 
 import pytest
-from bson import ObjectId
+from bson import ObjectId, Timestamp
 from pymongo import MongoClient
 
 from graph.core.timestamps import now
+from graph.live.cursors import Position, encode
 from tests.support.live import (
     RESUMABLE,
     next_event,
@@ -90,6 +91,8 @@ def test_a_snapshot_carries_the_cursor_it_was_read_at(server: Server) -> None:
         # A well-formed document that is not a resume token.
         ({"after": "DAAAABB4AAEAAAAA"}, "after"),
         ({"after": "FwAAAAJfZGF0YQAHAAAAM2MwMGFiAAA", "current": True}, "includeCurrent"),
+        # Well formed, but not a token the database can read.
+        ({"after": encode(Position({"_data": "00"}, Timestamp(1, 1)))}, "after"),
     ],
 )
 def test_a_bad_cursor_is_refused_naming_the_argument(
