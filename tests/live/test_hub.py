@@ -54,3 +54,15 @@ async def test_a_subscriber_that_falls_behind_is_ended_alone() -> None:
     await hub.stop()
     await asyncio.wait_for(reader, 1)
     assert hub.subscriber_count == 0
+
+
+async def test_watching_many_ids_in_turn_leaves_no_index_behind() -> None:
+    """A dashboard switching between organizations must not grow the hub for ever."""
+    hub = StatusHub(connectors_collection)
+    for _ in range(100):
+        hub.unsubscribe(hub.subscribe(StatusFilter(organization_id=ObjectId())))
+        hub.unsubscribe(hub.subscribe(StatusFilter(connector_ids=frozenset({ObjectId()}))))
+        hub.unsubscribe(hub.subscribe(StatusFilter(chargestation_id=ObjectId())))
+    assert hub.subscriber_count == 0
+    # The indexes by organization, connector and station are empty again.
+    assert not hub._by_organization and not hub._by_connector and not hub._by_chargestation
