@@ -165,3 +165,24 @@ async def test_a_swallowed_cancellation_still_ends_a_change_stream_read() -> Non
     reading.cancel()
     with pytest.raises(asyncio.CancelledError):
         await reading
+
+
+def test_the_ocpp_charge_point_internals_graph_compat_ocpp_relies_on() -> None:
+    import inspect as inspection
+
+    from ocpp.charge_point import ChargePoint
+
+    from graph.compat.ocpp import OcppJRouting
+
+    assert list(inspection.signature(ChargePoint._handle_call).parameters) == ["self", "msg"]
+    assert inspection.iscoroutinefunction(ChargePoint._send)
+    assert inspection.iscoroutinefunction(ChargePoint.route_message)
+
+    class Station(OcppJRouting, ChargePoint):
+        pass
+
+    station = Station("CS-1", connection=None)
+    for attribute in ("route_map", "_call_lock", "_response_queue", "id"):
+        assert hasattr(station, attribute), attribute
+    # The correction takes the package's place in the method resolution order.
+    assert Station.route_message is OcppJRouting.route_message
