@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ReturnDocument, UpdateOne
+from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
@@ -40,7 +40,7 @@ from graph.core.geo import location_fields
 from graph.core.ids import parse_id
 from graph.core.inputs import require_value
 from graph.core.pagination import Connection, id_ordered_page
-from graph.core.timestamps import now
+from graph.core.timestamps import now, update_stamped
 from graph.core.validators import check_latitude, check_longitude
 from graph.core.viewer import Viewer, missing, require_key, require_manager, write_scope
 from graph.core.visibility import find_visible, visible_query
@@ -195,18 +195,10 @@ async def update(viewer: Viewer, station_id: ObjectId, fields: Mapping[str, Any]
             to_set.update(endpoint=endpoint, endpointKey=endpoint.lower())
         elif name == "active":
             to_set["active"] = value
-    if not to_set and not to_unset:
-        doc = await collection().find_one(target)
-    else:
-        update: dict[str, Any] = {"$set": {**to_set, "updatedAt": now()}}
-        if to_unset:
-            update["$unset"] = to_unset
-        try:
-            doc = await collection().find_one_and_update(
-                target, update, return_document=ReturnDocument.AFTER
-            )
-        except DuplicateKeyError:
-            raise _endpoint_conflict(to_set["endpoint"]) from None
+    try:
+        doc = await update_stamped(collection(), target, to_set, to_unset)
+    except DuplicateKeyError:
+        raise _endpoint_conflict(to_set["endpoint"]) from None
     if doc is None:
         raise missing(viewer, "charge station", station_id, "id")
     if "coordinates" in fields:

@@ -25,7 +25,7 @@ from graph.core.geo import location_fields
 from graph.core.ids import parse_id
 from graph.core.inputs import require_value
 from graph.core.pagination import Connection, id_ordered_page
-from graph.core.timestamps import now
+from graph.core.timestamps import now, update_stamped
 from graph.core.validators import check_latitude, check_longitude
 from graph.core.viewer import Viewer, missing, require_key, require_manager, write_scope
 from graph.core.visibility import find_visible, visible_query
@@ -277,18 +277,10 @@ async def update(viewer: Viewer, connector_id: ObjectId, fields: Mapping[str, An
         if current is None:
             raise missing(viewer, "connector", connector_id, "id")
     to_set, to_unset = await _changes(viewer, fields, "input", current)
-    if not to_set and not to_unset:
-        current = current or await collection().find_one(target)
-        if current is None:
-            raise missing(viewer, "connector", connector_id, "id")
+    if current is not None and not to_set and not to_unset:
         return Connector.from_document(current)
-    update: dict[str, Any] = {"$set": {**to_set, "updatedAt": now()}}
-    if to_unset:
-        update["$unset"] = to_unset
     try:
-        doc = await collection().find_one_and_update(
-            target, update, return_document=ReturnDocument.AFTER
-        )
+        doc = await update_stamped(collection(), target, to_set, to_unset)
     except DuplicateKeyError as error:
         raise _conflict(error, to_set) from None
     if doc is None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 import strawberry
+from pymongo import ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
 
 
 def now() -> datetime:
@@ -44,3 +48,24 @@ DateTime = strawberry.scalar(
     serialize=format_datetime,
     parse_value=parse_datetime,
 )
+
+
+async def update_stamped(
+    collection: AsyncCollection[dict[str, Any]],
+    target: Mapping[str, Any],
+    to_set: Mapping[str, Any],
+    to_unset: Mapping[str, Any],
+) -> dict[str, Any] | None:
+    """Apply a partial update with a new `updatedAt`; the document after it (None: no match).
+
+    Nothing to change writes nothing (and keeps `updatedAt`): the stored
+    document is read instead. Uniqueness violations raise DuplicateKeyError.
+    """
+    if not to_set and not to_unset:
+        return await collection.find_one(target)
+    update: dict[str, Any] = {"$set": {**to_set, "updatedAt": now()}}
+    if to_unset:
+        update["$unset"] = dict(to_unset)
+    return await collection.find_one_and_update(
+        target, update, return_document=ReturnDocument.AFTER
+    )
