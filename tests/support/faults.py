@@ -28,7 +28,7 @@ from websockets.sync.client import connect as sync_connect
 from websockets.typing import Subprotocol
 
 from graph.embedded import EmbeddedDatabase, free_port
-from tests.support.live import RESUMABLE, receive
+from tests.support.live import RESUMABLE, receive, start_async
 from tests.support.server import ADMIN_KEY, Server, server_env
 
 PROTOCOL = Subprotocol("graphql-transport-ws")
@@ -319,18 +319,7 @@ class Follower:
         async with connect(
             self.url, subprotocols=[PROTOCOL], open_timeout=10, ping_interval=None
         ) as connection:
-            await connection.send(json.dumps({"type": "connection_init", "payload": {}}))
-            ack = json.loads(await asyncio.wait_for(connection.recv(), 10))
-            assert ack["type"] == "connection_ack", ack
-            await connection.send(
-                json.dumps(
-                    {
-                        "id": "1",
-                        "type": "subscribe",
-                        "payload": {"query": RESUMABLE, "variables": variables},
-                    }
-                )
-            )
+            await start_async(connection, RESUMABLE, variables)
             while not self.done:
                 remaining = max(0.1, deadline - time.monotonic())
                 message = json.loads(await asyncio.wait_for(connection.recv(), remaining))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import time
@@ -132,3 +133,19 @@ subscription($org: ID, $after: String, $current: Boolean! = false) {
 
 def set_status(server: Server, connector_id: str, status: str) -> None:
     data(server.query(SET_STATUS, {"id": connector_id, "status": status}))
+
+
+async def start_async(
+    connection: Any, query: str, variables: dict[str, Any], key: str | None = None
+) -> None:
+    """On an open asyncio graphql-transport-ws connection: init (with a key if given),
+    wait for the ack, and start subscription "1"."""
+    payload = {"authorization": f"Bearer {key}"} if key else {}
+    await connection.send(json.dumps({"type": "connection_init", "payload": payload}))
+    ack = json.loads(await asyncio.wait_for(connection.recv(), 10))
+    assert ack["type"] == "connection_ack", ack
+    await connection.send(
+        json.dumps(
+            {"id": "1", "type": "subscribe", "payload": {"query": query, "variables": variables}}
+        )
+    )

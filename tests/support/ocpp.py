@@ -19,6 +19,7 @@ import websockets
 from ocpp import v16, v201
 from websockets.asyncio.client import ClientConnection
 
+from tests.support.live import start_async
 from tests.support.server import ADMIN_KEY, Server, data
 
 Version = Literal["1.6", "2.0.1"]
@@ -195,22 +196,7 @@ async def subscription(
         subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
         proxy=None,
     ) as ws:
-        await ws.send(
-            json.dumps(
-                {"type": "connection_init", "payload": {"authorization": f"Bearer {ADMIN_KEY}"}}
-            )
-        )
-        ack = json.loads(await asyncio.wait_for(ws.recv(), 10))
-        assert ack["type"] == "connection_ack", ack
-        await ws.send(
-            json.dumps(
-                {
-                    "id": "1",
-                    "type": "subscribe",
-                    "payload": {"query": query, "variables": variables},
-                }
-            )
-        )
+        await start_async(ws, query, variables, ADMIN_KEY)
         await eventually(lambda: subscribers(server), lambda count: count == before + 1)
         yield ws
     await eventually(lambda: subscribers(server), lambda count: count == before)
