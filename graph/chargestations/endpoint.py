@@ -50,6 +50,7 @@ from graph.chargestations.protocol import (
 )
 from graph.connectors import service as connectors
 from graph.connectors.enums import ConnectorStatus
+from graph.connectors.replica import ConnectorReplica
 from graph.core.limits import MAX_WEBSOCKET_MESSAGE_BYTES
 from graph.core.rate_limit import TokenBuckets
 from graph.core.settings import Settings
@@ -77,7 +78,9 @@ class Refused(Exception):
 class StationGateway:
     """The process's OCPP connections: admission, replacement, and the lease sweeper."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, replica: ConnectorReplica) -> None:
+        # Statuses reported here reach this process's connector index at once.
+        self.replica = replica
         self.heartbeat_seconds = settings.ocpp_heartbeat_seconds
         self.messages_per_minute = settings.ocpp_messages_per_minute
         self.lease = timedelta(seconds=2 * settings.ocpp_heartbeat_seconds)
@@ -262,6 +265,7 @@ class StationSession:
         self, gateway: StationGateway, station: dict[str, Any], connection_id: str
     ) -> None:
         self.heartbeat_interval = gateway.heartbeat_seconds
+        self._replica = gateway.replica
         self._station_id: ObjectId = station["_id"]
         self._organization: ObjectId = station["organization"]
         self._endpoint: str = station["endpoint"]
@@ -295,7 +299,7 @@ class StationSession:
         self, ocpp_connector_id: int, status: StoredStatus, error_code: str | None
     ) -> None:
         known = await connectors.report_status(
-            self._station_id, ocpp_connector_id, ConnectorStatus(status)
+            self._station_id, ocpp_connector_id, ConnectorStatus(status), self._replica
         )
         if not known:
             log.warning(

@@ -13,6 +13,7 @@ from graph.chargestations.types import (
     CreateChargestationInput,
     UpdateChargestationInput,
 )
+from graph.connectors.replica import ConnectorReplica
 from graph.core.context import Info
 from graph.core.ids import parse_id
 from graph.core.inputs import given_fields
@@ -87,7 +88,12 @@ class ChargestationMutations:
             UpdateChargestationInput, strawberry.argument(description="The fields to change.")
         ],
     ) -> Chargestation:
-        return await service.update(info.context.viewer, parse_id(id, "id"), given_fields(input))
+        return await service.update(
+            info.context.viewer,
+            parse_id(id, "id"),
+            given_fields(input),
+            info.context.services.get(ConnectorReplica),
+        )
 
     @strawberry.mutation(
         description=(

@@ -35,6 +35,7 @@ from graph.chargestations.types import (
 )
 from graph.connectors import service as connectors
 from graph.connectors.enums import ConnectorStatus
+from graph.connectors.replica import ConnectorReplica
 from graph.core.errors import BadUserInput, Conflict
 from graph.core.geo import location_fields
 from graph.core.ids import parse_id
@@ -177,7 +178,9 @@ async def create(viewer: Viewer, data: CreateChargestationInput) -> Chargestatio
     return Chargestation.from_document({"_id": document.id, **document.model_dump(exclude={"id"})})
 
 
-async def update(viewer: Viewer, station_id: ObjectId, fields: Mapping[str, Any]) -> Chargestation:
+async def update(
+    viewer: Viewer, station_id: ObjectId, fields: Mapping[str, Any], replica: ConnectorReplica
+) -> Chargestation:
     target = {"_id": station_id, **write_scope(viewer, "updateChargestation")}
     to_set: dict[str, Any] = {}
     to_unset: dict[str, Any] = {}
@@ -202,7 +205,7 @@ async def update(viewer: Viewer, station_id: ObjectId, fields: Mapping[str, Any]
     if doc is None:
         raise missing(viewer, "charge station", station_id, "id")
     if "coordinates" in fields:
-        await connectors.follow_station(station_id, _stored_position(doc))
+        await connectors.follow_station(station_id, _stored_position(doc), replica)
     return Chargestation.from_document(doc)
 
 

@@ -53,4 +53,6 @@ def connector_query(filter: ConnectorFilter | None, field: str = "filter") -> di
         )
     if power:
         query["power"] = power
+    if filter.updated_since is not None:
+        query["updatedAt"] = {"$gt": filter.updated_since}
     return query

@@ -18,6 +18,7 @@ from bson import ObjectId, json_util
 from graph.connectors.enums import ConnectorStatus
 from graph.connectors.filters import connector_query
 from graph.connectors.models import connectors_collection as collection
+from graph.connectors.replica import ConnectorReplica
 from graph.connectors.types import Connector, ConnectorFilter, StatusCount
 from graph.core.context import Context
 from graph.core.loaders import Loader
@@ -28,6 +29,7 @@ from graph.core.pagination import (
     empty_connection,
     id_cursor,
     page_from_rows,
+    page_of,
 )
 from graph.core.visibility import visible_query
 
@@ -75,6 +77,12 @@ class ConnectorCountByOwner(Loader[CountKey, int]):
     """How many connectors each (owner, filter) pair matches."""
 
     async def fetch(self, keys: Sequence[CountKey]) -> list[int]:
+        index = ConnectorReplica.of(self.context)
+        if index is not None:
+            return [
+                index.count_matching({**json_util.loads(query), owner_field: owner})
+                for owner_field, owner, query in keys
+            ]
         groups: dict[tuple[Owner, str], list[ObjectId]] = defaultdict(list)
         for owner_field, owner, query in keys:
             groups[(owner_field, query)].append(owner)
@@ -93,6 +101,21 @@ class ConnectorPageByOwner(Loader[OwnerPageKey, Connection[Connector]]):
     """Pages of connectors of many owners; totals are counted (batched) only if asked."""
 
     async def fetch(self, keys: Sequence[OwnerPageKey]) -> list[Connection[Connector]]:
+        counts = ConnectorCountByOwner.on(self.context)
+
+        def total(key: OwnerPageKey) -> Callable[[], Awaitable[int]]:
+            return lambda: counts.load((key.owner_field, key.owner, key.query))
+
+        index = ConnectorReplica.of(self.context)
+        if index is not None:
+            pages = []
+            for key in keys:
+                after_id = decode_id_cursor(key.after) if key.after is not None else None
+                owned = {**json_util.loads(key.query), key.owner_field: key.owner}
+                page = index.page(owned, key.first, after_id)
+                nodes = [Connector.from_document(document) for document in page.documents]
+                pages.append(page_of(nodes, page.more, id_cursor, total(key)))
+            return pages
         groups: dict[tuple[Owner, str, int, str | None], list[ObjectId]] = defaultdict(list)
         for key in keys:
             groups[(key.owner_field, key.query, key.first, key.after)].append(key.owner)
@@ -117,11 +140,6 @@ class ConnectorPageByOwner(Loader[OwnerPageKey, Connection[Connector]]):
             ]
             async for row in await collection().aggregate(pipeline):
                 rows[(row["_id"], query, first, after)] = row["docs"]
-        counts = ConnectorCountByOwner.on(self.context)
-
-        def total(key: OwnerPageKey) -> Callable[[], Awaitable[int]]:
-            return lambda: counts.load((key.owner_field, key.owner, key.query))
-
         return [
             page_from_rows(
                 [
@@ -147,7 +165,14 @@ class StatusCountsByOwner(Loader[StatusCountKey, list[tuple[ConnectorStatus, int
         self, keys: Sequence[StatusCountKey]
     ) -> list[list[tuple[ConnectorStatus, int]]]:
         found: dict[StatusCountKey, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        for owner_field in {owner_field for owner_field, _, _ in keys}:
+        index = ConnectorReplica.of(self.context)
+        if index is not None:
+            for key in keys:
+                owner_field, owner, every = key
+                found[key].update(
+                    index.owner_status_counts(owner_field, owner, {} if every else {"active": True})
+                )
+        for owner_field in {owner_field for owner_field, _, _ in keys} if index is None else ():
             owners = list({owner for field, owner, _ in keys if field == owner_field})
             pipeline: list[dict[str, Any]] = [
                 {"$match": {owner_field: {"$in": owners}}},

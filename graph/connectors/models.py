@@ -43,6 +43,8 @@ class ConnectorDocument(Document):
             IndexModel([("organization", ASCENDING), ("_id", ASCENDING)], name="organization_id"),
             IndexModel([("status", ASCENDING), ("_id", ASCENDING)], name="status_id"),
             IndexModel([("power", ASCENDING)], name="power"),
+            # `orderBy: UPDATED_AT` pages when searches use the database.
+            IndexModel([("updatedAt", ASCENDING), ("_id", ASCENDING)], name="updated_id"),
             # A station's reports find their connector by (station, ocppId). The
             # partial unique index below is not used for such lookups (a query
             # must restate its filter), so this one serves them.

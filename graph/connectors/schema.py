@@ -9,9 +9,11 @@ import strawberry
 from graph.connectors import search, service
 from graph.connectors.enums import ConnectorStatus
 from graph.connectors.filters import connector_query
+from graph.connectors.replica import ConnectorReplica
 from graph.connectors.types import (
     Connector,
     ConnectorFilter,
+    ConnectorOrder,
     CreateConnectorInput,
     FilterArgument,
     NearbyConnectorConnection,
@@ -24,6 +26,12 @@ from graph.core.pagination import DEFAULT_PAGE_SIZE, After, Connection, PageSize
 from graph.core.rate_limit import SEARCH
 from graph.core.validators import check_latitude, check_longitude, check_radius, viewport
 
+
+def _replica(info: Info) -> ConnectorReplica:
+    """Where a mutation's write goes besides the database, so the next query sees it."""
+    return info.context.services.get(ConnectorReplica)
+
+
 ConnectorId = Annotated[strawberry.ID, strawberry.argument(description="The connector's id.")]
 
 
@@ -31,7 +39,9 @@ ConnectorId = Annotated[strawberry.ID, strawberry.argument(description="The conn
 class ConnectorQueries:
     @strawberry.field(description="One connector by id; null when no connector has that id.")
     async def connector(self, info: Info, id: ConnectorId) -> Connector | None:
-        return await service.get(info.context.viewer, parse_id(id, "id"))
+        return await service.get(
+            info.context.viewer, parse_id(id, "id"), ConnectorReplica.of(info.context)
+        )
 
     @strawberry.field(description="One connector by its endpoint, ignoring case; null when none.")
     async def connector_by_endpoint(
@@ -44,7 +54,8 @@ class ConnectorQueries:
         return await service.get_by_endpoint(info.context.viewer, endpoint)
 
     @strawberry.field(
-        description="All connectors matching a filter, in creation order.", metadata=SEARCH
+        description="All connectors matching a filter, in creation order unless `orderBy` says otherwise.",
+        metadata=SEARCH,
     )
     async def connectors(
         self,
@@ -52,9 +63,20 @@ class ConnectorQueries:
         filter: FilterArgument = None,
         first: PageSize = DEFAULT_PAGE_SIZE,
         after: After = None,
+        order_by: Annotated[
+            ConnectorOrder,
+            strawberry.argument(
+                description="The list's order; a cursor continues only the order it came from."
+            ),
+        ] = ConnectorOrder.CREATED_AT,
     ) -> Connection[Connector]:
-        return await service.page(
-            info.context.viewer, connector_query(filter), check_page_size(first), after
+        return await search.listing(
+            info.context.viewer,
+            ConnectorReplica.of(info.context),
+            connector_query(filter),
+            check_page_size(first),
+            after,
+            order_by,
         )
 
     @strawberry.field(
@@ -81,6 +103,7 @@ class ConnectorQueries:
     ) -> NearbyConnectorConnection:
         return await search.nearby(
             info.context.viewer,
+            ConnectorReplica.of(info.context),
             check_latitude(latitude, "latitude"),
             check_longitude(longitude, "longitude"),
             check_radius(radius_meters),
@@ -107,12 +130,13 @@ class ConnectorQueries:
         first: PageSize = DEFAULT_PAGE_SIZE,
         after: After = None,
     ) -> Connection[Connector]:
-        return await search.in_bounds(
+        return await search.listing(
             info.context.viewer,
-            viewport(south, west, north, east),
+            ConnectorReplica.of(info.context),
             search.drivers_query(filter),
             check_page_size(first),
             after,
+            box=viewport(south, west, north, east),
         )
 
 
@@ -124,7 +148,7 @@ class ConnectorMutations:
         info: Info,
         input: Annotated[CreateConnectorInput, strawberry.argument(description="The connector.")],
     ) -> Connector:
-        return await service.create(info.context.viewer, input)
+        return await service.create(info.context.viewer, input, _replica(info))
 
     @strawberry.mutation(
         description="Change some fields of a connector; the others stay as they are."
@@ -137,7 +161,9 @@ class ConnectorMutations:
             UpdateConnectorInput, strawberry.argument(description="The fields to change.")
         ],
     ) -> Connector:
-        return await service.update(info.context.viewer, parse_id(id, "id"), given_fields(input))
+        return await service.update(
+            info.context.viewer, parse_id(id, "id"), given_fields(input), _replica(info)
+        )
 
     @strawberry.mutation(
         description=(
@@ -151,8 +177,12 @@ class ConnectorMutations:
         id: ConnectorId,
         status: Annotated[ConnectorStatus, strawberry.argument(description="The new status.")],
     ) -> Connector:
-        return await service.set_status(info.context.viewer, parse_id(id, "id"), status)
+        return await service.set_status(
+            info.context.viewer, parse_id(id, "id"), status, _replica(info)
+        )
 
     @strawberry.mutation(description="Delete a connector; returns its id.")
     async def delete_connector(self, info: Info, id: ConnectorId) -> strawberry.ID:
-        return strawberry.ID(str(await service.delete(info.context.viewer, parse_id(id, "id"))))
+        return strawberry.ID(
+            str(await service.delete(info.context.viewer, parse_id(id, "id"), _replica(info)))
+        )

@@ -1,4 +1,10 @@
-"""Where drivers look: connectors near a point, and connectors in a map viewport.
+"""Where drivers look, and how lists are paged: nearby, in a viewport, filtered lists.
+
+Each question is answered from the process's connector index when it is
+loaded (`graph.connectors.index`), else from the database; both engines take
+the same MongoDB filter, built once by `graph.connectors.filters` and
+narrowed by `graph.core.visibility`, and give the same answers (the tests
+compare them).
 
 Drivers are never offered inactive connectors: an absent `active` filter means
 active only, and `active: false` finds only what the caller may see (its own
@@ -7,6 +13,7 @@ organization's inactive connectors; everything for admins).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bson import ObjectId
@@ -14,9 +21,11 @@ from bson.errors import InvalidId
 
 from graph.connectors import service
 from graph.connectors.filters import connector_query
+from graph.connectors.index import ConnectorIndex, instant, millis
 from graph.connectors.types import (
     Connector,
     ConnectorFilter,
+    ConnectorOrder,
     NearbyConnectorConnection,
     NearbyConnectorEdge,
 )
@@ -26,7 +35,13 @@ from graph.core.pagination import (
     Connection,
     PageInfo,
     decode_cursor,
+    decode_id_cursor,
+    empty_connection,
     encode_cursor,
+    id_cursor,
+    id_ordered_page,
+    page_from_rows,
+    page_of,
 )
 from graph.core.viewer import Viewer
 from graph.core.visibility import visible_query
@@ -40,6 +55,18 @@ def drivers_query(filter: ConnectorFilter | None) -> dict[str, Any]:
     query = connector_query(filter)
     query.setdefault("active", True)
     return query
+
+
+def _counted(count: Callable[[], int]) -> Callable[[], Awaitable[int]]:
+    """A total computed from the index, in the shape `Connection` awaits."""
+
+    async def total() -> int:
+        return count()
+
+    return total
+
+
+# --- nearby ------------------------------------------------------------------
 
 
 def _nearby_cursor(distance: float, connector_id: ObjectId) -> str:
@@ -68,15 +95,15 @@ async def _hits(
     return hits
 
 
-async def _nearest(
+async def _nearest_in_database(
     latitude: float,
     longitude: float,
     radius_m: float,
     query: dict[str, Any],
     wanted: int,
     after: tuple[float, ObjectId] | None,
-) -> tuple[list[tuple[float, ObjectId]], bool]:
-    """Up to `wanted` nearest hits after `after`, and whether that is all of them.
+) -> tuple[list[tuple[float, dict[str, Any]]], bool]:
+    """Up to `wanted` nearest (distance, document) after `after`, and whether that is all.
 
     Rings of small cells are read outwards until `wanted` hits lie closer than
     any unread cell could be, so a dense city reads a few hundred documents
@@ -84,6 +111,7 @@ async def _nearest(
     """
     found: list[tuple[float, ObjectId]] = []
     inner, outer = 0, 1
+    chosen: list[tuple[float, ObjectId]] | None = None
     while rings(latitude, longitude) is not None and outer <= MAX_RING:
         ring = ring_cells(latitude, longitude, inner, outer)
         found += await _hits(
@@ -95,18 +123,27 @@ async def _nearest(
             hit for hit in found if hit[0] <= ring.safe_m and (after is None or hit > after)
         )
         if len(settled) >= wanted:
-            return settled[:wanted], False
+            chosen, complete = settled[:wanted], False
+            break
         inner, outer = outer + 1, outer * 2 + 1
     else:
         # Near a pole, or a radius too wide for rings: read the whole circle's box.
         box = box_condition(box_around(latitude, longitude, radius_m))
         found = await _hits(latitude, longitude, radius_m, {**query, **box})
-    remaining = sorted(hit for hit in found if after is None or hit > after)
-    return remaining[:wanted], len(remaining) <= wanted
+    if chosen is None:
+        remaining = sorted(hit for hit in found if after is None or hit > after)
+        chosen, complete = remaining[:wanted], len(remaining) <= wanted
+    documents = {}
+    if chosen:
+        rows = service.collection().find({"_id": {"$in": [hit[1] for hit in chosen]}})
+        documents = {row["_id"]: row async for row in rows}
+    # A connector deleted between the two reads is left out.
+    return [(d, documents[i]) for d, i in chosen if i in documents], complete
 
 
 async def nearby(
     viewer: Viewer,
+    index: ConnectorIndex | None,
     latitude: float,
     longitude: float,
     radius_m: float,
@@ -116,48 +153,118 @@ async def nearby(
 ) -> NearbyConnectorConnection:
     """Connectors within `radius_m` of a point, nearest first, paged by (distance, id)."""
     query = visible_query(wanted, viewer)
-    chosen: list[tuple[float, ObjectId]] = []
-    complete = True
-    if query is not None:
-        after_key = _decode_nearby_cursor(after) if after is not None else None
-        chosen, complete = await _nearest(
+    after_key = _decode_nearby_cursor(after) if after is not None else None
+    chosen: list[tuple[float, dict[str, Any]]] = []
+    more = False
+    if query is not None and index is not None:
+        page = index.nearby(query, latitude, longitude, radius_m, first, after_key)
+        chosen, more = page.hits, page.more
+    elif query is not None:
+        chosen, complete = await _nearest_in_database(
             latitude, longitude, radius_m, query, first + 1, after_key
         )
-    page = chosen[:first]
-    documents = {}
-    if page:
-        rows = service.collection().find(
-            {"_id": {"$in": [connector_id for _, connector_id in page]}}
-        )
-        documents = {row["_id"]: row async for row in rows}
+        more = not complete or len(chosen) > first
     edges = [
         NearbyConnectorEdge(
-            cursor=_nearby_cursor(distance, connector_id),
-            node=Connector.from_document(documents[connector_id]),
+            cursor=_nearby_cursor(distance, document["_id"]),
+            node=Connector.from_document(document),
             distance_meters=distance,
         )
-        for distance, connector_id in page
-        if connector_id in documents  # deleted between the two reads
+        for distance, document in chosen[:first]
     ]
 
     async def count_total() -> int:
         if query is None:
             return 0
+        if index is not None:
+            return index.count_nearby(query, latitude, longitude, radius_m)
         box = box_condition(box_around(latitude, longitude, radius_m))
         return len(await _hits(latitude, longitude, radius_m, {**query, **box}))
 
     return NearbyConnectorConnection(
         edges=edges,
-        page_info=PageInfo(
-            has_next_page=not complete or len(chosen) > first,
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
+        page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
         count_total=count_total,
     )
 
 
-async def in_bounds(
-    viewer: Viewer, box: Box, query: dict[str, Any], first: int, after: str | None
+# --- lists -------------------------------------------------------------------
+
+
+def _updated_cursor(connector: Connector) -> str:
+    return encode_cursor(str(millis(connector.updated_at)), str(connector.id))
+
+
+def _decode_updated_cursor(cursor: str) -> tuple[int, ObjectId]:
+    moment, connector_id = decode_cursor(cursor, 2)
+    try:
+        return int(moment), ObjectId(connector_id)
+    except (ValueError, InvalidId):
+        raise BadUserInput("after is not a cursor returned by this list", field="after") from None
+
+
+async def listing(
+    viewer: Viewer,
+    index: ConnectorIndex | None,
+    wanted: dict[str, Any],
+    first: int,
+    after: str | None,
+    order: ConnectorOrder = ConnectorOrder.CREATED_AT,
+    box: Box | None = None,
 ) -> Connection[Connector]:
-    """Connectors inside a map viewport, in id order (like every other list)."""
-    return await service.page(viewer, {**query, **box_condition(box)}, first, after)
+    """One page of the connectors matching `wanted` (and inside `box`) that the caller may see."""
+    query = visible_query(wanted, viewer)
+    if order is ConnectorOrder.UPDATED_AT:
+        return await _by_update(index, query, first, after)
+    if index is None:
+        with_box = query if query is None or box is None else {**query, **box_condition(box)}
+        return await id_ordered_page(
+            service.collection(), with_box, first, after, Connector.from_document
+        )
+    after_id = decode_id_cursor(after) if after is not None else None
+    if query is None:
+        return empty_connection()
+    matched = query
+    page = index.page(matched, first, after_id, box)
+    rows = [Connector.from_document(document) for document in page.documents]
+    total = _counted(lambda: index.count_matching(matched, box))
+    return page_of(rows, page.more, id_cursor, total)
+
+
+async def _by_update(
+    index: ConnectorIndex | None, query: dict[str, Any] | None, first: int, after: str | None
+) -> Connection[Connector]:
+    """A page in `updatedAt` order (ties by id), for apps syncing what changed."""
+    after_key = _decode_updated_cursor(after) if after is not None else None
+    if query is None:
+        return empty_connection()
+    matched = query
+    if index is not None:
+        page = index.page_by_update(matched, first, after_key)
+        rows = [Connector.from_document(document) for document in page.documents]
+        total = _counted(lambda: index.count_matching(matched))
+        return page_of(rows, page.more, _updated_cursor, total)
+    condition = dict(matched)
+    if after_key is not None:
+        moment, connector_id = after_key
+        since = {"$gt": instant(moment)}
+        later = [
+            {"updatedAt": since},
+            {"updatedAt": instant(moment), "_id": {"$gt": connector_id}},
+        ]
+        condition = {"$and": [matched, {"$or": later}]}
+    documents = (
+        await service.collection()
+        .find(condition, sort=[("updatedAt", 1), ("_id", 1)], limit=first + 1)
+        .to_list()
+    )
+
+    async def count_total() -> int:
+        return await service.collection().count_documents(matched)
+
+    return page_from_rows(
+        [Connector.from_document(document) for document in documents],
+        first,
+        _updated_cursor,
+        count_total,
+    )

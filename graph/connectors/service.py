@@ -15,20 +15,22 @@ from typing import Any
 
 from bson import ObjectId
 from pymongo import ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from graph.connectors.enums import ConnectorStatus
+from graph.connectors.index import ConnectorIndex
 from graph.connectors.models import ConnectorDocument, connectors_collection, stored_values
+from graph.connectors.replica import ConnectorReplica
 from graph.connectors.types import Connector, CreateConnectorInput
 from graph.core.errors import BadUserInput, Conflict
-from graph.core.geo import location_fields
+from graph.core.geo import Box, box_condition, location_fields
 from graph.core.ids import parse_id
 from graph.core.inputs import require_value
-from graph.core.pagination import Connection, id_ordered_page
 from graph.core.timestamps import now, update_stamped
 from graph.core.validators import check_latitude, check_longitude
 from graph.core.viewer import Viewer, missing, require_key, require_manager, write_scope
-from graph.core.visibility import find_visible, visible_query
+from graph.core.visibility import can_see, find_visible
 from graph.organizations import service as organizations
 
 log = logging.getLogger(__name__)
@@ -220,8 +222,16 @@ def _conflict(error: DuplicateKeyError, to_set: Mapping[str, Any]) -> Conflict:
 # --- reads ----------------------------------------------------------------
 
 
-async def get(viewer: Viewer, connector_id: ObjectId) -> Connector | None:
-    return await find_visible(collection(), {"_id": connector_id}, viewer, Connector.from_document)
+async def get(
+    viewer: Viewer, connector_id: ObjectId, index: ConnectorIndex | None = None
+) -> Connector | None:
+    """One connector the caller may see, from the index when it is loaded."""
+    if index is None:
+        return await find_visible(
+            collection(), {"_id": connector_id}, viewer, Connector.from_document
+        )
+    document = index.get(connector_id)
+    return Connector.from_document(document) if document and can_see(viewer, document) else None
 
 
 async def get_by_endpoint(viewer: Viewer, endpoint: str) -> Connector | None:
@@ -230,19 +240,12 @@ async def get_by_endpoint(viewer: Viewer, endpoint: str) -> Connector | None:
     return await find_visible(collection(), query, viewer, Connector.from_document)
 
 
-async def page(
-    viewer: Viewer, query: dict[str, Any], first: int, after: str | None
-) -> Connection[Connector]:
-    """One page of the connectors matching `query` that the caller may see, in id order."""
-    return await id_ordered_page(
-        collection(), visible_query(query, viewer), first, after, Connector.from_document
-    )
-
-
 # --- writes ---------------------------------------------------------------
 
 
-async def create(viewer: Viewer, data: CreateConnectorInput) -> Connector:
+async def create(
+    viewer: Viewer, data: CreateConnectorInput, replica: ConnectorReplica
+) -> Connector:
     require_key(viewer, "createConnector")
     fields = {
         "organization_id": data.organization_id,
@@ -260,15 +263,19 @@ async def create(viewer: Viewer, data: CreateConnectorInput) -> Connector:
     to_set, _ = await _changes(viewer, fields, "input")
     moment = now()
     document = {**to_set, "createdAt": moment, "updatedAt": moment}
-    try:
-        inserted = await ConnectorDocument.model_validate(document).insert()
-    except DuplicateKeyError as error:
-        raise _conflict(error, to_set) from None
-    stored = inserted.model_dump(exclude={"id"})
-    return Connector.from_document({"_id": inserted.id, **stored_values(stored)})
+    async with replica.session() as session:
+        try:
+            inserted = await ConnectorDocument.model_validate(document).insert(session=session)
+        except DuplicateKeyError as error:
+            raise _conflict(error, to_set) from None
+        stored = {"_id": inserted.id, **stored_values(inserted.model_dump(exclude={"id"}))}
+        replica.wrote(inserted.id, stored, session)
+    return Connector.from_document(stored)
 
 
-async def update(viewer: Viewer, connector_id: ObjectId, fields: Mapping[str, Any]) -> Connector:
+async def update(
+    viewer: Viewer, connector_id: ObjectId, fields: Mapping[str, Any], replica: ConnectorReplica
+) -> Connector:
     target = {"_id": connector_id, **write_scope(viewer, "updateConnector")}
     current = None
     if fields.keys() & {"chargestation_id", "organization_id", "coordinates"}:
@@ -279,28 +286,43 @@ async def update(viewer: Viewer, connector_id: ObjectId, fields: Mapping[str, An
     to_set, to_unset = await _changes(viewer, fields, "input", current)
     if current is not None and not to_set and not to_unset:
         return Connector.from_document(current)
-    try:
-        doc = await update_stamped(collection(), target, to_set, to_unset)
-    except DuplicateKeyError as error:
-        raise _conflict(error, to_set) from None
+    async with replica.session() as session:
+        try:
+            doc = await update_stamped(collection(), target, to_set, to_unset, session)
+        except DuplicateKeyError as error:
+            raise _conflict(error, to_set) from None
+        if doc is None:
+            raise missing(viewer, "connector", connector_id, "id")
+        replica.wrote(connector_id, doc, session)
+    return Connector.from_document(doc)
+
+
+async def set_status(
+    viewer: Viewer, connector_id: ObjectId, status: ConnectorStatus, replica: ConnectorReplica
+) -> Connector:
+    """Change the status; writing the current status again changes nothing."""
+    target = {"_id": connector_id, **write_scope(viewer, "setConnectorStatus")}
+    async with replica.session() as session:
+        doc = await _write_status(target, status, session)
+        if doc is not None:
+            replica.wrote(connector_id, doc, session)
+        else:
+            doc = await collection().find_one(target)
     if doc is None:
         raise missing(viewer, "connector", connector_id, "id")
     return Connector.from_document(doc)
 
 
-async def set_status(viewer: Viewer, connector_id: ObjectId, status: ConnectorStatus) -> Connector:
-    """Change the status; writing the current status again changes nothing."""
-    target = {"_id": connector_id, **write_scope(viewer, "setConnectorStatus")}
-    doc = await collection().find_one_and_update(
+async def _write_status(
+    target: Mapping[str, Any], status: ConnectorStatus, session: AsyncClientSession
+) -> dict[str, Any] | None:
+    """Set a status unless it is the current one; the connector after it, or None."""
+    return await collection().find_one_and_update(
         {**target, "status": {"$ne": status.value}},
         {"$set": {"status": status.value, "updatedAt": now()}},
         return_document=ReturnDocument.AFTER,
+        session=session,
     )
-    if doc is None:
-        doc = await collection().find_one(target)
-    if doc is None:
-        raise missing(viewer, "connector", connector_id, "id")
-    return Connector.from_document(doc)
 
 
 async def count_for_chargestation(station_id: ObjectId) -> str | None:
@@ -309,29 +331,35 @@ async def count_for_chargestation(station_id: ObjectId) -> str | None:
     return f"{remaining} connector(s)" if remaining else None
 
 
-async def follow_station(station_id: ObjectId, position: dict[str, Any] | None) -> None:
+async def follow_station(
+    station_id: ObjectId, position: dict[str, Any] | None, replica: ConnectorReplica
+) -> None:
     """A station moved: its connectors without a position of their own move with it."""
     placed = {"chargestation": station_id, "stationLocated": True}
     if position is None:
-        await collection().update_many(
-            placed, {"$unset": {"location": "", "geo": ""}, "$set": {"updatedAt": now()}}
-        )
+        update = {"$unset": {"location": "", "geo": ""}, "$set": {"updatedAt": now()}}
     else:
-        await collection().update_many(placed, {"$set": {**position, "updatedAt": now()}})
+        update = {"$set": {**position, "updatedAt": now()}}
+    async with replica.session() as session:
+        await collection().update_many(placed, update, session=session)
+        # Read back so the index (and so the next search) has them at once.
+        async for doc in collection().find(placed, session=session):
+            replica.wrote(doc["_id"], doc, session)
 
 
-async def report_status(station_id: ObjectId, ocpp_id: int, status: ConnectorStatus) -> bool:
+async def report_status(
+    station_id: ObjectId, ocpp_id: int, status: ConnectorStatus, replica: ConnectorReplica
+) -> bool:
     """A station reports one of its connectors' status; False when it has no such connector.
 
     Reporting the current status again writes nothing (so no event).
     """
     connector = {"chargestation": station_id, "ocppId": ocpp_id}
-    changed = await collection().update_one(
-        {**connector, "status": {"$ne": status.value}},
-        {"$set": {"status": status.value, "updatedAt": now()}},
-    )
-    if changed.matched_count:
-        return True
+    async with replica.session() as session:
+        doc = await _write_status(connector, status, session)
+        if doc is not None:
+            replica.wrote(doc["_id"], doc, session)
+            return True
     return await collection().count_documents(connector, limit=1) > 0
 
 
@@ -341,9 +369,15 @@ async def count_for_organization(organization_id: ObjectId) -> str | None:
     return f"{remaining} connector(s)" if remaining else None
 
 
-async def find_documents(query: dict[str, Any], limit: int) -> list[dict[str, Any]]:
-    """Stored connector documents matching `query`, at most `limit`, in no promised order."""
-    return await collection().find(query, limit=limit).to_list()
+async def find_documents(
+    index: ConnectorIndex | None, query: dict[str, Any], box: Box | None, limit: int
+) -> list[dict[str, Any]]:
+    """Stored connectors matching `query` (and inside `box`), at most `limit`, from the index
+    when it is loaded, in no promised order."""
+    if index is not None:
+        return index.select(query, box, limit)
+    condition = query if box is None else {**query, **box_condition(box)}
+    return await collection().find(condition, limit=limit).to_list()
 
 
 async def keep_change_history() -> None:
@@ -359,10 +393,12 @@ async def keep_change_history() -> None:
         log.warning("change-stream pre-images unavailable (%s): previousStatus may be null", error)
 
 
-async def delete(viewer: Viewer, connector_id: ObjectId) -> ObjectId:
-    result = await collection().delete_one(
-        {"_id": connector_id, **write_scope(viewer, "deleteConnector")}
-    )
-    if result.deleted_count == 0:
-        raise missing(viewer, "connector", connector_id, "id")
+async def delete(viewer: Viewer, connector_id: ObjectId, replica: ConnectorReplica) -> ObjectId:
+    async with replica.session() as session:
+        result = await collection().delete_one(
+            {"_id": connector_id, **write_scope(viewer, "deleteConnector")}, session=session
+        )
+        if result.deleted_count == 0:
+            raise missing(viewer, "connector", connector_id, "id")
+        replica.wrote(connector_id, None, session)
     return connector_id

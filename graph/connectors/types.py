@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
+from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
@@ -149,6 +150,29 @@ class ConnectorFilter:
     available_only: bool | None = strawberry.field(
         default=None,
         description="When true, only connectors that are AVAILABLE now (combined with `statuses`, if given).",
+    )
+    updated_since: datetime | None = strawberry.field(
+        default=None,
+        description=(
+            "Only connectors changed after this instant (`updatedAt` later than it): an app "
+            "syncing its offline copy passes the `updatedAt` of the newest connector it holds. "
+            "Deleted connectors are not listed."
+        ),
+    )
+
+
+@strawberry.enum(description="The order of a list of connectors.")
+class ConnectorOrder(Enum):
+    CREATED_AT = strawberry.enum_value(
+        "CREATED_AT",
+        description="Creation order (id order): the default, stable as the list grows.",
+    )
+    UPDATED_AT = strawberry.enum_value(
+        "UPDATED_AT",
+        description=(
+            "Least recently changed first (`updatedAt`, ties by id): a connector changed while "
+            "an app pages moves to the end, so it is met again there, never lost."
+        ),
     )
 
 

@@ -104,14 +104,20 @@ def page_from_rows(
 
     The extra row only tells whether a next page exists; it is not returned.
     """
-    page = list(rows[:first])
-    edges = [Edge(cursor=cursor_of(node), node=node) for node in page]
+    return page_of(rows[:first], len(rows) > first, cursor_of, count_total)
+
+
+def page_of(
+    nodes: Sequence[NodeT],
+    more: bool,
+    cursor_of: Callable[[NodeT], str],
+    count_total: Callable[[], Awaitable[int]],
+) -> Connection[NodeT]:
+    """A page of these nodes; `more`: whether a next page exists."""
+    edges = [Edge(cursor=cursor_of(node), node=node) for node in nodes]
     return Connection(
         edges=edges,
-        page_info=PageInfo(
-            has_next_page=len(rows) > first,
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
+        page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
         count_total=count_total,
     )
 

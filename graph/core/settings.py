@@ -38,6 +38,11 @@ class Settings(BaseSettings):
         default=5.0, gt=0, le=600, validation_alias="CHARGEGRAPH_DB_TIMEOUT_SECONDS"
     )
     demo: bool = Field(default=False, validation_alias="CHARGEGRAPH_DEMO")
+    # Where searches, lists and counts are answered: the in-memory connector index, or the
+    # database (slower; kept to check the index against).
+    search: Literal["index", "database"] = Field(
+        default="index", validation_alias="CHARGEGRAPH_SEARCH"
+    )
     # How many events may wait for one slow subscriber before it is dropped.
     subscriber_queue_size: int = Field(
         default=1000, ge=1, validation_alias="CHARGEGRAPH_SUBSCRIBER_QUEUE"

@@ -8,6 +8,7 @@ from typing import Any
 
 import strawberry
 from pymongo import ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 
 
@@ -55,6 +56,7 @@ async def update_stamped(
     target: Mapping[str, Any],
     to_set: Mapping[str, Any],
     to_unset: Mapping[str, Any],
+    session: AsyncClientSession | None = None,
 ) -> dict[str, Any] | None:
     """Apply a partial update with a new `updatedAt`; the document after it (None: no match).
 
@@ -62,10 +64,10 @@ async def update_stamped(
     document is read instead. Uniqueness violations raise DuplicateKeyError.
     """
     if not to_set and not to_unset:
-        return await collection.find_one(target)
+        return await collection.find_one(target, session=session)
     update: dict[str, Any] = {"$set": {**to_set, "updatedAt": now()}}
     if to_unset:
         update["$unset"] = dict(to_unset)
     return await collection.find_one_and_update(
-        target, update, return_document=ReturnDocument.AFTER
+        target, update, return_document=ReturnDocument.AFTER, session=session
     )

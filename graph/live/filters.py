@@ -8,7 +8,7 @@ from typing import Any
 
 from bson import ObjectId
 
-from graph.core.geo import Box, box_around, box_condition, haversine_m
+from graph.core.geo import Box, box_around, haversine_m
 from graph.core.viewer import ANONYMOUS, Viewer
 from graph.core.visibility import can_see
 
@@ -60,7 +60,7 @@ class StatusFilter:
         )
 
     def query(self) -> dict[str, Any]:
-        """A MongoDB filter selecting a superset of the matches (refine with `matches`)."""
+        """A MongoDB filter of the conditions other than the area (see `area`)."""
         query: dict[str, Any] = {}
         if self.connector_ids is not None:
             query["_id"] = {"$in": sorted(self.connector_ids)}
@@ -68,12 +68,14 @@ class StatusFilter:
             query["organization"] = self.organization_id
         if self.chargestation_id is not None:
             query["chargestation"] = self.chargestation_id
-        box = self.bounds
-        if self.near is not None:
-            box = box_around(self.near.latitude, self.near.longitude, self.near.radius_m)
-        if box is not None:
-            query.update(box_condition(box))
         return query
+
+    def area(self) -> Box | None:
+        """A box holding the watched area, if any: with `query`, a superset of the matches
+        (refine with `matches`)."""
+        if self.near is not None:
+            return box_around(self.near.latitude, self.near.longitude, self.near.radius_m)
+        return self.bounds
 
 
 @dataclass(frozen=True)

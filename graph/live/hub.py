@@ -25,10 +25,10 @@ import contextlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from bson import ObjectId, Timestamp
 from pymongo.asynchronous.collection import AsyncCollection
@@ -45,18 +45,14 @@ log = logging.getLogger(__name__)
 
 
 def _pipeline(connectors: str, stations: str) -> list[dict[str, Any]]:
-    """Only connector updates that touch `status` (or replace the whole document) can change
-    a status; only station updates that touch `online` can change a station's connection."""
+    """Every connector change (the connector index replicates them all; only those touching
+    `status` become status events); only station updates that touch `online` (a station's
+    connection)."""
     return [
         {
             "$match": {
                 "$or": [
-                    {
-                        "ns.coll": connectors,
-                        "operationType": "update",
-                        "updateDescription.updatedFields.status": {"$exists": True},
-                    },
-                    {"ns.coll": connectors, "operationType": "replace"},
+                    {"ns.coll": connectors},
                     {
                         "ns.coll": stations,
                         "operationType": "update",
@@ -117,6 +113,14 @@ class OnlineChange:
 Change = StatusChange | OnlineChange
 
 
+class ChangeReplica(Protocol):
+    """Something kept current from the connector changes the hub reads (the connector index)."""
+
+    def apply_change(self, event: Mapping[str, Any]) -> None: ...
+
+    def history_lost(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class _End:
     error: ClientError | None = None
@@ -151,9 +155,12 @@ class StatusHub:
         collection: Callable[[], AsyncCollection[dict[str, Any]]],
         queue_size: int = 1000,
         stations: Callable[[], AsyncCollection[dict[str, Any]]] | None = None,
+        replicas: Sequence[ChangeReplica] = (),
     ) -> None:
         self._collection = collection
         self._stations = stations
+        # Told of every connector change, in order, and of lost history.
+        self._replicas = tuple(replicas)
         self._queue_size = queue_size
         # Subscribers indexed by what they watch, so an event is offered only to
         # those that may want it.
@@ -228,7 +235,9 @@ class StatusHub:
                             "includeCurrent: true"
                         )
                     change = (
-                        _status_change(event) if event["ns"]["coll"] == collection.name else None
+                        _status_change(event)
+                        if event["ns"].get("coll") == collection.name
+                        else None
                     )
                     yield change if change is not None else event["clusterTime"]
         except OperationFailure as error:
@@ -390,11 +399,13 @@ class StatusHub:
                             continue
                         self.last_lag = max(0.0, time.time() - event["wallTime"].timestamp())
                         self._last_time = event["clusterTime"]
-                        change = (
-                            _status_change(event)
-                            if event["ns"]["coll"] == collection.name
-                            else _online_change(event)
-                        )
+                        change: Change | None
+                        if event["ns"].get("coll") == collection.name:
+                            for replica in self._replicas:
+                                replica.apply_change(event)
+                            change = _status_change(event)
+                        else:
+                            change = _online_change(event)
                         if change is not None:
                             self.publish(change)
                             # Let subscribers send before the next event of a burst,
@@ -408,6 +419,8 @@ class StatusHub:
                     continue
                 log.error("status changes were lost while the stream was interrupted: %s", error)
                 self._resume_token = None
+                for replica in self._replicas:
+                    replica.history_lost()
                 self._end_all(
                     StatusHistoryLost(
                         "status changes may have been missed while the server was cut off "
@@ -429,7 +442,7 @@ class StatusHub:
 def _online_change(event: dict[str, Any]) -> OnlineChange | None:
     """An OnlineChange for a station's change event (None when it was deleted meanwhile)."""
     document = event.get("fullDocument")
-    if document is None:
+    if document is None or event["operationType"] != "update":
         return None
     wall_time: datetime = event["wallTime"]
     return OnlineChange(
@@ -442,12 +455,17 @@ def _online_change(event: dict[str, Any]) -> OnlineChange | None:
 def _status_change(event: dict[str, Any]) -> StatusChange | None:
     """A StatusChange for a change event, or None when the status did not really change."""
     document = event.get("fullDocument")
-    if document is None:  # deleted before the lookup
+    if document is None:  # deleted before the lookup, or a deletion
         return None
     if event["operationType"] == "update":
-        status = event["updateDescription"]["updatedFields"]["status"]
-    else:
+        updated = event["updateDescription"]["updatedFields"]
+        if "status" not in updated:
+            return None
+        status = updated["status"]
+    elif event["operationType"] == "replace":
         status = document.get("status")
+    else:  # an insertion is no change of status
+        return None
     before = event.get("fullDocumentBeforeChange") or {}
     previous = before.get("status")
     if previous == status:

@@ -13,6 +13,7 @@ from pymongo.errors import PyMongoError
 from graph.access import service as access
 from graph.chargestations import service as chargestations
 from graph.connectors import service as connectors
+from graph.connectors.replica import ConnectorReplica
 from graph.core.context import Services
 from graph.core.plugin import Domain
 from graph.core.settings import Settings
@@ -27,7 +28,10 @@ REVOCATION_CHECK_SECONDS = 2.0
 
 def status_hub(settings: Settings, services: Services) -> StatusHub:
     return StatusHub(
-        connectors.collection, settings.subscriber_queue_size, stations=chargestations.collection
+        connectors.collection,
+        settings.subscriber_queue_size,
+        stations=chargestations.collection,
+        replicas=[services.get(ConnectorReplica)],
     )
 
 
@@ -53,6 +57,8 @@ async def running_hub(services: Services) -> AsyncIterator[None]:
     hub = services.get(StatusHub)
     await connectors.keep_change_history()
     await hub.start()
+    # The index is read once the stream that keeps it current is listening.
+    services.get(ConnectorReplica).start_loading()
     # Keys revoked by this process end their subscriptions at once.
     forget_listener = access.on_revoked(hub.end_for_key)
     revocations = asyncio.create_task(watch_revocations(hub), name="key-revocations")

@@ -23,6 +23,8 @@ from graph.access.service import Authenticator
 from graph.chargestations.types import Chargestation
 from graph.connectors import service
 from graph.connectors.enums import ConnectorStatus
+from graph.connectors.index import ConnectorIndex
+from graph.connectors.replica import ConnectorReplica
 from graph.connectors.types import Connector
 from graph.core.context import Context, Info
 from graph.core.errors import BadUserInput
@@ -187,16 +189,19 @@ def status_filter(
     )
 
 
-async def current_statuses(watched: StatusFilter, position: str) -> list[StatusChange]:
+async def current_statuses(
+    watched: StatusFilter, position: str, index: ConnectorIndex | None = None
+) -> list[StatusChange]:
     """The current status of every watched connector, refusing more than MAX_CURRENT.
 
-    `position` is the cursor of the moment before the read.
+    `position` is the cursor of the moment before the read (the index is
+    current up to the hub's position, plus this process's own writes).
     """
     limit = MAX_CURRENT * 2
     query = visible_query(watched.query(), watched.viewer)
     if query is None:
         return []
-    rows = await service.find_documents(query, limit)
+    rows = await service.find_documents(index, query, watched.area(), limit)
     matching = [row for row in rows if watched.matches(row)]
     # A full read may have left matches unread: refuse rather than send a partial picture.
     if len(matching) > MAX_CURRENT or len(rows) == limit:
@@ -255,6 +260,7 @@ async def follow(
     watched: StatusFilter,
     include_current: bool,
     after: cursors.Position | None = None,
+    index: ConnectorIndex | None = None,
 ) -> AsyncGenerator[ConnectorStatusEvent, None]:
     """The snapshot or the replay (if asked), then every matching change, until the hub ends it.
 
@@ -285,7 +291,7 @@ async def follow(
         elif include_current:
             position = hub.position
             for current in await current_statuses(
-                watched, cursors.encode(position) if position is not None else ""
+                watched, cursors.encode(position) if position is not None else "", index
             ):
                 yield ConnectorStatusEvent.from_change(current)
         async for change in subscriber.changes():
@@ -400,7 +406,9 @@ class LiveSubscriptions:
             lambda: status_filter(
                 context.viewer, connector_ids, organization_id, near, bounds, chargestation_id
             ),
-            lambda watched: follow(hub, watched, include_current, start),
+            lambda watched: follow(
+                hub, watched, include_current, start, ConnectorReplica.of(context)
+            ),
         ):
             yield event
 
