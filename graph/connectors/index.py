@@ -27,7 +27,7 @@ Data structures, and why:
   kept aside in a small set and checked directly, and the order is rebuilt
   lazily (one argsort) when that set grows or rows shift. Exact distances and
   box tests are then computed on the candidates only. Nearby searches grow
-  their radius from 1 km until enough matches are certain, so a dense city
+  their radius from 250 m until enough matches are certain, so a dense city
   reads a few hundred rows whatever the radius asked.
 
 Filters arrive as the MongoDB filters the database path uses (built once, in
@@ -74,7 +74,7 @@ MAX_GRID_ROWS = 400
 # Rows scanned at a time when looking for the first matches of a page.
 SCAN_CHUNK = 16384
 # Nearby searches start with this radius and grow it fourfold.
-FIRST_RADIUS_M = 1000.0
+FIRST_RADIUS_M = 250.0
 
 # Enum fields: stored value <-> one-byte code, in declaration order.
 ENUMS: dict[str, list[str]] = {
@@ -106,7 +106,10 @@ COLUMNS: dict[str, str] = {
     "updatedAt": "i8",
     "stationLocated": "?",
     "cell": "i8",  # grid cell; -1: no position
+    "filed": "?",  # the row's place in the grid order is current (see `_in_box`)
 }
+# Columns a document is rebuilt from.
+_OUTPUT = [name for name in COLUMNS if name not in ("alive", "cell", "filed")]
 
 
 def millis(moment: datetime) -> int:
@@ -193,6 +196,7 @@ def row_values(
             millis(document["updatedAt"]),
             bool(document.get("stationLocated", False)),
             cell_of(lat, lng) if geo else -1,
+            False,
         )
     except (KeyError, TypeError, AttributeError, UnicodeEncodeError) as error:
         raise Irregular(f"{type(error).__name__}: {error}") from None
@@ -422,16 +426,17 @@ class ConnectorIndex:
         key = values[0]
         position = self._position(key)
         columns = self.columns
+        filed = False
         if self._holds(position, key):
             if not columns["alive"][position]:
                 self.dead -= 1
-            moved = columns["cell"][position] != values[-1]
+            filed = columns["filed"][position] and columns["cell"][position] == values[-2]
         else:
             self._open_row(position)
-            moved = True
         for (name, _), value in zip(COLUMNS.items(), values, strict=True):
             columns[name][position] = value
-        if moved and self._by_cell is not None:
+        columns["filed"][position] = filed
+        if not filed and self._by_cell is not None:
             self._unsorted.add(position)
             if len(self._unsorted) > MAX_UNSORTED:
                 self._by_cell = None
@@ -511,7 +516,7 @@ class ConnectorIndex:
 
     def documents(self, rows: Rows) -> list[dict[str, Any]]:
         """Rows as stored documents (what `Connector.from_document` reads)."""
-        c = {name: column[rows].tolist() for name, column in self.columns.items()}
+        c = {name: self.columns[name][rows].tolist() for name in _OUTPUT}
         out = []
         statuses, types, formats, power_types = (
             ENUMS[name] for name in ("status", "type", "format", "power_type")
@@ -561,8 +566,7 @@ class ConnectorIndex:
         matcher = Matcher(self, query)
         if box is None:
             return int(np.count_nonzero(matcher(slice(0, self.size))))
-        rows = self._in_box(box)
-        return int(np.count_nonzero(matcher(rows)))
+        return int(np.count_nonzero(matcher(self._in_box(box, ordered=False))))
 
     def page(
         self,
@@ -673,7 +677,7 @@ class ConnectorIndex:
         self, matcher: Matcher, latitude: float, longitude: float, radius_m: float
     ) -> tuple[Rows, Any]:
         """Matching rows within the radius, and their distances."""
-        rows = self._in_box(box_around(latitude, longitude, radius_m))
+        rows = self._in_box(box_around(latitude, longitude, radius_m), ordered=False)
         rows = rows[matcher(rows)]
         columns = self.columns
         distances = distances_m(latitude, longitude, columns["lat"][rows], columns["lng"][rows])
@@ -697,6 +701,7 @@ class ConnectorIndex:
             located = np.flatnonzero(cells >= 0)
             self._by_cell = located[np.argsort(cells[located], kind="stable")]
             self._cells_sorted = cells[self._by_cell]
+            self.columns["filed"][: self.size] = cells >= 0
             self._unsorted = set()
             log.debug(
                 "grid order of %d rows built in %.1f ms",
@@ -705,8 +710,8 @@ class ConnectorIndex:
             )
         return self._by_cell, self._cells_sorted
 
-    def _in_box(self, box: Box) -> Rows:
-        """Live rows inside the box, in id order."""
+    def _in_box(self, box: Box, ordered: bool = True) -> Rows:
+        """Live rows inside the box, in id order unless `ordered` is False."""
         south = min(int((box.south + 90.0) / CELL_DEG), GRID_ROWS - 1)
         north = min(int((box.north + 90.0) / CELL_DEG), GRID_ROWS - 1)
         if north - south + 1 > MAX_GRID_ROWS:
@@ -727,11 +732,15 @@ class ConnectorIndex:
             pieces = [
                 by_cell[a:b] for a, b in zip(starts.tolist(), stops.tolist(), strict=True) if b > a
             ]
+            candidates = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)
             if self._unsorted:
-                pieces.append(np.fromiter(self._unsorted, dtype=np.int64))
-            candidates = (
-                np.unique(np.concatenate(pieces)) if pieces else np.zeros(0, dtype=np.int64)
-            )
+                # A row that moved since may still sit in the grid order at its old cell:
+                # that entry is stale, and the row is taken from the moved ones instead.
+                candidates = candidates[self.columns["filed"][candidates]]
+                moved = np.fromiter(self._unsorted, dtype=np.int64)
+                candidates = np.concatenate([candidates, moved])
+            if ordered:
+                candidates = np.sort(candidates)
         columns = self.columns
         lats, lngs = columns["lat"][candidates], columns["lng"][candidates]
         inside = columns["alive"][candidates] & (lats >= box.south) & (lats <= box.north)
