@@ -45,8 +45,9 @@ class ConnectorReplica:
         self.enabled = enabled
         self.index = ConnectorIndex()
         self.loaded = False
-        # Changes and own writes that arrived while a load was reading.
-        self._held: list[tuple[str, Any]] | None = None
+        # Changes and own writes that arrived while a load was reading (and, until the
+        # first load, since the stream opened).
+        self._held: list[tuple[str, Any]] | None = [] if enabled else None
         self._task: asyncio.Task[None] | None = None
         self.stats: dict[str, float] = {"loads": 0, "load_seconds": 0.0, "changes": 0}
 
@@ -139,7 +140,10 @@ class ConnectorReplica:
             self.index.apply_change(event)
 
     def history_lost(self) -> None:
-        """The change stream missed changes: only a fresh read can be trusted."""
+        """The change stream missed changes: only a fresh read can be trusted.
+
+        Called once the new stream is open, so every change after the read is seen.
+        """
         if self.enabled:
             log.warning("connector index: change history lost; reloading from the database")
             self.start_loading()

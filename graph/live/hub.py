@@ -161,6 +161,7 @@ class StatusHub:
         self._stations = stations
         # Told of every connector change, in order, and of lost history.
         self._replicas = tuple(replicas)
+        self._history_lost = False
         self._queue_size = queue_size
         # Subscribers indexed by what they watch, so an event is offered only to
         # those that may want it.
@@ -388,6 +389,11 @@ class StatusHub:
                 async with await self._watch(resume_after=self._resume_token) as stream:
                     # Known from the first answer, so `position` is right from the start.
                     self._resume_token = stream.resume_token or self._resume_token
+                    if self._history_lost:
+                        # Re-read only now that the new stream sees every later change.
+                        self._history_lost = False
+                        for replica in self._replicas:
+                            replica.history_lost()
                     ready.set()
                     self.streaming = True
                     delay = 0.1
@@ -419,8 +425,7 @@ class StatusHub:
                     continue
                 log.error("status changes were lost while the stream was interrupted: %s", error)
                 self._resume_token = None
-                for replica in self._replicas:
-                    replica.history_lost()
+                self._history_lost = True
                 self._end_all(
                     StatusHistoryLost(
                         "status changes may have been missed while the server was cut off "
