@@ -182,7 +182,7 @@ def row_values(
             True,
             organizations.code(document["organization"]),
             stations.code(station) if station is not None else -1,
-            bool(document.get("active", True)),
+            bool(document["active"]),
             _ENUM_CODES["status"][document["status"]],
             endpoint,
             ocpp_id,

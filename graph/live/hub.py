@@ -432,6 +432,8 @@ class StatusHub:
                         "from the database; subscribe again with includeCurrent: true"
                     )
                 )
+                # Not at once: a history that keeps getting lost must not spin the loop.
+                await self._retry_after(error, delay)
             except PyMongoError as error:
                 ready.set()
                 await self._retry_after(error, delay)
