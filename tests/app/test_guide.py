@@ -62,6 +62,8 @@ def test_every_operation_in_the_guide_works(server: Server, db: Database[dict[st
         assert run("SetStatus", {"connector": connector["id"]}, key=operator)
         event = next_event(live)
     assert event["status"] == "CHARGING" and event["cursor"]
+    changed = run("ChangedSince", {"since": connector["createdAt"]}, key=app_key)["connectors"]
+    assert [edge["node"]["status"] for edge in changed["edges"]] == ["CHARGING"]
 
     stations = operations.pop("Stations")
     with subscribed(server, {"org": organization}, query=stations, key=operator) as watching:
