@@ -38,6 +38,7 @@ from graph.core.observability import DatabaseErrors, Metrics, RequestIds
 from graph.core.persisted import PersistedQueries, PersistedQueryNotFound
 from graph.core.rate_limit import RateLimiter
 from graph.core.settings import Settings
+from graph.core.tasks import cancel_and_wait
 from graph.core.viewer import Role
 from graph.database import Database, connect
 from graph.domains import DOMAINS
@@ -302,9 +303,7 @@ def create_app(settings: Settings, **client_options: Any) -> Starlette:
                         await running.enter_async_context(domain.lifespan(services))
                 yield
         finally:
-            watchdog.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watchdog
+            await cancel_and_wait(watchdog)
             connected.clear()
             await database.close()
 

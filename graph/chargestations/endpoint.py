@@ -54,6 +54,7 @@ from graph.connectors.replica import ConnectorReplica
 from graph.core.limits import MAX_WEBSOCKET_MESSAGE_BYTES
 from graph.core.rate_limit import TokenBuckets
 from graph.core.settings import Settings
+from graph.core.tasks import cancel_and_wait
 from graph.core.timestamps import now
 from graph.organizations import service as organizations
 
@@ -201,9 +202,7 @@ class StationGateway:
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
             for websocket, _ in list(self._open.values()):
                 with contextlib.suppress(RuntimeError, WebSocketDisconnect):
                     await websocket.close(code=1012)

@@ -30,6 +30,7 @@ from pymongo.errors import PyMongoError
 from graph.connectors.index import ConnectorIndex, IndexBuilder
 from graph.connectors.models import connectors_collection
 from graph.core.context import Context
+from graph.core.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +77,8 @@ class ConnectorReplica:
         self._task = asyncio.create_task(self._load(), name="connector-index-load")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _load(self) -> None:
         delay = 0.5

@@ -14,7 +14,7 @@ organization's inactive connectors; everything for admins).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from bson import ObjectId
 from bson.errors import InvalidId
@@ -46,6 +46,8 @@ from graph.core.pagination import (
 from graph.core.viewer import Viewer
 from graph.core.visibility import visible_query
 
+KeyT = TypeVar("KeyT")
+
 # Rings beyond this (15 x 15 cells, about 1 km) cost more than reading the circle's box.
 MAX_RING = 7
 
@@ -73,10 +75,11 @@ def _nearby_cursor(distance: float, connector_id: ObjectId) -> str:
     return encode_cursor(repr(distance), str(connector_id))
 
 
-def _decode_nearby_cursor(cursor: str) -> tuple[float, ObjectId]:
-    distance, connector_id = decode_cursor(cursor, 2)
+def _decode_keyed_cursor(cursor: str, read: Callable[[str], KeyT]) -> tuple[KeyT, ObjectId]:
+    """A (sort key, id) cursor: `read` turns the key's text back into its value."""
+    key, connector_id = decode_cursor(cursor, 2)
     try:
-        return float(distance), ObjectId(connector_id)
+        return read(key), ObjectId(connector_id)
     except (ValueError, InvalidId):
         raise BadUserInput("after is not a cursor returned by this list", field="after") from None
 
@@ -153,7 +156,7 @@ async def nearby(
 ) -> NearbyConnectorConnection:
     """Connectors within `radius_m` of a point, nearest first, paged by (distance, id)."""
     query = visible_query(wanted, viewer)
-    after_key = _decode_nearby_cursor(after) if after is not None else None
+    after_key = _decode_keyed_cursor(after, float) if after is not None else None
     chosen: list[tuple[float, dict[str, Any]]] = []
     more = False
     if query is not None and index is not None:
@@ -195,14 +198,6 @@ def _updated_cursor(connector: Connector) -> str:
     return encode_cursor(str(millis(connector.updated_at)), str(connector.id))
 
 
-def _decode_updated_cursor(cursor: str) -> tuple[int, ObjectId]:
-    moment, connector_id = decode_cursor(cursor, 2)
-    try:
-        return int(moment), ObjectId(connector_id)
-    except (ValueError, InvalidId):
-        raise BadUserInput("after is not a cursor returned by this list", field="after") from None
-
-
 async def listing(
     viewer: Viewer,
     index: ConnectorIndex | None,
@@ -235,7 +230,7 @@ async def _by_update(
     index: ConnectorIndex | None, query: dict[str, Any] | None, first: int, after: str | None
 ) -> Connection[Connector]:
     """A page in `updatedAt` order (ties by id), for apps syncing what changed."""
-    after_key = _decode_updated_cursor(after) if after is not None else None
+    after_key = _decode_keyed_cursor(after, int) if after is not None else None
     if query is None:
         return empty_connection()
     matched = query

@@ -21,7 +21,6 @@ hands it over to the hub without a gap).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import defaultdict
@@ -38,6 +37,7 @@ from graph.compat.pymongo import next_change
 from graph.connectors.enums import ConnectorStatus
 from graph.core.error_policy import database_unavailable
 from graph.core.errors import BadUserInput, ClientError
+from graph.core.tasks import cancel_and_wait
 from graph.live import cursors
 from graph.live.filters import OnlineFilter, StatusFilter
 
@@ -263,11 +263,8 @@ class StatusHub:
 
     async def stop(self) -> None:
         """Close the stream and complete every subscription."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         self._end_all(None)
 
     def subscribe(

@@ -17,6 +17,7 @@ from graph.connectors.replica import ConnectorReplica
 from graph.core.context import Services
 from graph.core.plugin import Domain
 from graph.core.settings import Settings
+from graph.core.tasks import cancel_and_wait
 from graph.live.hub import StatusHub
 from graph.live.schema import LiveSubscriptions
 
@@ -66,9 +67,7 @@ async def running_hub(services: Services) -> AsyncIterator[None]:
         yield
     finally:
         forget_listener()
-        revocations.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await revocations
+        await cancel_and_wait(revocations)
         await hub.stop()
 
 
