@@ -34,6 +34,7 @@ from graph.core.context import Context, Services
 from graph.core.error_policy import RETRY_AFTER_SECONDS, UNAVAILABLE, database_unavailable
 from graph.core.errors import ClientError, RateLimited
 from graph.core.limits import BodySizeLimit
+from graph.core.long_reads import LongReads
 from graph.core.observability import DatabaseErrors, Metrics, RequestIds
 from graph.core.persisted import PersistedQueries, PersistedQueryNotFound
 from graph.core.rate_limit import RateLimiter
@@ -288,11 +289,15 @@ def create_app(settings: Settings, **client_options: Any) -> Starlette:
     view = ChargeGraphView(services, settings)
     listeners = [*client_options.pop("event_listeners", []), DatabaseErrors(metrics)]
     connected: list[Database] = []
+    # How domains read a whole collection, once the database is connected.
+    long_reads = LongReads()
+    services.provide(long_reads)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         database = await connect(settings, event_listeners=listeners, **client_options)
         connected.append(database)
+        long_reads.attach(database.long_read_client, database.db.name)
         watchdog = asyncio.create_task(database.watch_embedded(), name="embedded-watchdog")
         try:
             if settings.demo:
@@ -305,6 +310,7 @@ def create_app(settings: Settings, **client_options: Any) -> Starlette:
         finally:
             await cancel_and_wait(watchdog)
             connected.clear()
+            long_reads.detach()
             await database.close()
 
     async def health(request: Request) -> JSONResponse:

@@ -27,6 +27,8 @@ PING_SECONDS = 2.0
 SELECTION_SECONDS = 3.0
 # How long to wait for a connection to open.
 CONNECT_SECONDS = 2.0
+# A long read (graph.core.long_reads) may wait this long for the database.
+LONG_READ_SECONDS = 900.0
 # How often the embedded database's process is checked, and how long a restart may take.
 WATCHDOG_SECONDS = 1.0
 RESTART_SECONDS = 30.0
@@ -61,7 +63,19 @@ class Database:
 
     client: AsyncMongoClient[dict[str, Any]]
     db: AsyncDatabase[dict[str, Any]]
+    uri: str
     embedded: EmbeddedDatabase | None = field(default=None)
+
+    def long_read_client(self) -> AsyncMongoClient[dict[str, Any]]:
+        """A client for one long read: patient, and without retries that would start it twice."""
+        return AsyncMongoClient(
+            self.uri,
+            tz_aware=True,
+            serverSelectionTimeoutMS=int(LONG_READ_SECONDS * 1000),
+            connectTimeoutMS=int(LONG_READ_SECONDS * 1000),
+            timeoutMS=int(LONG_READ_SECONDS * 1000),
+            retryReads=False,
+        )
 
     async def reachable(self) -> bool:
         """Does the database answer a ping within PING_SECONDS (and run, if embedded)?"""
@@ -120,4 +134,4 @@ async def connect(settings: Settings, **client_options: Any) -> Database:
     db = client[settings.database_name]
     documents = [document for domain in DOMAINS for document in domain.documents]
     await init_beanie(database=db, document_models=documents)
-    return Database(client=client, db=db, embedded=embedded)
+    return Database(client=client, db=db, uri=uri, embedded=embedded)

@@ -22,7 +22,7 @@ organizations.refuse_deletion_when(service.count_for_organization)
 
 def connector_replica(settings: Settings, services: Services) -> ConnectorReplica:
     # Loading starts once the change stream that feeds it is open (graph.live).
-    return ConnectorReplica(enabled=settings.search == "index")
+    return ConnectorReplica(services, enabled=settings.search == "index")
 
 
 @contextlib.asynccontextmanager

@@ -29,12 +29,13 @@ from pymongo.errors import PyMongoError
 
 from graph.connectors.index import ConnectorIndex, IndexBuilder
 from graph.connectors.models import connectors_collection
-from graph.core.context import Context
+from graph.core.context import Context, Services
+from graph.core.long_reads import LongReads
 from graph.core.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
-LOAD_BATCH = 20_000
+LOAD_BATCH = 5_000
 # Progress is logged every this many connectors.
 LOG_EVERY = 200_000
 
@@ -42,7 +43,9 @@ LOG_EVERY = 200_000
 class ConnectorReplica:
     """Holds the index; `current()` is what searches use (None: ask the database)."""
 
-    def __init__(self, enabled: bool = True) -> None:
+    def __init__(self, services: Services, enabled: bool = True) -> None:
+        # The process's services: the database's LongReads are there once it is connected.
+        self._services = services
         self.enabled = enabled
         self.index = ConnectorIndex()
         self.loaded = False
@@ -96,14 +99,19 @@ class ConnectorReplica:
         builder = IndexBuilder()
         batch: list[Mapping[str, Any]] = []
         read = 0
-        async for document in connectors_collection().find({}, batch_size=LOAD_BATCH):
-            batch.append(document)
-            if len(batch) == LOAD_BATCH:
-                builder.add(batch)
-                read += len(batch)
-                batch = []
-                if read % LOG_EVERY == 0:
-                    log.info("connector index: %d connectors read", read)
+        client, database = self._services.get(LongReads).open()
+        try:
+            documents = database[connectors_collection().name].find({}, batch_size=LOAD_BATCH)
+            async for document in documents:
+                batch.append(document)
+                if len(batch) == LOAD_BATCH:
+                    builder.add(batch)
+                    read += len(batch)
+                    batch = []
+                    if read % LOG_EVERY == 0:
+                        log.info("connector index: %d connectors read", read)
+        finally:
+            await client.close()
         builder.add(batch)
         index = builder.finish()
         # No await from here on: what was held is applied and the index swapped at once.
