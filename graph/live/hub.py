@@ -162,6 +162,8 @@ class StatusHub:
         # Told of every connector change, in order, and of lost history.
         self._replicas = tuple(replicas)
         self._history_lost = False
+        # History losses in a row, with no successful read between them.
+        self._losses = 0
         self._queue_size = queue_size
         # Subscribers indexed by what they watch, so an event is offered only to
         # those that may want it.
@@ -396,6 +398,7 @@ class StatusHub:
                     delay = 0.1
                     while True:
                         event = await next_change(stream)
+                        self._losses = 0
                         self._resume_token = stream.resume_token
                         if event is None:
                             await asyncio.sleep(0.01)
@@ -429,8 +432,11 @@ class StatusHub:
                         "from the database; subscribe again with includeCurrent: true"
                     )
                 )
-                # Not at once: a history that keeps getting lost must not spin the loop.
-                await self._retry_after(error, delay)
+                # Reopened at once, so a client told to resubscribe misses nothing
+                # more; but a history lost again before any read must not spin the loop.
+                self._losses += 1
+                if self._losses > 1:
+                    await self._retry_after(error, delay)
             except PyMongoError as error:
                 ready.set()
                 await self._retry_after(error, delay)
