@@ -143,6 +143,25 @@ def test_empty_page_and_page_size_limits(server: Server, network: dict[str, Any]
     assert refused["extensions"] == {"code": "BAD_USER_INPUT", "field": "after"}
 
 
+ORDERED = """
+query($after: String, $order: ConnectorOrder!) {
+  connectors(first: 2, after: $after, orderBy: $order) { edges { cursor node { id } } }
+}
+"""
+
+
+def test_a_cursor_continues_only_the_order_it_came_from(
+    server: Server, network: dict[str, Any]
+) -> None:
+    cursors = {
+        order: data(server.query(ORDERED, {"order": order}))["connectors"]["edges"][0]["cursor"]
+        for order in ("CREATED_AT", "UPDATED_AT")
+    }
+    for order, other in (("CREATED_AT", "UPDATED_AT"), ("UPDATED_AT", "CREATED_AT")):
+        refused = error(server.query(ORDERED, {"order": order, "after": cursors[other]}))
+        assert refused["extensions"] == {"code": "BAD_USER_INPUT", "field": "after"}
+
+
 ORGANIZATION_CONNECTORS = """
 query($first: Int, $after: String, $filter: ConnectorFilter) {
   organizations(first: 10) {
