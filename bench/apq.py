@@ -46,6 +46,7 @@ from bench.workers import (
     code_version,
     command_line,
     cpu_seconds,
+    rounds_arguments,
     uptime,
 )
 from graph.embedded import EmbeddedDatabase
@@ -204,13 +205,7 @@ class Measured:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--connectors", type=int, default=100_000)
-    parser.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
-    parser.add_argument("--rounds", type=int, default=2, help="rounds, alternating the order")
-    args = parser.parse_args()
+    args = rounds_arguments(__doc__)
 
     started_at = datetime.now(UTC)
     load_before = uptime()

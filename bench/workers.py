@@ -316,14 +316,20 @@ def measure_one(
     return Measured(light, loaded, server_cpu, database_cpu, wrk_cpu)
 
 
-def main() -> None:
+def rounds_arguments(description: str | None) -> argparse.Namespace:
+    """The options of a benchmark that alternates its variants over rounds."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--connectors", type=int, default=100_000)
     parser.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
     parser.add_argument("--rounds", type=int, default=2, help="rounds, alternating the order")
     args = parser.parse_args()
+    return args
+
+
+def main() -> None:
+    args = rounds_arguments(__doc__)
 
     started_at = datetime.now(UTC)
     load_before = uptime()
