@@ -7,7 +7,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import DisableIntrospection, ParserCache, ValidationCache
+from strawberry.extensions import DisableIntrospection, ParserCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -54,7 +54,6 @@ def build_schema(
         *(extension for domain in domains for extension in domain.extensions),
         RateLimit,
         lambda: ParserCache(maxsize=1000),
-        lambda: ValidationCache(maxsize=1000),
     ]
     if not settings.introspection:
         extensions.insert(0, DisableIntrospection)

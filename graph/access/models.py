@@ -25,6 +25,8 @@ class ApiKeyDocument(Document):
     # is enough: there is nothing to guess by brute force.
     hash: str
     createdAt: datetime
+    # The organization key that created this one (None when an administrator did).
+    createdBy: PydanticObjectId | None = None
     lastUsedAt: datetime | None = None
     revokedAt: datetime | None = None
 

@@ -22,7 +22,7 @@ from bson import ObjectId
 
 from graph.access.models import ApiKeyDocument, api_keys_collection
 from graph.access.types import ApiKey, AppKey, CreatedApiKey, CreatedAppKey
-from graph.core.errors import BadUserInput, ClientError, Unauthenticated
+from graph.core.errors import BadUserInput, ClientError, Conflict, Unauthenticated
 from graph.core.rate_limit import TokenBuckets, refusal
 from graph.core.timestamps import now
 from graph.core.validators import check_text
@@ -48,9 +48,12 @@ _SHOWN_CHARACTERS = 10
 _MAX_KEY_LENGTH = 256
 MIN_ADMIN_KEY_LENGTH = 24
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-# Unknown keys one client address may present per minute before its keys are
-# no longer looked up for a while (admin keys still work: they cost no lookup).
+# Unknown keys one client address may present per minute, counted by the key's
+# first characters: a client retrying a wrong key is refused before any lookup,
+# while other keys from the same address (users behind one NAT) still work.
 FAILURES_PER_MINUTE = 30
+# Live keys one organization may hold: a leaked key cannot mint keys without end.
+MAX_KEYS_PER_ORGANIZATION = 25
 
 RevocationListener = Callable[[ObjectId, ClientError], None]
 _revocation_listeners: list[RevocationListener] = []
@@ -115,14 +118,15 @@ class Authenticator:
             is_admin |= hmac.compare_digest(digest.encode(), admin_digest)
         if is_admin:
             return ADMIN
-        wait = self._failures.wait_for(address, 1)
+        guess = (address, key[:_SHOWN_CHARACTERS])
+        wait = self._failures.wait_for(guess, 1)
         if wait > 0:
-            raise refusal("too many requests with unknown API keys from this address", wait)
+            raise refusal("too many requests with this unknown API key from this address", wait)
         doc = None
         if key.startswith((KEY_PREFIX, APP_KEY_PREFIX)):
             doc = await api_keys_collection().find_one({"hash": digest, "revokedAt": None})
         if doc is None:
-            self._failures.take(address, 1)
+            self._failures.take(guess, 1)
             raise revoked_error()
         await _note_use(doc)
         if doc.get("kind") == "app":
@@ -132,7 +136,12 @@ class Authenticator:
                 app=doc["name"],
                 searches_per_minute=doc.get("searchesPerMinute"),
             )
-        return Viewer(Role.ORGANIZATION, organization_id=doc["organization"], key_id=doc["_id"])
+        return Viewer(
+            Role.ORGANIZATION,
+            organization_id=doc["organization"],
+            key_id=doc["_id"],
+            organization_active=await organizations.is_active(doc["organization"]),
+        )
 
     @staticmethod
     async def recheck(viewer: Viewer) -> None:
@@ -161,8 +170,22 @@ async def create(viewer: Viewer, organization_id: ObjectId, name: str) -> Create
     require_manager(viewer, organization_id, "organizationId", "createApiKey")
     label = check_text(name, "name", required=True)
     await organizations.require(organization_id, "organizationId")
-    key, stored = await _issue(KEY_PREFIX, organization=organization_id, name=label)
-    log.info("API key %s created for organization %s", stored["_id"], organization_id)
+    live = {"organization": organization_id, "revokedAt": None}
+    if await api_keys_collection().count_documents(live) >= MAX_KEYS_PER_ORGANIZATION:
+        raise Conflict(
+            f"organizationId: the organization already has {MAX_KEYS_PER_ORGANIZATION} keys "
+            "that are not revoked; revoke one before creating another",
+            field="organizationId",
+        )
+    key, stored = await _issue(
+        KEY_PREFIX, organization=organization_id, name=label, createdBy=viewer.key_id
+    )
+    log.info(
+        "API key %s created for organization %s by %s",
+        stored["_id"],
+        organization_id,
+        f"key {viewer.key_id}" if viewer.key_id else "an administrator",
+    )
     return CreatedApiKey(key=key, api_key=ApiKey.from_document(stored))
 
 

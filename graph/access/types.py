@@ -19,17 +19,25 @@ class ApiKey:
         description="The key's first characters, to tell keys apart; not enough to use it."
     )
     created_at: datetime = strawberry.field(description="When the key was created.")
+    created_by: strawberry.ID | None = strawberry.field(
+        description=(
+            "The id of the organization key that created this key; null when an administrator "
+            "did. Revoke a leaked key and the keys it created."
+        )
+    )
     last_used_at: datetime | None = strawberry.field(
         description="When the key last authenticated a request (to the minute); null if never."
     )
 
     @classmethod
     def from_document(cls, doc: Mapping[str, Any]) -> ApiKey:
+        creator = doc.get("createdBy")
         return cls(
             id=strawberry.ID(str(doc["_id"])),
             name=doc["name"],
             prefix=doc["prefix"],
             created_at=doc["createdAt"],
+            created_by=strawberry.ID(str(creator)) if creator else None,
             last_used_at=doc.get("lastUsedAt"),
         )
 

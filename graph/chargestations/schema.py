@@ -15,10 +15,10 @@ from graph.chargestations.types import (
 )
 from graph.connectors.replica import ConnectorReplica
 from graph.core.context import Info
+from graph.core.cost import SEARCH
 from graph.core.ids import parse_id
 from graph.core.inputs import given_fields
 from graph.core.pagination import DEFAULT_PAGE_SIZE, After, Connection, PageSize, check_page_size
-from graph.core.rate_limit import SEARCH
 
 ChargestationId = Annotated[strawberry.ID, strawberry.argument(description="The station's id.")]
 

@@ -20,8 +20,8 @@ from graph.connectors.types import (
     StatusCount,
 )
 from graph.core.context import Info
+from graph.core.cost import SEARCH
 from graph.core.pagination import DEFAULT_PAGE_SIZE, After, Connection, PageSize
-from graph.core.rate_limit import SEARCH
 from graph.core.timestamps import now
 from graph.core.viewer import require_manager
 from graph.organizations.loaders import OrganizationById

@@ -9,7 +9,10 @@
 - Executor attributes `operation`, `context_value`, `root_value`,
   `variable_values.coerced`, `is_awaitable`.
 - Messages: the parser's token limit ("… tokens. Parsing aborted.") and
-  variable coercion errors ("Variable '$x' …"), which carry no code of their own.
+  variable coercion errors ("Variable '$x' …"), which carry no code of their own;
+  the latter's form "Variable '$x' has invalid value at .a.b[0]: <reason>",
+  where the reason quotes the rejected value, and the variable's definition
+  as the error's first node.
 
 `HookedExecutor` turns those internals into three decisions with stable names
 that `graph.core.execution` implements.
@@ -17,15 +20,45 @@ that `graph.core.execution` implements.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from graphql import ExecutionResult, GraphQLError, GraphQLObjectType
+from graphql import (
+    ExecutionResult,
+    GraphQLError,
+    GraphQLInputObjectType,
+    GraphQLInputType,
+    GraphQLList,
+    GraphQLObjectType,
+    GraphQLSchema,
+    VariableDefinitionNode,
+    get_nullable_type,
+    type_from_ast,
+)
 from graphql.execution.collect_fields import CollectedFields
 
 from graph.compat.strawberry import StrawberryGraphQLCoreExecutionContext
 
-__all__ = ["CollectedFields", "HookedExecutor", "is_token_limit_error", "is_variable_error"]
+__all__ = [
+    "CollectedFields",
+    "HookedExecutor",
+    "is_token_limit_error",
+    "is_variable_error",
+    "redacted_variable_message",
+]
+
+_INVALID_VARIABLE = re.compile(
+    r"Variable '\$(?P<name>\w+)' has invalid (?P<what>(?:default )?value)"
+    r"(?: at (?P<path>[^:]*))?: (?P<reason>.*)",
+    re.DOTALL,
+)
+# Reasons that name only types and fields, never the value sent.
+_VALUE_FREE_REASONS = (
+    re.compile(r"Expected value of type '[^']+' not to include unknown field '[^']*'"),
+    re.compile(r"Expected value of type '[^']+' to include required field '[^']*'"),
+    re.compile(r"Field '[^']+' of required type '[^']+' was not provided\."),
+)
 
 
 def is_token_limit_error(error: GraphQLError) -> bool:
@@ -36,6 +69,43 @@ def is_token_limit_error(error: GraphQLError) -> bool:
 def is_variable_error(error: GraphQLError) -> bool:
     """Is this a variable whose value does not fit its declared type?"""
     return error.path is None and error.message.startswith(("Variable '$", 'Variable "$'))
+
+
+def redacted_variable_message(error: GraphQLError, schema: GraphQLSchema) -> str:
+    """A variable error's message without the value it quotes (a password, a token).
+
+    graphql-core's reasons quote the rejected value ("String cannot represent a
+    non string value: …", "…, found: {…}"); they are replaced by the type the
+    value should have had at that path. Reasons that name only fields are kept.
+    """
+    match = _INVALID_VARIABLE.match(error.message)
+    if match is None:
+        return error.message
+    path = match["path"] or ""
+    head = f"Variable '${match['name']}' has invalid {match['what']}{' at ' + path if path else ''}"
+    for value_free in _VALUE_FREE_REASONS:
+        kept = value_free.match(match["reason"])
+        if kept is not None:
+            return f"{head}: {kept.group(0).rstrip('.')}."
+    expected = _type_at(error, schema, path)
+    return f"{head}: expected a value of type {expected}." if expected else f"{head}."
+
+
+def _type_at(error: GraphQLError, schema: GraphQLSchema, path: str) -> str | None:
+    """The declared type at `.a.b[0]` inside the variable the error is about."""
+    node = error.nodes[0] if error.nodes else None
+    if not isinstance(node, VariableDefinitionNode):
+        return None
+    current: GraphQLInputType | None = type_from_ast(schema, node.type)  # type: ignore[assignment]
+    for field, index in re.findall(r"\.(\w+)|\[(\d+)\]", path):
+        inner = get_nullable_type(current) if current is not None else None
+        if index and isinstance(inner, GraphQLList):
+            current = inner.of_type
+        elif field and isinstance(inner, GraphQLInputObjectType) and field in inner.fields:
+            current = inner.fields[field].type
+        else:
+            return None
+    return str(current) if current is not None else None
 
 
 class HookedExecutor(StrawberryGraphQLCoreExecutionContext):

@@ -8,6 +8,9 @@
   the validation rules behind the depth and alias limit extensions, built
   once so the validation cache keeps hitting.
 - `Schema._schema`: the graphql-core schema a Strawberry schema built.
+- `strawberry.schema.schema.validate_document(schema, document, rules)`:
+  graphql-core's validation with Strawberry's own rules added (what its
+  ValidationCache extension caches).
 - graphql-core field `extensions["strawberry-definition"]`: where Strawberry
   keeps its own field object (and so the field's `metadata`).
 """
@@ -22,7 +25,7 @@ from graphql import GraphQLField, GraphQLSchema
 from strawberry.extensions.max_aliases import create_validator as aliases_rule
 from strawberry.extensions.query_depth_limiter import IgnoreContext
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext, validate_document
 
 __all__ = [
     "IgnoreContext",
@@ -31,6 +34,7 @@ __all__ = [
     "depth_rule",
     "field_metadata",
     "graphql_schema",
+    "validate_document",
 ]
 
 _DEFINITION_KEY = "strawberry-definition"

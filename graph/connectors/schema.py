@@ -20,10 +20,10 @@ from graph.connectors.types import (
     UpdateConnectorInput,
 )
 from graph.core.context import Info
+from graph.core.cost import SEARCH
 from graph.core.ids import parse_id
 from graph.core.inputs import given_fields
 from graph.core.pagination import DEFAULT_PAGE_SIZE, After, Connection, PageSize, check_page_size
-from graph.core.rate_limit import SEARCH
 from graph.core.validators import check_latitude, check_longitude, check_radius, viewport
 
 

@@ -26,7 +26,12 @@ from pymongo.errors import (
 from starlette.responses import Response
 from strawberry.types import ExecutionContext
 
-from graph.compat.graphql_core import is_token_limit_error, is_variable_error
+from graph.compat.graphql_core import (
+    is_token_limit_error,
+    is_variable_error,
+    redacted_variable_message,
+)
+from graph.compat.strawberry import graphql_schema
 
 log = logging.getLogger("graph.errors")
 
@@ -93,6 +98,11 @@ def apply_error_policy(
             error.original_error = None
             error.extensions = {"code": INTERNAL}
         else:
+            if execution_context is not None and is_variable_error(error):
+                # Never echo a variable's value: it may be a password.
+                error.message = redacted_variable_message(
+                    error, graphql_schema(execution_context.schema)
+                )
             log.info("refused (%s): %s", code, error.message)
             error.extensions = {**(error.extensions or {}), "code": code}
 

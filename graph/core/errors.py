@@ -60,3 +60,13 @@ class RateLimited(ClientError):
         super().__init__(message)
         self.retry_after = retry_after
         self.extensions = {**(self.extensions or {}), "retryAfter": retry_after}
+
+
+class QueryTooComplex(ClientError):
+    """The operation could cost more than any caller may ask at once (`graph.core.cost`)."""
+
+    code = "QUERY_TOO_COMPLEX"
+
+    def __init__(self, message: str, *, limit: int, cost: int) -> None:
+        super().__init__(message)
+        self.extensions = {**(self.extensions or {}), "limit": limit, "cost": cost}

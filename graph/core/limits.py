@@ -3,16 +3,30 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from functools import lru_cache
 from typing import Any
 
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, SchemaExtension
 
-from graph.compat.strawberry import IgnoreContext, aliases_rule, depth_rule
+from graph.compat.strawberry import (
+    IgnoreContext,
+    aliases_rule,
+    depth_rule,
+    graphql_schema,
+    validate_document,
+)
+from graph.core.cost import document_size, subscription_searches
 
 MAX_DEPTH = 12
 MAX_ALIASES = 50
 MAX_TOKENS = 2000
+# Fields an operation selects once every fragment is expanded where it is spread.
+MAX_SELECTED_FIELDS = 2000
+# Objects one answer may hold, every page counted at its page size (graph.core.cost).
+MAX_NODES = 10_000
+VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 MAX_BODY_BYTES = 100_000
 MAX_WEBSOCKET_MESSAGE_BYTES = 64_000
 
@@ -35,11 +49,62 @@ _ALIASES_RULE = aliases_rule(MAX_ALIASES)
 
 
 def query_limits() -> list[type[SchemaExtension] | Callable[[], SchemaExtension]]:
-    """Depth, alias and token limits, refused before any resolver runs."""
+    """Size, depth, alias and token limits, refused before any resolver runs."""
     return [
         lambda: AddValidationRules([_DEPTH_RULE, _ALIASES_RULE]),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        BoundedValidation,
     ]
+
+
+class BoundedValidation(SchemaExtension):
+    """Validation, remembered per document, behind a size check that cannot be made costly.
+
+    The depth and alias rules (and some of graphql-core's own) expand every
+    fragment spread on every path: measured first in linear time
+    (`graph.core.cost.document_size`), an operation whose fragments expand
+    past MAX_SELECTED_FIELDS is refused before any of them runs. Valid
+    documents are then checked for search fields inside subscriptions, which
+    would run again for every event. Replaces Strawberry's ValidationCache.
+    """
+
+    def on_validate(self) -> Iterator[None]:
+        execution = self.execution_context
+        if execution.pre_execution_errors is None and execution.graphql_document is not None:
+            execution.pre_execution_errors = _validated(
+                graphql_schema(execution.schema),
+                execution.graphql_document,
+                tuple(execution.validation_rules),
+            )
+        yield
+
+
+@lru_cache(maxsize=1000)
+def _validated(
+    schema: GraphQLSchema, document: DocumentNode, rules: tuple[type[ASTValidationRule], ...]
+) -> list[GraphQLError]:
+    size = document_size(document)
+    if size.fields > MAX_SELECTED_FIELDS:
+        return [
+            GraphQLError(
+                f"the operation selects {size.fields} fields once its fragments are expanded; "
+                f"the limit is {MAX_SELECTED_FIELDS}",
+                extensions={"code": VALIDATION_FAILED, "limit": MAX_SELECTED_FIELDS},
+            )
+        ]
+    errors = validate_document(schema, document, rules)
+    if errors:
+        return errors
+    searched = subscription_searches(schema, document)
+    if searched:
+        return [
+            GraphQLError(
+                "search fields cannot be selected in a subscription, where they would run for "
+                f"every event: {', '.join(searched)}; query them when needed instead",
+                extensions={"code": VALIDATION_FAILED, "fields": searched},
+            )
+        ]
+    return []
 
 
 class BodySizeLimit:

@@ -1,15 +1,18 @@
 """Allowances per caller, for writes and for searches.
 
-Each caller (its API key, or its client address when it sends none) has one
-token bucket per kind (an app key's searches: at the rate the key names): a minute's allowance that refills continuously. Every
-mutation field costs one write; every field declared with `metadata=SEARCH`
-(`strawberry.field(..., metadata=SEARCH)`: the fields whose cost grows with
-the data) costs one search wherever it appears in the operation, so aliased
-and nested copies each pay;
-every subscription costs one search when it starts. An operation that cannot
-be paid for in full is refused whole with RATE_LIMITED and
-`extensions.retryAfter` (seconds), and over HTTP with status 429 and a
-`Retry-After` header. Admin keys are not limited.
+Each caller (an organization, whichever of its keys is used; an app key; or
+the client address of a request without a key) has one token bucket per kind
+(an app key's searches: at the rate the key names): a minute's allowance that
+refills continuously. Every mutation field costs one write; every field
+declared with `metadata=SEARCH` costs one search each time it may run: a
+search inside a page of 100 costs 100 (`graph.core.cost`), so aliased and
+nested copies each pay. Every subscription costs one search when it starts.
+An operation that cannot be paid for in full is refused whole with
+RATE_LIMITED and `extensions.retryAfter` (seconds), and over HTTP with status
+429 and a `Retry-After` header; one that costs more than the whole allowance
+is refused the same way and says so. An operation whose answer could hold more than MAX_NODES
+objects is refused with QUERY_TOO_COMPLEX, whoever asks: admin keys are not
+limited by allowances, only by size.
 
 Buckets live in each process: behind a balancer spreading a caller over N
 processes, the caller may get up to N times the allowance.
@@ -21,37 +24,21 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Mapping
-from functools import cache
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from graphql import (
-    DocumentNode,
-    ExecutionResult,
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
-    GraphQLInterfaceType,
-    GraphQLNamedType,
-    GraphQLObjectType,
-    GraphQLSchema,
-    InlineFragmentNode,
-    OperationDefinitionNode,
-    SelectionSetNode,
-    get_named_type,
-)
+from graphql import DocumentNode, ExecutionResult, GraphQLSchema
 from starlette.responses import Response
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
-from graph.compat.strawberry import field_metadata, graphql_schema
-from graph.core.errors import RateLimited
+from graph.compat.strawberry import graphql_schema
+from graph.core.cost import OperationCost, operation_cost
+from graph.core.errors import QueryTooComplex, RateLimited
+from graph.core.limits import MAX_NODES
 
 if TYPE_CHECKING:
     from graph.core.viewer import Viewer
 
-SEARCH: Mapping[str, str] = MappingProxyType({"rate_limit": "search"})
-"""Field metadata declaring that a field costs one search each time it is asked for."""
 # Callers remembered per process; the least recently seen are forgotten first.
 MAX_CALLERS = 100_000
 
@@ -109,7 +96,14 @@ class RateLimiter:
         """Spend the caller's allowance, all of it or none; RateLimited when it does not suffice."""
         if viewer.is_admin:
             return
-        caller = ("key", viewer.key_id) if viewer.key_id else ("address", address)
+        # An organization's keys share one allowance: minting keys does not multiply it.
+        caller: Hashable = (
+            ("organization", viewer.organization_id)
+            if viewer.organization_id is not None
+            else ("key", viewer.key_id)
+            if viewer.key_id
+            else ("address", address)
+        )
         costs = [
             (buckets, amount, name)
             for buckets, amount, name in (
@@ -125,6 +119,12 @@ class RateLimiter:
         wait = max((seconds for seconds, _ in short), default=0.0)
         if wait > 0:
             spent = " and ".join(limit for seconds, limit in short if seconds > 0)
+            if math.isinf(wait):
+                raise refusal(
+                    f"this operation costs more than this caller's whole allowance of {spent} per "
+                    "minute: ask for smaller pages or fewer nested searches",
+                    wait,
+                )
             raise refusal(f"rate limit of {spent} per minute reached for this caller", wait)
         for buckets, amount, name in costs:
             buckets.take((name, caller), amount)
@@ -135,86 +135,10 @@ def refusal(reason: str, wait: float) -> RateLimited:
     return RateLimited(f"{reason}; retry after {retry_after} s", retry_after=retry_after)
 
 
-def _chosen_operation(
-    document: DocumentNode, operation_name: str | None
-) -> OperationDefinitionNode | None:
-    for definition in document.definitions:
-        if isinstance(definition, OperationDefinitionNode) and (
-            operation_name is None or (definition.name and definition.name.value == operation_name)
-        ):
-            return definition
-    return None
-
-
-@cache
-def search_fields(schema: GraphQLSchema) -> frozenset[tuple[str, str]]:
-    """(type name, field name) of every field declared with `metadata=SEARCH`."""
-    return frozenset(
-        (type_name, field_name)
-        for type_name, named in schema.type_map.items()
-        if isinstance(named, GraphQLObjectType | GraphQLInterfaceType)
-        for field_name, field in named.fields.items()
-        if field_metadata(field).get("rate_limit") == SEARCH["rate_limit"]
-    )
-
-
-def operation_cost(
-    schema: GraphQLSchema,
-    document: DocumentNode,
-    operation_name: str | None,
-    operation_type: OperationType,
-) -> tuple[int, int]:
-    """(writes, searches) a query or mutation costs; subscriptions pay in their resolver."""
-    operation = _chosen_operation(document, operation_name)
-    root = schema.get_root_type(operation.operation) if operation is not None else None
-    if operation is None or root is None or operation_type is OperationType.SUBSCRIPTION:
-        return 0, 0
-    searched = search_fields(schema)
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-
-    def fields(
-        selection_set: SelectionSetNode, parent: GraphQLNamedType, seen: frozenset[str]
-    ) -> Iterator[tuple[FieldNode, GraphQLNamedType]]:
-        """Field nodes of one level with their parent type, through fragments (each once per path)."""
-        for selection in selection_set.selections:
-            if isinstance(selection, FieldNode):
-                yield selection, parent
-            elif isinstance(selection, InlineFragmentNode):
-                condition = selection.type_condition
-                inner = schema.get_type(condition.name.value) if condition else parent
-                yield from fields(selection.selection_set, inner or parent, seen)
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                if name in fragments and name not in seen:
-                    fragment = fragments[name]
-                    inner = schema.get_type(fragment.type_condition.name.value)
-                    yield from fields(fragment.selection_set, inner or parent, seen | {name})
-
-    def searches(selection_set: SelectionSetNode, parent: GraphQLNamedType) -> int:
-        total = 0
-        for field, owner in fields(selection_set, parent, frozenset()):
-            name = field.name.value
-            total += (owner.name, name) in searched
-            definition = getattr(owner, "fields", {}).get(name)
-            if field.selection_set is not None and definition is not None:
-                total += searches(field.selection_set, get_named_type(definition.type))
-        return total
-
-    roots = [
-        field
-        for field, _ in fields(operation.selection_set, root, frozenset())
-        if not field.name.value.startswith("__")
-    ]
-    writes = len(roots) if operation_type is OperationType.MUTATION else 0
-    return writes, searches(operation.selection_set, root)
-
-
-# Costs by (schema, query text, operation name, operation type): walking the document
-# took a tenth of a small query's time. Cleared when full (texts are bounded by the
-# parse cache and persisted queries anyway).
-_COSTS: dict[tuple[GraphQLSchema, str, str | None, OperationType], tuple[int, int]] = {}
+# Costs by (schema, query text, operation name, the Int variables): walking the document
+# took a tenth of a small query's time. Only Int variables (page sizes) change a cost.
+# Cleared when full (texts are bounded by the parse cache and persisted queries anyway).
+_COSTS: dict[tuple[GraphQLSchema, str, str | None, tuple[tuple[str, int], ...]], OperationCost] = {}
 MAX_CACHED_COSTS = 4096
 
 
@@ -223,40 +147,70 @@ def cached_operation_cost(
     query: str,
     document: DocumentNode,
     operation_name: str | None,
-    operation_type: OperationType,
-) -> tuple[int, int]:
-    """`operation_cost`, remembered per query text (not without one)."""
+    variables: Mapping[str, Any] | None,
+) -> OperationCost:
+    """`operation_cost`, remembered per query text and page sizes (not without a text)."""
     if not query:
-        return operation_cost(schema, document, operation_name, operation_type)
-    key = (schema, query, operation_name, operation_type)
+        return operation_cost(schema, document, operation_name, variables)
+    sizes = tuple(
+        sorted(
+            (name, value)
+            for name, value in (variables or {}).items()
+            if isinstance(value, int) and not isinstance(value, bool)
+        )
+    )
+    key = (schema, query, operation_name, sizes)
     cost = _COSTS.get(key)
     if cost is None:
         if len(_COSTS) >= MAX_CACHED_COSTS:
             _COSTS.clear()
-        cost = _COSTS[key] = operation_cost(schema, document, operation_name, operation_type)
+        cost = _COSTS[key] = operation_cost(schema, document, operation_name, variables)
     return cost
 
 
+def check_nodes(cost: OperationCost) -> None:
+    """Refuse an operation whose answer could hold more than MAX_NODES objects."""
+    if cost.nodes > MAX_NODES:
+        raise QueryTooComplex(
+            f"the answer could hold {cost.nodes} objects (every page at its `first`, multiplied "
+            f"through enclosing pages); the limit is {MAX_NODES}: ask for smaller pages",
+            limit=MAX_NODES,
+            cost=cost.nodes,
+        )
+
+
 class RateLimit(SchemaExtension):
-    """Charges each query and mutation to its caller before it runs; refuses it whole when over."""
+    """Refuses an operation whose answer could be too large, then charges it to its caller.
+
+    Queries and mutations are charged their searches and writes before they
+    run, and refused whole when over. A subscription is only sized here (it
+    pays when it starts, in its resolver); its answer is sized per event.
+    """
 
     def on_execute(self) -> Iterator[None]:
         execution = self.execution_context
         context: Any = execution.context
         document = execution.graphql_document
         if document is not None:
-            writes, searches = cached_operation_cost(
+            cost = cached_operation_cost(
                 graphql_schema(execution.schema),
                 execution.query or "",
                 document,
                 execution.operation_name,
-                execution.operation_type,
+                execution.variables,
             )
-            try:
-                context.limiter.charge(context.viewer, context.client_address, writes, searches)
-            except RateLimited as refused:
-                execution.result = ExecutionResult(data=None, errors=[refused])
-                if isinstance(context.response, Response):
-                    context.response.status_code = 429
-                    context.response.headers["Retry-After"] = str(refused.retry_after)
+            if execution.operation_type is OperationType.SUBSCRIPTION:
+                # Strawberry reports what on_execute raises as the subscription's error.
+                check_nodes(cost)
+            else:
+                try:
+                    check_nodes(cost)
+                    context.limiter.charge(
+                        context.viewer, context.client_address, cost.writes, cost.searches
+                    )
+                except (QueryTooComplex, RateLimited) as refused:
+                    execution.result = ExecutionResult(data=None, errors=[refused])
+                    if isinstance(refused, RateLimited) and isinstance(context.response, Response):
+                        context.response.status_code = 429
+                        context.response.headers["Retry-After"] = str(refused.retry_after)
         yield

@@ -36,6 +36,8 @@ class Viewer:
     # For an app key: the application's name (logs, metrics) and its search allowance.
     app: str | None = None
     searches_per_minute: int | None = None
+    # False for a key of an organization an admin deactivated: it may read, not write.
+    organization_active: bool = True
 
     @property
     def is_admin(self) -> bool:
@@ -49,7 +51,7 @@ class Viewer:
 
     def scope(self) -> Viewer:
         """What the caller may see and do, without which key it used (see graph.core.context)."""
-        return Viewer(self.role, self.organization_id)
+        return Viewer(self.role, self.organization_id, organization_active=self.organization_active)
 
 
 ANONYMOUS = Viewer(Role.ANONYMOUS)
@@ -63,6 +65,11 @@ def require_key(viewer: Viewer, action: str) -> None:
         raise Unauthenticated(f"{action} needs an API key: send 'Authorization: Bearer <key>'")
     if viewer.role is Role.APP:
         raise Forbidden(f"{action} is not allowed with an app key: app keys only read")
+    if not viewer.organization_active:
+        raise Forbidden(
+            f"{action} is refused: this key's organization has been deactivated by an "
+            "administrator, so its keys may only read"
+        )
 
 
 def require_admin(viewer: Viewer, action: str) -> None:

@@ -7,10 +7,10 @@ from typing import Annotated
 import strawberry
 
 from graph.core.context import Info
+from graph.core.cost import SEARCH
 from graph.core.ids import parse_id
 from graph.core.inputs import given_fields
 from graph.core.pagination import DEFAULT_PAGE_SIZE, After, Connection, PageSize, check_page_size
-from graph.core.rate_limit import SEARCH
 from graph.organizations import service
 from graph.organizations.types import (
     CreateOrganizationInput,

@@ -179,6 +179,12 @@ async def station_settings(organization_id: ObjectId) -> StationSettings | None:
     )
 
 
+async def is_active(organization_id: ObjectId) -> bool:
+    """Is the organization there and active (what its keys need to write)?"""
+    query = {"_id": organization_id, "active": {"$ne": False}}
+    return await collection().count_documents(query, limit=1) > 0
+
+
 async def require(organization_id: ObjectId, field: str) -> None:
     """Refuse with NOT_FOUND when a referenced organization does not exist."""
     if await collection().count_documents({"_id": organization_id}, limit=1) == 0:
@@ -235,6 +241,8 @@ async def update(
         if name == "name":
             to_set["name"] = check_text(value, field, required=True)
         elif name == "active":
+            # An admin's decision: an organization's own key must not undo its deactivation.
+            require_admin(viewer, f"changing {field}")
             to_set["active"] = value
         elif name == "address":
             if value is None:

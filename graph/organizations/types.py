@@ -17,8 +17,8 @@ import strawberry
 from bson import ObjectId
 
 from graph.core.context import Info
+from graph.core.cost import SEARCH
 from graph.core.pagination import DEFAULT_PAGE_SIZE, After, Connection, PageSize
-from graph.core.rate_limit import SEARCH
 from graph.core.viewer import require_manager
 
 if TYPE_CHECKING:
@@ -223,7 +223,11 @@ class UpdateOrganizationInput:
         default=strawberry.UNSET, description="Address parts to change; null removes the address."
     )
     active: bool | None = strawberry.field(
-        default=strawberry.UNSET, description="Activate (true) or deactivate (false)."
+        default=strawberry.UNSET,
+        description=(
+            "Activate (true) or deactivate (false); administrators only. A deactivated "
+            "organization's keys may read but not write."
+        ),
     )
     configurations: OrganizationConfigurationsInput | None = strawberry.field(
         default=strawberry.UNSET, description="Connection settings to change."

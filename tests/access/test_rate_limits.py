@@ -80,13 +80,16 @@ def test_an_alias_bombed_search_pays_for_every_copy(server: Server) -> None:
     assert "errors" not in post(server, NEARBY, key=key).json()
 
 
-def test_writes_are_limited_per_key_and_a_refused_write_stores_nothing(
+def test_writes_are_limited_per_organization_and_a_refused_write_stores_nothing(
     server: Server, db: Database[dict[str, Any]]
 ) -> None:
     organization = create_organization(server, name="Busy Operator")
     connector = create_connector(server, organization["id"])
     key = create_key(server, organization["id"])["key"]
-    second_key = create_key(server, organization["id"])["key"]
+    same_organization_key = create_key(server, organization["id"])["key"]
+    other = create_organization(server, name="Other Operator")
+    other_connector = create_connector(server, other["id"])
+    second_key = create_key(server, other["id"])["key"]
     for status in ("CHARGING", "AVAILABLE", "PREPARING"):
         assert (
             "errors"
@@ -95,9 +98,13 @@ def test_writes_are_limited_per_key_and_a_refused_write_stores_nothing(
     refused(post(server, SET_STATUS, {"id": connector["id"], "s": "FAULTED"}, key))
     stored = db.connectors.find_one({"_id": ObjectId(connector["id"])})
     assert stored is not None and stored["status"] == "Preparing"
-    # Another key has its own allowance; admins have none.
+    # The organization's other keys share its allowance (minting keys does not multiply it).
+    refused(
+        post(server, SET_STATUS, {"id": connector["id"], "s": "FAULTED"}, same_organization_key)
+    )
+    # Another organization has its own allowance; admins have none.
     http_status, body = ask(
-        server, second_key, SET_STATUS, {"id": connector["id"], "s": "RESERVED"}
+        server, second_key, SET_STATUS, {"id": other_connector["id"], "s": "RESERVED"}
     )
     assert http_status == 200 and data(body)["setConnectorStatus"]["status"] == "RESERVED"
     assert data(server.query(SET_STATUS, {"id": connector["id"], "s": "AVAILABLE"}))
@@ -146,12 +153,16 @@ def test_each_subscription_costs_a_search(server: Server) -> None:
     assert error["extensions"]["retryAfter"] >= 1
 
 
-def test_an_address_presenting_unknown_keys_is_slowed_down(server: Server) -> None:
-    """Last in this module: it leaves 127.0.0.1 unable to use organization keys for a while."""
+def test_an_address_retrying_an_unknown_key_is_slowed_down_but_valid_keys_still_work(
+    server: Server,
+) -> None:
+    """Failures count per address and key prefix: users behind one NAT are not locked out."""
+    organization = create_organization(server, name="Behind One NAT")
+    valid_key = create_key(server, organization["id"])["key"]
     statuses = []
-    # The allowance refills by one every two seconds while the guesses go on.
-    for attempt in range(FAILURES_PER_MINUTE * 2):
-        blocked = post(server, HEALTHY_QUERY, key=f"cgk_guess{attempt}")
+    # The allowance refills by one every two seconds while the retries go on.
+    for _ in range(FAILURES_PER_MINUTE * 2):
+        blocked = post(server, HEALTHY_QUERY, key="cgk_wrongkey-retried-by-a-broken-client")
         statuses.append(blocked.status_code)
         if blocked.status_code != 401:
             break
@@ -159,5 +170,8 @@ def test_an_address_presenting_unknown_keys_is_slowed_down(server: Server) -> No
     assert len(statuses) <= FAILURES_PER_MINUTE + 5
     assert blocked.status_code == 429 and blocked.headers["retry-after"]
     assert blocked.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
-    # Admin keys cost no lookup and still work from that address.
+    # The same address's valid organization key, another unknown key and admin keys are let through.
+    answered = post(server, HEALTHY_QUERY, key=valid_key)
+    assert answered.status_code == 200 and "errors" not in answered.json()
+    assert post(server, HEALTHY_QUERY, key="cgk_anotherwrongkey").status_code == 401
     assert post(server, HEALTHY_QUERY, key=ADMIN_KEY).status_code == 200
