@@ -29,11 +29,12 @@ from strawberry.http import GraphQLRequestData
 from strawberry.types.unset import UNSET, UnsetType
 
 from graph.access.service import Authenticator
-from graph.compat.cross_web import HTTPException
+from graph.compat.cross_web import HTTPException, starlette_request
+from graph.compat.strawberry import graphql_schema
 from graph.core.context import Context, Services
 from graph.core.error_policy import RETRY_AFTER_SECONDS, UNAVAILABLE, database_unavailable
 from graph.core.errors import ClientError, RateLimited
-from graph.core.limits import BodySizeLimit
+from graph.core.limits import BodySizeLimit, is_valid_operation
 from graph.core.long_reads import LongReads
 from graph.core.observability import DatabaseErrors, Metrics, RequestIds
 from graph.core.persisted import PersistedQueries, PersistedQueryNotFound
@@ -54,8 +55,9 @@ class ChargeGraphView(GraphQL[Context, None]):
     def __init__(self, services: Services, settings: Settings) -> None:
         # Legacy graphql-ws clients get "ka" messages; graphql-transport-ws
         # connections are kept alive by WebSocket pings (uvicorn, every 20 s).
+        schema = build_schema(settings)
         super().__init__(
-            build_schema(settings),
+            schema,
             keep_alive=True,
             keep_alive_interval=15,
             graphql_ide="graphiql" if settings.graphiql else None,
@@ -69,6 +71,7 @@ class ChargeGraphView(GraphQL[Context, None]):
         self.limiter = RateLimiter(settings.writes_per_minute, settings.searches_per_minute)
         self.shared_encodings = SharedEncodings()
         self.persisted = PersistedQueries()
+        self.graphql_core_schema = graphql_schema(schema)
         self.origins = Origins(settings.cors_origins)
         self.cache_max_age = settings.cache_max_age_seconds
 
@@ -80,9 +83,17 @@ class ChargeGraphView(GraphQL[Context, None]):
     ) -> Response | WebSocket:
         """Authenticate HTTP requests first; answer HTTP-level refusals as GraphQL errors."""
         if isinstance(request, WebSocket):
-            # A WebSocket authenticates with its connection_init payload.
-            return await super().run(request, context, root_value)  # type: ignore[arg-type]
-        address = request.client.host if request.client is not None else "unknown"
+            # A WebSocket authenticates with its connection_init payload, so it
+            # is counted by address; over the cap, the handshake is refused.
+            sockets = self.limiter.websockets
+            address = _address(request)
+            if sockets.held(address) >= sockets.limit:
+                self.metrics.refusals.labels("RATE_LIMITED").inc()
+                await request.close(code=1013, reason="too many WebSocket connections")
+                return request
+            with sockets.hold(address):
+                return await super().run(request, context, root_value)  # type: ignore[arg-type]
+        address = _address(request)
         try:
             request.state.viewer = await self.authenticator.authenticate(
                 request.headers.get("authorization"), address
@@ -107,6 +118,10 @@ class ChargeGraphView(GraphQL[Context, None]):
         except HTTPException as refused:
             code = "NOT_FOUND" if refused.status_code == 404 else "BAD_USER_INPUT"
             return self._refuse(refused.reason, code, refused.status_code)
+        except RateLimited as refused:
+            return self._refuse(
+                refused.message, refused.code, 429, {"Retry-After": str(refused.retry_after)}
+            )
         except PersistedQueryNotFound as unknown:
             # Apollo's clients resend the query text on this answer.
             return self._refuse(unknown.message, unknown.code, 200)
@@ -133,8 +148,19 @@ class ChargeGraphView(GraphQL[Context, None]):
         data = await super().parse_http_body(request)
         if isinstance(data, list):
             return data
-        query = self.persisted.resolve(data.query, data.extensions)
+        query = self.persisted.resolve(
+            data.query,
+            data.extensions,
+            register=lambda text: self._register(starlette_request(request), text),
+        )
         return dataclasses.replace(data, query=query)
+
+    def _register(self, request: Request, text: str) -> bool:
+        """Remember a new persisted query only if it is a valid operation, for one write."""
+        if not is_valid_operation(self.graphql_core_schema, text):
+            return False
+        self.limiter.charge(request.state.viewer, _address(request), writes=1, searches=0)
+        return True
 
     def _refuse(
         self,
@@ -364,3 +390,7 @@ def create_app(settings: Settings, **client_options: Any) -> Starlette:
 def app_from_environment() -> Starlette:
     """The application as a worker process builds it (`chargegraph serve --workers N`)."""
     return create_app(Settings.from_env())
+
+
+def _address(request: Request | WebSocket) -> str:
+    return request.client.host if request.client is not None else "unknown"

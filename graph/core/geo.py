@@ -131,16 +131,22 @@ def _columns(box: Box, size: float, cols: int) -> list[int]:
     return list(range(first, last + 1))
 
 
-def box_condition(box: Box) -> dict[str, Any]:
-    """A flat MongoDB condition matching exactly the connectors inside the box.
-
-    The cell condition lets the server use an index; the ranges make it exact.
-    """
+def box_ranges(box: Box) -> dict[str, Any]:
+    """A MongoDB condition on `geo.lat`/`geo.lng` matching exactly the points inside the box."""
     condition: dict[str, Any] = {"geo.lat": {"$gte": box.south, "$lte": box.north}}
     if box.crosses_antimeridian:
         condition["geo.lng"] = {"$not": {"$gt": box.east, "$lt": box.west}}
     elif (box.west, box.east) != (-180.0, 180.0):
         condition["geo.lng"] = {"$gte": box.west, "$lte": box.east}
+    return condition
+
+
+def box_condition(box: Box) -> dict[str, Any]:
+    """A flat MongoDB condition matching exactly the connectors inside the box.
+
+    The cell condition lets the server use an index; the ranges make it exact.
+    """
+    condition = box_ranges(box)
     for field, size, rows, cols, limit in (
         ("geo.fine", FINE_DEG, _ROWS_FINE, _COLS_FINE, MAX_FINE_CELLS),
         ("geo.coarse", COARSE_DEG, _ROWS_COARSE, _COLS_COARSE, MAX_COARSE_CELLS),

@@ -7,7 +7,14 @@ from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from functools import lru_cache
 from typing import Any
 
-from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    GraphQLError,
+    GraphQLSchema,
+    parse,
+    specified_rules,
+)
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, SchemaExtension
 
 from graph.compat.strawberry import (
@@ -77,6 +84,15 @@ class BoundedValidation(SchemaExtension):
                 tuple(execution.validation_rules),
             )
         yield
+
+
+def is_valid_operation(schema: GraphQLSchema, text: str) -> bool:
+    """Does the text parse and pass validation with this server's limits?"""
+    try:
+        document = parse(text, max_tokens=MAX_TOKENS)
+    except GraphQLError:
+        return False
+    return not _validated(schema, document, (*specified_rules, _DEPTH_RULE, _ALIASES_RULE))
 
 
 @lru_cache(maxsize=1000)

@@ -3,9 +3,12 @@
 A client sends `extensions.persistedQuery = {version: 1, sha256Hash}` without
 the query text; if this process has not seen that hash it answers
 PERSISTED_QUERY_NOT_FOUND and the client sends the text along with the hash,
-which is checked and remembered. The store is per process and bounded (least
-recently used first out), so a client may be asked for the text again after a
-restart or on another process: the protocol expects that.
+which is checked and remembered. Only texts that the caller's `register`
+accepts are remembered (the application stores operations that parse and
+validate, and charges each new one to the caller's write allowance), so the
+store cannot be filled with garbage for free. The store is per process and
+bounded (least recently used first out), so a client may be asked for the
+text again after a restart or on another process: the protocol expects that.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from graph.core.errors import BadUserInput, ClientError
@@ -44,8 +47,17 @@ class PersistedQueries:
     def __len__(self) -> int:
         return len(self._texts)
 
-    def resolve(self, query: str | None, extensions: Mapping[str, Any] | None) -> str | None:
-        """The query text to run: as sent, or found by its hash; refusals as GraphQL errors."""
+    def resolve(
+        self,
+        query: str | None,
+        extensions: Mapping[str, Any] | None,
+        register: Callable[[str], bool],
+    ) -> str | None:
+        """The query text to run: as sent, or found by its hash; refusals as GraphQL errors.
+
+        A text sent with a hash not yet known is remembered if `register(text)`
+        says so (it may also raise, e.g. RATE_LIMITED); it runs either way.
+        """
         persisted = (extensions or {}).get("persistedQuery")
         if persisted is None:
             return query
@@ -69,13 +81,13 @@ class PersistedQueries:
                 f"{field}.sha256Hash is not the SHA-256 of the query sent with it",
                 field=f"{field}.sha256Hash",
             )
-        self._remember(digest, query)
+        if digest in self._texts:
+            self._texts.move_to_end(digest)
+        elif register(query):
+            self._remember(digest, query)
         return query
 
     def _remember(self, digest: str, query: str) -> None:
-        if digest in self._texts:
-            self._texts.move_to_end(digest)
-            return
         self._texts[digest] = query
         self._characters += len(query)
         while len(self._texts) > self.max_queries or self._characters > self.max_characters:

@@ -24,6 +24,7 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from graphql import DocumentNode, ExecutionResult, GraphQLSchema
@@ -73,6 +74,55 @@ class TokenBuckets:
         self._buckets[caller] = (tokens - amount, self._clock())
 
 
+# What one caller may hold open in one process at the same time.
+MAX_SUBSCRIPTIONS_PER_CALLER = 200
+MAX_REPLAYS_PER_CALLER = 2
+MAX_WEBSOCKETS_PER_ADDRESS = 100
+# Seconds a caller refused for holding too much should wait before trying again.
+HOLD_RETRY_SECONDS = 5
+
+
+def caller_of(viewer: Viewer, address: str) -> Hashable:
+    """Whose allowance a request spends: its organization, its app key, or its address."""
+    # An organization's keys share one allowance: minting keys does not multiply it.
+    if viewer.organization_id is not None:
+        return ("organization", viewer.organization_id)
+    if viewer.key_id is not None:
+        return ("key", viewer.key_id)
+    return ("address", address)
+
+
+class CallerSlots:
+    """How many of something each caller holds open, up to a cap."""
+
+    def __init__(self, limit: int, what: str) -> None:
+        self.limit = limit
+        self.what = what
+        self._held: dict[Hashable, int] = {}
+
+    def held(self, caller: Hashable) -> int:
+        return self._held.get(caller, 0)
+
+    @contextmanager
+    def hold(self, caller: Hashable) -> Iterator[None]:
+        """One slot for the block's duration; RateLimited when the caller holds `limit` already."""
+        if self.held(caller) >= self.limit:
+            raise RateLimited(
+                f"at most {self.limit} {self.what} may be open at once for one caller; close one "
+                f"or retry after {HOLD_RETRY_SECONDS} s",
+                retry_after=HOLD_RETRY_SECONDS,
+            )
+        self._held[caller] = self.held(caller) + 1
+        try:
+            yield
+        finally:
+            left = self._held[caller] - 1
+            if left:
+                self._held[caller] = left
+            else:
+                del self._held[caller]
+
+
 class RateLimiter:
     """The process's allowances, shared by all its requests and connections."""
 
@@ -82,6 +132,11 @@ class RateLimiter:
         self.searches = TokenBuckets(searches_per_minute) if searches_per_minute > 0 else None
         # Allowances of app keys, which each name their own rate (buckets by rate).
         self._by_rate: dict[int, TokenBuckets] = {}
+        # What a caller may hold open at once (admins are not counted).
+        self.subscriptions = CallerSlots(MAX_SUBSCRIPTIONS_PER_CALLER, "subscriptions")
+        self.replays = CallerSlots(MAX_REPLAYS_PER_CALLER, "replays of past changes")
+        # Counted by address: a WebSocket is opened before it says who it is.
+        self.websockets = CallerSlots(MAX_WEBSOCKETS_PER_ADDRESS, "WebSocket connections")
 
     def _searches_of(self, viewer: Viewer) -> TokenBuckets | None:
         rate = viewer.searches_per_minute
@@ -96,14 +151,7 @@ class RateLimiter:
         """Spend the caller's allowance, all of it or none; RateLimited when it does not suffice."""
         if viewer.is_admin:
             return
-        # An organization's keys share one allowance: minting keys does not multiply it.
-        caller: Hashable = (
-            ("organization", viewer.organization_id)
-            if viewer.organization_id is not None
-            else ("key", viewer.key_id)
-            if viewer.key_id
-            else ("address", address)
-        )
+        caller = caller_of(viewer, address)
         costs = [
             (buckets, amount, name)
             for buckets, amount, name in (

@@ -37,6 +37,7 @@ from graph.compat.pymongo import next_change
 from graph.connectors.enums import ConnectorStatus
 from graph.core.error_policy import database_unavailable
 from graph.core.errors import BadUserInput, ClientError
+from graph.core.geo import box_ranges
 from graph.core.tasks import cancel_and_wait
 from graph.live import cursors
 from graph.live.filters import OnlineFilter, StatusFilter
@@ -62,6 +63,39 @@ def _pipeline(connectors: str, stations: str) -> list[dict[str, Any]]:
             }
         }
     ]
+
+
+def _replay_pipeline(connectors: str, watched: StatusFilter) -> list[dict[str, Any]]:
+    """Only the status changes of what a subscription watches.
+
+    The first stage uses only what a change event carries before its document
+    is looked up (MongoDB applies it while reading the oplog); the second
+    narrows by the looked-up document (organization, station, area).
+    """
+    conditions = watched.query()
+    ids = conditions.pop("_id", None)
+    before_lookup: dict[str, Any] = {
+        "ns.coll": connectors,
+        "$or": [
+            {"operationType": "replace"},
+            {
+                "operationType": "update",
+                "updateDescription.updatedFields.status": {"$exists": True},
+            },
+        ],
+    }
+    if ids is not None:
+        before_lookup["documentKey._id"] = ids
+    after_lookup = {f"fullDocument.{field}": value for field, value in conditions.items()}
+    area = watched.area()
+    if area is not None:
+        after_lookup.update(
+            {f"fullDocument.{field}": value for field, value in box_ranges(area).items()}
+        )
+    stages = [{"$match": before_lookup}]
+    if after_lookup:
+        stages.append({"$match": after_lookup})
+    return stages
 
 
 # MongoDB's codes for a resume token whose history is gone from the oplog.
@@ -195,24 +229,26 @@ class StatusHub:
             return None
         return cursors.Position(self._resume_token, self._last_time)
 
-    def _watch(self, **where: Any) -> Any:
-        """A change stream on the database, for the changes the hub follows."""
+    def _watch(self, pipeline: list[dict[str, Any]] | None = None, **where: Any) -> Any:
+        """A change stream on the database, for the changes the hub follows (or `pipeline`'s)."""
         collection = self._collection()
         stations = self._stations().name if self._stations is not None else ""
         return collection.database.watch(
-            _pipeline(collection.name, stations),
+            pipeline if pipeline is not None else _pipeline(collection.name, stations),
             full_document="updateLookup",
             full_document_before_change="whenAvailable",
             **where,
         )
 
     async def replay(
-        self, after: cursors.Position
-    ) -> AsyncGenerator[StatusChange | Timestamp, None]:
-        """Every status change after a cursor, in order, until the history is read to its end.
+        self, after: cursors.Position, watched: StatusFilter
+    ) -> AsyncGenerator[StatusChange, None]:
+        """Every status change after a cursor that may match `watched`, in order, until the
+        history is read to its end.
 
-        Yields every change read (the cluster time alone for a change that is not
-        a status change), so the caller knows how far the history is covered.
+        The database filters the history (`_replay_pipeline`): a replay reads
+        only the changes of what it watches, not the whole network's. The
+        caller still applies `watched.matches` (visibility is judged here).
         Raises STATUS_HISTORY_LOST when the database no longer has that history,
         or when it holds more than MAX_REPLAY_CHANGES changes or reaches back
         further than MAX_REPLAY_AGE (a snapshot is then the better start), and
@@ -220,7 +256,8 @@ class StatusHub:
         """
         collection = self._collection()
         try:
-            async with await self._watch(start_after=after.token) as stream:
+            pipeline = _replay_pipeline(collection.name, watched)
+            async with await self._watch(pipeline, start_after=after.token) as stream:
                 read = 0
                 while True:
                     event = await next_change(stream)
@@ -237,12 +274,9 @@ class StatusHub:
                             "this cursor is older than a day; subscribe again with "
                             "includeCurrent: true"
                         )
-                    change = (
-                        _status_change(event)
-                        if event["ns"].get("coll") == collection.name
-                        else None
-                    )
-                    yield change if change is not None else event["clusterTime"]
+                    change = _status_change(event)
+                    if change is not None:
+                        yield change
         except OperationFailure as error:
             if error.code in _HISTORY_LOST:
                 raise StatusHistoryLost(

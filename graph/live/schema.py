@@ -4,7 +4,8 @@ Opening one is a sequence of named steps, each a function of its own, run in
 order by `opened`: `recheck_key` (a long-lived connection's key may have been
 revoked), the filter (`status_filter` / `online_filter` validate the
 arguments), `charge` (a subscription costs one search), `check_room` (a cap
-per connection), then following the hub (`follow`: subscribe, send the
+per connection; `opened` also holds one of the caller's subscription slots),
+then following the hub (`follow`: subscribe, send the
 snapshot from `current_statuses` if asked, then the changes; `follow_online`).
 """
 
@@ -12,7 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import AsyncGenerator, Callable, Hashable
+from collections.abc import AsyncGenerator, Callable, Hashable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
@@ -30,7 +32,7 @@ from graph.core.context import Context, Info
 from graph.core.errors import BadUserInput
 from graph.core.geo import Box
 from graph.core.ids import parse_id, parse_ids
-from graph.core.rate_limit import RateLimiter
+from graph.core.rate_limit import RateLimiter, caller_of
 from graph.core.validators import check_latitude, check_longitude, check_radius, viewport
 from graph.core.viewer import Viewer
 from graph.core.visibility import visible_query
@@ -43,6 +45,8 @@ MAX_IDS = 1000
 FilterT = TypeVar("FilterT")
 EventT = TypeVar("EventT")
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 20
+# A replay costs its caller one search for every this many changes it reads.
+REPLAY_CHANGES_PER_SEARCH = 100
 
 
 @strawberry.type(
@@ -255,12 +259,40 @@ def start_from(after: str | None, include_current: bool) -> cursors.Position | N
     return cursors.decode(after)
 
 
+@contextmanager
+def replay_allowance(
+    limiter: RateLimiter | None, viewer: Viewer, address: str
+) -> Iterator[Callable[[], None]]:
+    """A replay holds one of its caller's replay slots, and pays as it reads.
+
+    Yields what to call for each change read: one search is charged for every
+    REPLAY_CHANGES_PER_SEARCH changes (admins: nothing). A caller whose
+    allowance runs out mid-replay gets RATE_LIMITED and can resume from the
+    last cursor it received.
+    """
+    if limiter is None or viewer.is_admin:
+        yield lambda: None
+        return
+    read = 0
+
+    def pay() -> None:
+        nonlocal read
+        read += 1
+        if read % REPLAY_CHANGES_PER_SEARCH == 0:
+            charge(limiter, viewer, address)
+
+    with limiter.replays.hold(caller_of(viewer, address)):
+        yield pay
+
+
 async def follow(
     hub: StatusHub,
     watched: StatusFilter,
     include_current: bool,
     after: cursors.Position | None = None,
     index: ConnectorIndex | None = None,
+    limiter: RateLimiter | None = None,
+    address: str = "",
 ) -> AsyncGenerator[ConnectorStatusEvent, None]:
     """The snapshot or the replay (if asked), then every matching change, until the hub ends it.
 
@@ -280,14 +312,13 @@ async def follow(
     try:
         if after is not None:
             covered = after.time
-            async with contextlib.aclosing(hub.replay(after)) as history:
-                async for replayed in history:
-                    if isinstance(replayed, StatusChange):
+            with replay_allowance(limiter, watched.viewer, address) as pay:
+                async with contextlib.aclosing(hub.replay(after, watched)) as history:
+                    async for replayed in history:
+                        pay()
                         covered = max(covered, replayed.cluster_time)
                         if watched.matches(replayed.connector):
                             yield ConnectorStatusEvent.from_change(replayed)
-                    else:
-                        covered = max(covered, replayed)
         elif include_current:
             position = hub.position
             for current in await current_statuses(
@@ -326,15 +357,21 @@ async def opened(
     chosen = watched()
     charge(context.limiter, context.viewer, context.client_address)
     check_room(context.open_subscriptions)
-    context.open_subscriptions += 1
-    try:
-        # Closed explicitly: a client that goes away must release the hub at
-        # once, not when the garbage collector finds the generator.
-        async with contextlib.aclosing(events(chosen)) as stream:
-            async for event in stream:
-                yield event
-    finally:
-        context.open_subscriptions -= 1
+    held = (
+        contextlib.nullcontext()
+        if context.viewer.is_admin
+        else context.limiter.subscriptions.hold(caller_of(context.viewer, context.client_address))
+    )
+    with held:
+        context.open_subscriptions += 1
+        try:
+            # Closed explicitly: a client that goes away must release the hub at
+            # once, not when the garbage collector finds the generator.
+            async with contextlib.aclosing(events(chosen)) as stream:
+                async for event in stream:
+                    yield event
+        finally:
+            context.open_subscriptions -= 1
 
 
 @strawberry.type
@@ -407,7 +444,13 @@ class LiveSubscriptions:
                 context.viewer, connector_ids, organization_id, near, bounds, chargestation_id
             ),
             lambda watched: follow(
-                hub, watched, include_current, start, ConnectorReplica.of(context)
+                hub,
+                watched,
+                include_current,
+                start,
+                ConnectorReplica.of(context),
+                context.limiter,
+                context.client_address,
             ),
         ):
             yield event

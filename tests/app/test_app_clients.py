@@ -202,12 +202,12 @@ def test_the_persisted_query_store_is_bounded() -> None:
     store = PersistedQueries(max_queries=3, max_characters=1000)
     texts = [f"{{ q{n} }}" for n in range(5)]
     for text in texts:
-        store.resolve(text, persisted(sha256(text)))
+        store.resolve(text, persisted(sha256(text)), register=lambda text: True)
     assert len(store) == 3
     with pytest.raises(PersistedQueryNotFound):
-        store.resolve(None, persisted(sha256(texts[0])))
-    assert store.resolve(None, persisted(sha256(texts[4]))) == texts[4]
+        store.resolve(None, persisted(sha256(texts[0])), register=lambda text: True)
+    assert store.resolve(None, persisted(sha256(texts[4])), register=lambda text: True) == texts[4]
     big = PersistedQueries(max_queries=100, max_characters=25)
     for text in ("{ aaaaaaaaaa }", "{ bbbbbbbbbb }"):
-        big.resolve(text, persisted(sha256(text)))
+        big.resolve(text, persisted(sha256(text)), register=lambda text: True)
     assert len(big) == 1
