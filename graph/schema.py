@@ -16,7 +16,7 @@ from graph.core.execution import SharedExecution
 from graph.core.limits import query_limits
 from graph.core.observability import OperationLog
 from graph.core.plugin import Domain
-from graph.core.rate_limit import RateLimit
+from graph.core.rate_limit import Admission
 from graph.core.settings import Settings
 from graph.core.timestamps import DateTime
 from graph.domains import DOMAINS
@@ -52,7 +52,7 @@ def build_schema(
         OperationLog,
         *query_limits(),
         *(extension for domain in domains for extension in domain.extensions),
-        RateLimit,
+        Admission,
         lambda: ParserCache(maxsize=1000),
     ]
     if not settings.introspection:

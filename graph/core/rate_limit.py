@@ -34,8 +34,9 @@ from strawberry.types.graphql import OperationType
 
 from graph.compat.strawberry import graphql_schema
 from graph.core.cost import OperationCost, operation_cost
-from graph.core.errors import QueryTooComplex, RateLimited
+from graph.core.errors import Forbidden, QueryTooComplex, RateLimited
 from graph.core.limits import MAX_NODES
+from graph.core.viewer import require_active_organization
 
 if TYPE_CHECKING:
     from graph.core.viewer import Viewer
@@ -227,12 +228,14 @@ def check_nodes(cost: OperationCost) -> None:
         )
 
 
-class RateLimit(SchemaExtension):
-    """Refuses an operation whose answer could be too large, then charges it to its caller.
+class Admission(SchemaExtension):
+    """Decides, before any resolver runs, whether an operation may run at all.
 
-    Queries and mutations are charged their searches and writes before they
-    run, and refused whole when over. A subscription is only sized here (it
-    pays when it starts, in its resolver); its answer is sized per event.
+    Refused whole: an operation whose answer could be too large (every kind);
+    a mutation by a key of a deactivated organization (FORBIDDEN); a query or
+    mutation its caller cannot pay for (its searches and writes are charged
+    here). A subscription is only sized here: it pays when it starts, in its
+    resolver.
     """
 
     def on_execute(self) -> Iterator[None]:
@@ -253,10 +256,12 @@ class RateLimit(SchemaExtension):
             else:
                 try:
                     check_nodes(cost)
+                    if cost.writes:
+                        require_active_organization(context.viewer)
                     context.limiter.charge(
                         context.viewer, context.client_address, cost.writes, cost.searches
                     )
-                except (QueryTooComplex, RateLimited) as refused:
+                except (QueryTooComplex, Forbidden, RateLimited) as refused:
                     execution.result = ExecutionResult(data=None, errors=[refused])
                     if isinstance(refused, RateLimited) and isinstance(context.response, Response):
                         context.response.status_code = 429

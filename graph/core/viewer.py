@@ -65,9 +65,13 @@ def require_key(viewer: Viewer, action: str) -> None:
         raise Unauthenticated(f"{action} needs an API key: send 'Authorization: Bearer <key>'")
     if viewer.role is Role.APP:
         raise Forbidden(f"{action} is not allowed with an app key: app keys only read")
+
+
+def require_active_organization(viewer: Viewer) -> None:
+    """Keys of an organization an admin deactivated may read, never write."""
     if not viewer.organization_active:
         raise Forbidden(
-            f"{action} is refused: this key's organization has been deactivated by an "
+            "mutations are refused: this key's organization has been deactivated by an "
             "administrator, so its keys may only read"
         )
 

@@ -212,7 +212,13 @@ class StatusHub:
         self._resume_token: Any = None
         # The cluster time of the last change read (what `position` covers).
         self._last_time = cursors.BEGINNING
-        self.stats = {"events": 0, "deliveries": 0, "dropped_slow": 0, "stream_restarts": 0}
+        self.stats = {
+            "events": 0,
+            "deliveries": 0,
+            "dropped_slow": 0,
+            "stream_restarts": 0,
+            "replay_reads": 0,
+        }
         # Whether the stream is open now (False while it is being resumed).
         self.streaming = False
         # Seconds between the last event's write and its arrival here.
@@ -264,6 +270,7 @@ class StatusHub:
                     if event is None:
                         return
                     read += 1
+                    self.stats["replay_reads"] += 1
                     if read > MAX_REPLAY_CHANGES:
                         raise StatusHistoryLost(
                             f"more than {MAX_REPLAY_CHANGES} changes were written since this "

@@ -88,6 +88,11 @@ class HubMetrics:
                 "Subscribers ended with SUBSCRIBER_TOO_SLOW.",
             ),
             (
+                "chargegraph_live_replay_reads",
+                "replay_reads",
+                "Change events read from the database by replays (subscriptions resumed with after).",
+            ),
+            (
                 "chargegraph_change_stream_restarts",
                 "stream_restarts",
                 "Times the change stream was interrupted and resumed.",

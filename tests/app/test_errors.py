@@ -101,3 +101,36 @@ def test_graphiql_is_served_to_browsers(server: Server) -> None:
     page = httpx.get(server.graphql_url, headers={"accept": "text/html"})
     assert page.status_code == 200
     assert "GraphiQL" in page.text
+
+
+SECRET = "SuperSecret-PW-123"
+
+
+@pytest.mark.parametrize(
+    ("variables", "path"),
+    [
+        ({"configurations": {"basicAuthPassword": SECRET, "typo": 1}}, ".configurations"),
+        ({"configurations": {"basicAuthPassword": [SECRET]}}, ".configurations.basicAuthPassword"),
+        ({"name": {SECRET: 1}}, ".name"),
+        (SECRET, ""),
+    ],
+)
+def test_a_rejected_variable_value_is_never_echoed_nor_logged(
+    server: Server, db: Database[dict[str, Any]], variables: Any, path: str
+) -> None:
+    organization = create_organization(server, name="Secretive")
+    before = db.organizations.find_one({"_id": ObjectId(organization["id"])})
+    mutation = (
+        "mutation($id: ID!, $in: UpdateOrganizationInput!) "
+        "{ updateOrganization(id: $id, input: $in) { id } }"
+    )
+    response = server.query(mutation, {"id": organization["id"], "in": variables})
+    refusal = error(response)
+    assert refusal["extensions"]["code"] == "BAD_USER_INPUT"
+    # The message names the variable and where in it the value is wrong, not the value.
+    assert refusal["message"].startswith(
+        f"Variable '$in' has invalid value{' at ' + path if path else ''}"
+    )
+    assert SECRET not in str(response)
+    assert SECRET not in server.log()
+    assert db.organizations.find_one({"_id": ObjectId(organization["id"])}) == before

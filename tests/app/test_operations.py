@@ -24,6 +24,7 @@ from tests.support.server import (
     create_organization,
     data,
     error,
+    metric,
     module_server,
     server_env,
     server_fixture,
@@ -33,18 +34,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 json_server = server_fixture("A server logging JSON lines.", CHARGEGRAPH_LOG_FORMAT="json")
-
-
-def metric(server: Server, sample: str, **labels: str) -> float:
-    """One sample of the server's /metrics (0 when absent)."""
-    text = httpx.get(f"{server.base_url}/metrics").text
-    for line in text.splitlines():
-        if not line.startswith(sample + "{") and not line.startswith(sample + " "):
-            continue
-        found = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}")[0]))
-        if all(found.get(key) == value for key, value in labels.items()):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
 
 
 def log_lines(server: Server) -> list[dict[str, Any]]:
@@ -265,6 +254,7 @@ def test_deploy_files_match_the_settings_the_code_reads() -> None:
         "mongo2",
         "mongo3",
         "mongo-init",
+        "mongo-keyfile",
         "chargegraph-1",
         "chargegraph-2",
         "proxy",
@@ -279,14 +269,24 @@ def test_deploy_files_match_the_settings_the_code_reads() -> None:
     for name in ("chargegraph-1", "chargegraph-2"):
         replica = services[name]
         assert set(replica["environment"]) <= known
-        assert "replicaSet=rs0" in replica["environment"]["MONGODB_URI"]
+        uri = replica["environment"]["MONGODB_URI"]
+        assert "replicaSet=rs0" in uri and "authSource=admin" in uri
+        assert uri.startswith("mongodb://chargegraph:${MONGO_APP_PASSWORD")
         assert replica["environment"]["CHARGEGRAPH_FORWARDED_ALLOW_IPS"] == proxy_address
         assert "/readyz" in " ".join(replica["healthcheck"]["test"])
-    initiation = " ".join(services["mongo-init"]["command"])
+    initiation = " ".join(services["mongo-init"]["entrypoint"])
     assert all(f"mongo{n}:27017" in initiation for n in (1, 2, 3))
+    assert 'createUser({user: "chargegraph"' in initiation
+    # Members authenticate each other and clients: no anonymous access to the database.
+    for member in ("mongo1", "mongo2", "mongo3"):
+        assert "--keyFile" in services[member]["command"]
+        assert services[member]["environment"]["MONGO_INITDB_ROOT_USERNAME"] == "root"
     nginx = (ROOT / "deploy" / "nginx.conf").read_text()
     for needed in ("chargegraph-1:8000", "chargegraph-2:8000", "X-Forwarded-For", "Upgrade"):
         assert needed in nginx
+    # Process figures are not passed to the internet.
+    for private in ("/metrics", "/healthz"):
+        assert f"location = {private} {{ return 404; }}" in nginx
     listen = re.search(r"listen (\d+);", nginx)
     assert listen is not None and listen.group(1) == "8000"
 

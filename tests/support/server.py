@@ -7,6 +7,7 @@ never from each other.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -234,3 +235,15 @@ def create_chargestation(server: Server, organization_id: str, **fields: Any) ->
     )
     station: dict[str, Any] = data(result)["createChargestation"]
     return station
+
+
+def metric(server: Server, sample: str, **labels: str) -> float:
+    """One sample of the server's /metrics (0 when absent)."""
+    text = httpx.get(f"{server.base_url}/metrics").text
+    for line in text.splitlines():
+        if not line.startswith(sample + "{") and not line.startswith(sample + " "):
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}")[0]))
+        if all(found.get(key) == value for key, value in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
