@@ -125,13 +125,31 @@ def test_a_subscription_may_not_select_searches(server: Server) -> None:
     assert refusal["extensions"]["fields"] == ["Organization.connectors"]
 
 
-def test_a_replay_reads_only_the_changes_it_watches(server: Server) -> None:
-    watched_org = create_organization(server, name="Replayed")
-    busy_org = create_organization(server, name="Busy Elsewhere")
-    watched = create_connector(server, watched_org["id"])
-    busy = create_connector(server, busy_org["id"])
+AREA_REPLAY = """
+subscription($bounds: BoundsInput, $after: String) {
+  connectorStatusChanged(bounds: $bounds, after: $after) { status cursor connector { id } }
+}
+"""
+
+
+@pytest.mark.parametrize("watch", ["organization", "area"])
+def test_a_replay_reads_only_the_changes_it_watches(server: Server, watch: str) -> None:
+    watched_org = create_organization(server, name=f"Replayed {watch}")
+    busy_org = create_organization(server, name=f"Busy Elsewhere {watch}")
+    # Amsterdam is watched; Paris is busy.
+    watched = create_connector(
+        server, watched_org["id"], coordinates={"latitude": 52.37, "longitude": 4.89}
+    )
+    busy = create_connector(
+        server, busy_org["id"], coordinates={"latitude": 48.86, "longitude": 2.35}
+    )
     key = create_key(server, watched_org["id"])["key"]
-    with subscribed(server, {"org": watched_org["id"]}, query=RESUMABLE, key=key) as socket:
+    query, variables = (
+        (RESUMABLE, {"org": watched_org["id"]})
+        if watch == "organization"
+        else (AREA_REPLAY, {"bounds": {"south": 52.3, "west": 4.8, "north": 52.4, "east": 5.0}})
+    )
+    with subscribed(server, variables, query=query, key=key) as socket:
         wait_for_subscribers(server, 1)
         set_status(server, watched["id"], "CHARGING")
         cursor = next_event(socket)["cursor"]
@@ -142,12 +160,10 @@ def test_a_replay_reads_only_the_changes_it_watches(server: Server) -> None:
     set_status(server, watched["id"], "FAULTED")
     set_status(server, watched["id"], "AVAILABLE")
     before = health(server)["replay_reads"]
-    with subscribed(
-        server, {"org": watched_org["id"], "after": cursor}, query=RESUMABLE, key=key
-    ) as socket:
+    with subscribed(server, {**variables, "after": cursor}, query=query, key=key) as socket:
         replayed = [next_event(socket)["status"], next_event(socket)["status"]]
     assert replayed == ["FAULTED", "AVAILABLE"]
-    # The 40 changes of the other organization were never read by the replay.
+    # The 40 changes elsewhere were never read by the replay.
     assert health(server)["replay_reads"] - before == 2
     assert REPLAY_CHANGES_PER_SEARCH > 2
 
