@@ -199,16 +199,20 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> Non
 
 
 class ChargeGraph:
-    """The embedded database on disk (a temporary directory) and one `chargegraph serve`."""
+    """One `chargegraph serve` and its database, in a temporary directory.
 
-    def __init__(self, logs: Path) -> None:
+    By default the server starts its own embedded database (`--data-dir`), as
+    `chargegraph serve` does for a user; with `external_uri` the database is
+    started here and given as MONGODB_URI, with the URI's defaults (retryable
+    writes on).
+    """
+
+    def __init__(self, logs: Path, external_uri: bool = False) -> None:
         self.directory = tempfile.mkdtemp(prefix="chargegraph-ocpp-db-")
-        self.database = EmbeddedDatabase(self.directory)
-        self.uri = self.database.start()
+        self.database: EmbeddedDatabase | None = None
         self.port = free_port()
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "MONGODB_URI": self.uri,
             "CHARGEGRAPH_DB": "ocppbench",
             "CHARGEGRAPH_LOG_LEVEL": "warning",
             "CHARGEGRAPH_ADMIN_KEYS": ADMIN_KEY,
@@ -217,13 +221,16 @@ class ChargeGraph:
             "CHARGEGRAPH_WRITES_PER_MINUTE": "0",
             # The per-station OCPP limit (300 a minute) stays on: stations send 7 a minute.
         }
+        command = [sys.executable, "-m", "graph.cli", "serve", "--port", str(self.port)]
+        if external_uri:
+            self.database = EmbeddedDatabase(self.directory)
+            env["MONGODB_URI"] = self.database.start()
+        else:
+            command += ["--data-dir", self.directory]
         log = self.log = logs / "chargegraph.log"
         with log.open("ab") as output:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "graph.cli", "serve", "--port", str(self.port)],
-                env=env,
-                stdout=output,
-                stderr=subprocess.STDOUT,
+                command, env=env, stdout=output, stderr=subprocess.STDOUT
             )
         for _ in range(600):
             try:
@@ -234,11 +241,29 @@ class ChargeGraph:
             if self.process.poll() is not None:
                 raise RuntimeError(f"chargegraph did not start; see {log}")
             time.sleep(0.1)
+        self.uri = (
+            env["MONGODB_URI"]
+            if external_uri
+            else f"mongodb://127.0.0.1:{self._embedded_port()}/?directConnection=true"
+        )
         self.http = httpx.Client(
             base_url=f"http://127.0.0.1:{self.port}",
             headers={"Authorization": f"Bearer {ADMIN_KEY}"},
             timeout=300,
         )
+
+    def _embedded_child(self) -> tuple[int, list[str]]:
+        """The pid and command line of the database process the server started."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        for pid in children.read_text().split():
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+            if "secantus" in command:
+                return int(pid), command
+        raise RuntimeError("the server started no embedded database")
+
+    def _embedded_port(self) -> int:
+        _, command = self._embedded_child()
+        return int(command[command.index("--port") + 1])
 
     @property
     def ocpp_url(self) -> str:
@@ -261,8 +286,9 @@ class ChargeGraph:
 
     @property
     def database_pid(self) -> int:
-        process = self.database._process
-        return process.pid if process is not None else 0
+        if self.database is not None:
+            return self.database.pid or 0
+        return self._embedded_child()[0]
 
     def operations(self) -> dict[str, int]:
         """The embedded database's operation counters (serverStatus opcounters)."""
@@ -293,7 +319,8 @@ class ChargeGraph:
             self.process.wait(30)
         except subprocess.TimeoutExpired:
             self.process.kill()
-        self.database.stop()
+        if self.database is not None:
+            self.database.stop()
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
@@ -458,7 +485,7 @@ def probe_status_write(uri: str, network: Network) -> str:
     finally:
         client.close()
     return (
-        f"A status write as `connectors.report_status` filters it ({{chargestation, ocppId}}) "
+        f"A single status write filtered as station reports were before group commit ({{chargestation, ocppId}}) "
         f"took {station_ms:.1f} ms on the embedded database with "
         f"{len(network.connector_of):,} connectors (plan {stage}, {examined} documents "
         f"examined), the same write by _id {id_ms:.1f} ms."
@@ -950,6 +977,12 @@ def main() -> None:
     )
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument(
+        "--external-uri",
+        action="store_true",
+        help="start the database here and pass MONGODB_URI as given (retryable writes on), "
+        "instead of the embedded database `chargegraph serve` starts itself",
+    )
+    parser.add_argument(
         "--profile",
         type=Path,
         default=None,
@@ -979,7 +1012,14 @@ def main() -> None:
     baseline_outcome: Outcome | None = None
     profile_lines: list[str] = []
     probes: list[str] = []
-    cluster = Cluster(logs, args.organizations, args.stations, args.subscribers, args.generators)
+    cluster = Cluster(
+        logs,
+        args.organizations,
+        args.stations,
+        args.subscribers,
+        args.generators,
+        args.external_uri,
+    )
     network = cluster.network
     try:
         probes.append(cluster.probe)
@@ -1029,7 +1069,14 @@ def main() -> None:
         for count in down_steps:
             if count >= args.stations:
                 continue
-            fresh = Cluster(logs, args.organizations, count, args.subscribers, args.generators)
+            fresh = Cluster(
+                logs,
+                args.organizations,
+                count,
+                args.subscribers,
+                args.generators,
+                args.external_uri,
+            )
             try:
                 probes.append(fresh.probe)
                 last = fresh.phase(f"step {count:,} (fresh)", count, args.step_seconds)
@@ -1064,10 +1111,16 @@ class Cluster:
     """A fresh database and server, the network built through GraphQL, and the subscribers."""
 
     def __init__(
-        self, logs: Path, organizations: int, stations: int, subscribers: int, generators: int
+        self,
+        logs: Path,
+        organizations: int,
+        stations: int,
+        subscribers: int,
+        generators: int,
+        external_uri: bool = False,
     ) -> None:
         self.generators = generators
-        self.server = ChargeGraph(logs)
+        self.server = ChargeGraph(logs, external_uri)
         self.network = Network()
         self.subscribers: Subscribers | None = None
         try:
@@ -1188,8 +1241,15 @@ def record(
         f"Machine: {machine()}. `python -m bench.ocpp --stations {args.stations} --subscribers "
         f"{args.subscribers} --seconds {args.seconds:g} --steps {args.steps or '-'} --down-steps {args.down_steps or '-'} --step-seconds "
         f"{args.step_seconds:g} --generators {args.generators} --organizations "
-        f"{args.organizations}`. Embedded database on disk (temp "
-        f"dir), one `chargegraph serve` process (heartbeat 60 s, per-station OCPP limit left on at "
+        f"{args.organizations}{' --external-uri' if args.external_uri else ''}`. "
+        + (
+            "Embedded database started by the benchmark and given as MONGODB_URI as is "
+            "(retryable writes on), on disk (temp dir); "
+            if args.external_uri
+            else "The embedded database `chargegraph serve` starts itself (retryable writes "
+            "off), on disk (temp dir); "
+        )
+        + f"one `chargegraph serve` process (heartbeat 60 s, per-station OCPP limit left on at "
         f"300/min, search and write limits off); {args.organizations} organizations; "
         f"{len(network.endpoints):,} stations with 2 connectors each created through GraphQL "
         f"(batches of {BATCH} aliased mutations, 4 at a time) in {network.seconds:.0f} s in all. "

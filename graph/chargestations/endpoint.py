@@ -48,9 +48,8 @@ from graph.chargestations.protocol import (
     choose_subprotocol,
     serve_station,
 )
-from graph.connectors import service as connectors
 from graph.connectors.enums import ConnectorStatus
-from graph.connectors.replica import ConnectorReplica
+from graph.connectors.reports import StatusReports
 from graph.core.limits import MAX_WEBSOCKET_MESSAGE_BYTES
 from graph.core.rate_limit import TokenBuckets
 from graph.core.settings import Settings
@@ -63,8 +62,8 @@ log = logging.getLogger(__name__)
 _PROTOCOLS = {"ocpp1.6": "OCPP16", "ocpp2.0.1": "OCPP201"}
 # Wrong Basic credentials one client address may send per minute before it is refused (429).
 FAILED_LOGINS_PER_MINUTE = 10
-# lastMessageAt is written at most this often (with a lease renewal), not for every message.
-MESSAGE_TIME_RESOLUTION = timedelta(minutes=1)
+# Seconds a station refused because status reports are queued should wait.
+BUSY_RETRY_SECONDS = 10
 
 
 class Refused(Exception):
@@ -79,14 +78,16 @@ class Refused(Exception):
 class StationGateway:
     """The process's OCPP connections: admission, replacement, and the lease sweeper."""
 
-    def __init__(self, settings: Settings, replica: ConnectorReplica) -> None:
-        # Statuses reported here reach this process's connector index at once.
-        self.replica = replica
+    def __init__(self, settings: Settings, reports: StatusReports) -> None:
+        # Status reports are written together (group commit); their queue's length
+        # decides whether new stations are admitted.
+        self.reports = reports
+        self.queue_limit = settings.ocpp_queue_limit
         self.heartbeat_seconds = settings.ocpp_heartbeat_seconds
         self.messages_per_minute = settings.ocpp_messages_per_minute
         self.lease = timedelta(seconds=2 * settings.ocpp_heartbeat_seconds)
-        # The station's open WebSocket here and the id of its connection (its lease).
-        self._open: dict[ObjectId, tuple[WebSocket, str]] = {}
+        # The station's open WebSocket here and its session (which knows its lease's id).
+        self._open: dict[ObjectId, tuple[WebSocket, StationSession]] = {}
         # Per station, across its connections to this process.
         self._rates: dict[ObjectId, MessageRate] = {}
         # Wrong passwords per client address: each costs a scrypt hash, and guesses.
@@ -98,6 +99,13 @@ class StationGateway:
 
     async def admit(self, endpoint: str, authorization: str | None, address: str) -> dict[str, Any]:
         """The station a handshake may connect as, or Refused."""
+        if self.reports.pending >= self.queue_limit:
+            # The database is behind the connected stations: they come first.
+            raise Refused(
+                503,
+                "the server is busy writing status reports; retry later",
+                {"Retry-After": str(BUSY_RETRY_SECONDS)},
+            )
         station = await service.find_for_connection(endpoint)
         if station is None:
             raise Refused(404, "unknown charge station")
@@ -160,13 +168,13 @@ class StationGateway:
             # 1011: the server cannot serve now; the station reconnects later.
             await websocket.close(code=1011)
             return
+        session = StationSession(self, station, connection_id)
         previous = self._open.get(station_id)
-        self._open[station_id] = (websocket, connection_id)
+        self._open[station_id] = (websocket, session)
         if previous is not None:
             # The station reconnected: its older connection is gone for it.
             with contextlib.suppress(RuntimeError, WebSocketDisconnect):
                 await previous[0].close(code=1001)
-        session = StationSession(self, station, connection_id)
         try:
             await serve_station(
                 StarletteConnection(websocket),
@@ -225,7 +233,11 @@ class StationGateway:
     async def _renew(self) -> None:
         open_now = dict(self._open)
         held = await service.renew_leases(
-            {station: connection for station, (_, connection) in open_now.items()}, self.lease
+            {
+                station: (session.connection_id, session.last_message_at)
+                for station, (_, session) in open_now.items()
+            },
+            self.lease,
         )
         for station, (websocket, _) in open_now.items():
             if station not in held and self._open.get(station, (None,))[0] is websocket:
@@ -264,19 +276,16 @@ class StationSession:
         self, gateway: StationGateway, station: dict[str, Any], connection_id: str
     ) -> None:
         self.heartbeat_interval = gateway.heartbeat_seconds
-        self._replica = gateway.replica
+        self._reports = gateway.reports
         self._station_id: ObjectId = station["_id"]
         self._organization: ObjectId = station["organization"]
         self._endpoint: str = station["endpoint"]
-        self._connection_id = connection_id
-        self._message_written = now()
+        self.connection_id = connection_id
+        # When the station last spoke: written with the lease renewal, not per message.
+        self.last_message_at = now()
 
     async def touched(self) -> None:
-        """Note when the station last spoke, once a minute (not for every message)."""
-        moment = now()
-        if moment - self._message_written >= MESSAGE_TIME_RESOLUTION:
-            self._message_written = moment
-            await service.note_message(self._station_id, self._connection_id, moment)
+        self.last_message_at = now()
 
     async def boot(
         self, vendor: str, model: str, serial_number: str | None, firmware_version: str | None
@@ -297,8 +306,8 @@ class StationSession:
     async def connector_status(
         self, ocpp_connector_id: int, status: StoredStatus, error_code: str | None
     ) -> None:
-        known = await connectors.report_status(
-            self._station_id, ocpp_connector_id, ConnectorStatus(status), self._replica
+        known = await self._reports.report(
+            self._station_id, ocpp_connector_id, ConnectorStatus(status)
         )
         if not known:
             log.warning(

@@ -13,7 +13,7 @@ from graph.chargestations.endpoint import StationGateway
 from graph.chargestations.models import ChargestationDocument
 from graph.chargestations.schema import ChargestationMutations, ChargestationQueries
 from graph.connectors import service as connectors
-from graph.connectors.replica import ConnectorReplica
+from graph.connectors.reports import StatusReports
 from graph.core.context import Services
 from graph.core.plugin import Domain
 from graph.core.settings import Settings
@@ -26,7 +26,7 @@ organizations.refuse_deletion_when(service.count_for_organization)
 
 
 def gateway(settings: Settings, services: Services) -> StationGateway:
-    return StationGateway(settings, services.get(ConnectorReplica))
+    return StationGateway(settings, services.get(StatusReports))
 
 
 def routes(services: Services) -> list[BaseRoute]:

@@ -263,8 +263,11 @@ async def connected(
     )
 
 
-async def renew_leases(held: dict[ObjectId, str], lease: timedelta) -> set[ObjectId]:
-    """Extend the leases of this process's connections (station -> connection id).
+async def renew_leases(
+    held: dict[ObjectId, tuple[str, datetime]], lease: timedelta
+) -> set[ObjectId]:
+    """Extend the leases of this process's connections (station -> connection id and when
+    the station last spoke, written here rather than for every message).
 
     Returns the stations whose lease is still this process's: a station that
     connected again elsewhere, whose lease ran out, or that was deactivated,
@@ -278,9 +281,9 @@ async def renew_leases(held: dict[ObjectId, str], lease: timedelta) -> set[Objec
             # A station deactivated meanwhile loses its lease (and so its connection).
             UpdateOne(
                 {"_id": station, "connection": connection, "active": True},
-                {"$set": {"leaseUntil": until}},
+                {"$set": {"leaseUntil": until, "lastMessageAt": spoke}},
             )
-            for station, connection in held.items()
+            for station, (connection, spoke) in held.items()
         ],
         ordered=False,
     )
@@ -290,15 +293,8 @@ async def renew_leases(held: dict[ObjectId, str], lease: timedelta) -> set[Objec
     return {
         row["_id"]
         async for row in rows
-        if row.get("connection") == held[row["_id"]] and row.get("active", True)
+        if row.get("connection") == held[row["_id"]][0] and row.get("active", True)
     }
-
-
-async def note_message(station_id: ObjectId, connection_id: str, at: datetime) -> None:
-    """When the station last spoke (written at most once a minute by the caller)."""
-    await collection().update_one(
-        {"_id": station_id, "connection": connection_id}, {"$set": {"lastMessageAt": at}}
-    )
 
 
 async def disconnected(station_id: ObjectId, connection_id: str) -> None:

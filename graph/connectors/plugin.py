@@ -10,6 +10,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from graph.connectors import service
 from graph.connectors.models import ConnectorDocument
 from graph.connectors.replica import ConnectorReplica
+from graph.connectors.reports import StatusReports
 from graph.connectors.schema import ConnectorMutations, ConnectorQueries
 from graph.core.context import Services
 from graph.core.plugin import Domain
@@ -25,11 +26,19 @@ def connector_replica(settings: Settings, services: Services) -> ConnectorReplic
     return ConnectorReplica(services, enabled=settings.search == "index")
 
 
+def status_reports(settings: Settings, services: Services) -> StatusReports:
+    return StatusReports(services.get(ConnectorReplica), settings.db_timeout_seconds)
+
+
 @contextlib.asynccontextmanager
-async def stopping_replica(services: Services) -> AsyncIterator[None]:
+async def running(services: Services) -> AsyncIterator[None]:
+    """The status-report writer runs, and the replica stops, with the application."""
+    reports = services.get(StatusReports)
+    reports.start()
     try:
         yield
     finally:
+        await reports.stop()
         await services.get(ConnectorReplica).stop()
 
 
@@ -68,9 +77,15 @@ DOMAIN = Domain(
     queries=(ConnectorQueries,),
     mutations=(ConnectorMutations,),
     documents=(ConnectorDocument,),
-    services=(connector_replica,),
-    lifespan=stopping_replica,
-    health=lambda services: {"connector_index": services.get(ConnectorReplica).health()},
+    services=(connector_replica, status_reports),
+    lifespan=running,
+    health=lambda services: {
+        "connector_index": services.get(ConnectorReplica).health(),
+        "status_reports": {
+            "pending": services.get(StatusReports).pending,
+            **services.get(StatusReports).stats,
+        },
+    },
     readiness=lambda services: {"connector_index": services.get(ConnectorReplica).ready},
     metrics=lambda services: IndexMetrics(services.get(ConnectorReplica)),
 )

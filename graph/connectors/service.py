@@ -347,22 +347,6 @@ async def follow_station(
             replica.wrote(doc["_id"], doc, session)
 
 
-async def report_status(
-    station_id: ObjectId, ocpp_id: int, status: ConnectorStatus, replica: ConnectorReplica
-) -> bool:
-    """A station reports one of its connectors' status; False when it has no such connector.
-
-    Reporting the current status again writes nothing (so no event).
-    """
-    connector = {"chargestation": station_id, "ocppId": ocpp_id}
-    async with replica.session() as session:
-        doc = await _write_status(connector, status, session)
-        if doc is not None:
-            replica.wrote(doc["_id"], doc, session)
-            return True
-    return await collection().count_documents(connector, limit=1) > 0
-
-
 async def count_for_organization(organization_id: ObjectId) -> str | None:
     """What of an organization's connectors remain, for its deletion guard."""
     remaining = await collection().count_documents({"organization": organization_id})

@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     ocpp_messages_per_minute: int = Field(
         default=300, ge=0, validation_alias="CHARGEGRAPH_OCPP_MESSAGES_PER_MINUTE"
     )
+    # OCPP: station status reports waiting for the database, beyond which new station
+    # connections are refused (503 with Retry-After); connected stations keep reporting.
+    ocpp_queue_limit: int = Field(
+        default=2000, ge=1, validation_alias="CHARGEGRAPH_OCPP_QUEUE_LIMIT"
+    )
     # Logs: one JSON object per line, or text for a terminal (None: text when stdout is a TTY).
     log_format: Literal["json", "text"] | None = Field(
         default=None, validation_alias="CHARGEGRAPH_LOG_FORMAT"
