@@ -317,6 +317,7 @@ class Cluster:
             # Thousands of subscribers come from the one load-generator address.
             "CHARGEGRAPH_SEARCHES_PER_MINUTE": "0",
             "CHARGEGRAPH_WRITES_PER_MINUTE": "0",
+            "CHARGEGRAPH_WEBSOCKETS_PER_ADDRESS": "100000",
             "CHARGEGRAPH_LOG_LEVEL": "warning",
         }
         self.servers = []

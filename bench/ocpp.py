@@ -219,6 +219,7 @@ class ChargeGraph:
             # All subscribers and the setup come from the one load-generator address.
             "CHARGEGRAPH_SEARCHES_PER_MINUTE": "0",
             "CHARGEGRAPH_WRITES_PER_MINUTE": "0",
+            "CHARGEGRAPH_WEBSOCKETS_PER_ADDRESS": "100000",
             # The per-station OCPP limit (300 a minute) stays on: stations send 7 a minute.
         }
         command = [sys.executable, "-m", "graph.cli", "serve", "--port", str(self.port)]

@@ -68,7 +68,11 @@ class ChargeGraphView(GraphQL[Context, None]):
         self.services = services
         self.metrics = services.get(Metrics)
         self.authenticator = services.get(Authenticator)
-        self.limiter = RateLimiter(settings.writes_per_minute, settings.searches_per_minute)
+        self.limiter = RateLimiter(
+            settings.writes_per_minute,
+            settings.searches_per_minute,
+            settings.websockets_per_address,
+        )
         self.shared_encodings = SharedEncodings()
         self.persisted = PersistedQueries()
         self.graphql_core_schema = graphql_schema(schema)

@@ -271,8 +271,8 @@ async def seed_network(
     A large load (BULK_FROM connectors or more, and at least as many as are
     stored) goes into the collection without its secondary indexes, which are
     built again once it is in: on the embedded server, keeping them up to date
-    insert by insert cost almost twice what building them afterwards does (most
-    of it the 2dsphere index's thirty entries a connector), and a rebuild also
+    insert by insert cost almost twice what building them afterwards does, and a
+    rebuild also
     covers the connectors already there. Meanwhile queries scan, and endpoints
     are unique only because they are drawn so.
     """

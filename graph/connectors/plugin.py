@@ -33,6 +33,7 @@ def status_reports(settings: Settings, services: Services) -> StatusReports:
 @contextlib.asynccontextmanager
 async def running(services: Services) -> AsyncIterator[None]:
     """The status-report writer runs, and the replica stops, with the application."""
+    await service.retire_indexes()
     reports = services.get(StatusReports)
     reports.start()
     try:

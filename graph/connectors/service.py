@@ -20,7 +20,12 @@ from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from graph.connectors.enums import ConnectorStatus
 from graph.connectors.index import ConnectorIndex
-from graph.connectors.models import ConnectorDocument, connectors_collection, stored_values
+from graph.connectors.models import (
+    RETIRED_INDEXES,
+    ConnectorDocument,
+    connectors_collection,
+    stored_values,
+)
 from graph.connectors.replica import ConnectorReplica
 from graph.connectors.types import Connector, CreateConnectorInput
 from graph.core.errors import BadUserInput, Conflict
@@ -362,6 +367,15 @@ async def find_documents(
         return index.select(query, box, limit)
     condition = query if box is None else {**query, **box_condition(box)}
     return await collection().find(condition, limit=limit).to_list()
+
+
+async def retire_indexes() -> None:
+    """Drop the indexes earlier versions declared that no query uses (`RETIRED_INDEXES`)."""
+    present = {index["name"] async for index in await collection().list_indexes()}
+    for name in RETIRED_INDEXES:
+        if name in present:
+            await collection().drop_index(name)
+            log.info("dropped the connectors index %s: no query uses it", name)
 
 
 async def keep_change_history() -> None:

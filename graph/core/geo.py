@@ -1,6 +1,7 @@
 """Geometry for nearby and viewport searches.
 
-Besides the GeoJSON `location` (2dsphere-indexed, for native geo queries),
+Besides the GeoJSON `location` (for tools that want native geo queries: create
+a 2dsphere index for them; ChargeGraph does not, as it would cost every status write),
 every located connector stores `geo`: its latitude, longitude and the ids of
 the grid cells it falls in. A search lists the cells its area touches and asks
 for `geo.fine` / `geo.coarse` `$in` those cells: plain indexed equality, which

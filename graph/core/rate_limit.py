@@ -78,7 +78,7 @@ class TokenBuckets:
 # What one caller may hold open in one process at the same time.
 MAX_SUBSCRIPTIONS_PER_CALLER = 200
 MAX_REPLAYS_PER_CALLER = 2
-MAX_WEBSOCKETS_PER_ADDRESS = 100
+DEFAULT_WEBSOCKETS_PER_ADDRESS = 100
 # Seconds a caller refused for holding too much should wait before trying again.
 HOLD_RETRY_SECONDS = 5
 
@@ -127,7 +127,12 @@ class CallerSlots:
 class RateLimiter:
     """The process's allowances, shared by all its requests and connections."""
 
-    def __init__(self, writes_per_minute: int, searches_per_minute: int) -> None:
+    def __init__(
+        self,
+        writes_per_minute: int,
+        searches_per_minute: int,
+        websockets_per_address: int = DEFAULT_WEBSOCKETS_PER_ADDRESS,
+    ) -> None:
         # 0 means unlimited.
         self.writes = TokenBuckets(writes_per_minute) if writes_per_minute > 0 else None
         self.searches = TokenBuckets(searches_per_minute) if searches_per_minute > 0 else None
@@ -137,7 +142,7 @@ class RateLimiter:
         self.subscriptions = CallerSlots(MAX_SUBSCRIPTIONS_PER_CALLER, "subscriptions")
         self.replays = CallerSlots(MAX_REPLAYS_PER_CALLER, "replays of past changes")
         # Counted by address: a WebSocket is opened before it says who it is.
-        self.websockets = CallerSlots(MAX_WEBSOCKETS_PER_ADDRESS, "WebSocket connections")
+        self.websockets = CallerSlots(websockets_per_address, "WebSocket connections")
 
     def _searches_of(self, viewer: Viewer) -> TokenBuckets | None:
         rate = viewer.searches_per_minute

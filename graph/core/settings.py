@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     searches_per_minute: int = Field(
         default=600, ge=0, validation_alias="CHARGEGRAPH_SEARCHES_PER_MINUTE"
     )
+    # GraphQL WebSocket connections one client address may hold open in one process.
+    websockets_per_address: int = Field(
+        default=100, ge=1, validation_alias="CHARGEGRAPH_WEBSOCKETS_PER_ADDRESS"
+    )
     # OCPP: the heartbeat interval given to stations at boot; a station whose
     # connection was not renewed for two intervals reads offline.
     ocpp_heartbeat_seconds: int = Field(

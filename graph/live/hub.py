@@ -21,6 +21,7 @@ hands it over to the hub without a gap).
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import time
 from collections import defaultdict
@@ -86,15 +87,26 @@ def _replay_pipeline(connectors: str, watched: StatusFilter) -> list[dict[str, A
     }
     if ids is not None:
         before_lookup["documentKey._id"] = ids
-    after_lookup = {f"fullDocument.{field}": value for field, value in conditions.items()}
     area = watched.area()
     if area is not None:
-        after_lookup.update(
-            {f"fullDocument.{field}": value for field, value in box_ranges(area).items()}
+        conditions.update(box_ranges(area))
+    stages: list[dict[str, Any]] = [{"$match": before_lookup}]
+    if conditions:
+        # Judged on the connector as it was at the change: its pre-image (a status
+        # change moves nothing), else the looked-up document.
+        stages.append(
+            {
+                "$match": {
+                    "$or": [
+                        {f"fullDocumentBeforeChange.{f}": v for f, v in conditions.items()},
+                        {
+                            "fullDocumentBeforeChange": None,
+                            **{f"fullDocument.{f}": v for f, v in conditions.items()},
+                        },
+                    ]
+                }
+            }
         )
-    stages = [{"$match": before_lookup}]
-    if after_lookup:
-        stages.append({"$match": after_lookup})
     return stages
 
 
@@ -503,10 +515,65 @@ def _online_change(event: dict[str, Any]) -> OnlineChange | None:
     )
 
 
+def as_of_change(event: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The document as it was right after the change an event reports.
+
+    An update's pre-image with the update's own fields applied: the
+    looked-up `fullDocument` is the document as it is when the event is read,
+    which may be several changes later (and SecantusDB's post-images are that
+    too). Without a pre-image (MongoDB before 6.0), the looked-up document.
+    """
+    before = event.get("fullDocumentBeforeChange")
+    if event.get("operationType") != "update" or before is None:
+        document = event.get("fullDocument")
+        return dict(document) if document is not None else None
+    after = copy.deepcopy(dict(before))
+    description = event.get("updateDescription") or {}
+    for path, value in (description.get("updatedFields") or {}).items():
+        _set_path(after, path.split("."), value)
+    for path in description.get("removedFields") or ():
+        _set_path(after, path.split("."), _REMOVED)
+    return after
+
+
+_REMOVED = object()
+
+
+def _set_path(target: Any, parts: list[str], value: Any) -> None:
+    """Set (or with _REMOVED, remove) a dotted path in a document, through arrays too."""
+    part, rest = parts[0], parts[1:]
+    if isinstance(target, list):
+        if not part.isdigit():
+            return
+        index = int(part)
+        while len(target) <= index:
+            target.append(None)
+        if not rest:
+            target[index] = None if value is _REMOVED else value
+            return
+        if not isinstance(target[index], dict | list):
+            target[index] = {}
+        _set_path(target[index], rest, value)
+        return
+    if not isinstance(target, dict):
+        return
+    if not rest:
+        if value is _REMOVED:
+            target.pop(part, None)
+        else:
+            target[part] = value
+        return
+    if not isinstance(target.get(part), dict | list):
+        if value is _REMOVED:
+            return
+        target[part] = {}
+    _set_path(target[part], rest, value)
+
+
 def _status_change(event: dict[str, Any]) -> StatusChange | None:
     """A StatusChange for a change event, or None when the status did not really change."""
-    document = event.get("fullDocument")
-    if document is None:  # deleted before the lookup, or a deletion
+    document = as_of_change(event)
+    if document is None:  # deleted before the lookup (no pre-image), or a deletion
         return None
     if event["operationType"] == "update":
         updated = event["updateDescription"]["updatedFields"]

@@ -18,7 +18,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from graph.core.limits import MAX_NODES, MAX_SELECTED_FIELDS
-from graph.core.rate_limit import MAX_SUBSCRIPTIONS_PER_CALLER, MAX_WEBSOCKETS_PER_ADDRESS
+from graph.core.rate_limit import DEFAULT_WEBSOCKETS_PER_ADDRESS, MAX_SUBSCRIPTIONS_PER_CALLER
 from graph.live.schema import MAX_SUBSCRIPTIONS_PER_CONNECTION, REPLAY_CHANGES_PER_SEARCH
 from tests.support.access import create_app_key, create_key
 from tests.support.live import (
@@ -175,7 +175,7 @@ def test_websockets_are_capped_per_address(server: Server) -> None:
         assert time.monotonic() < deadline, "earlier WebSockets were never let go"
         time.sleep(0.05)
     with contextlib.ExitStack() as opened:
-        for _ in range(MAX_WEBSOCKETS_PER_ADDRESS):
+        for _ in range(DEFAULT_WEBSOCKETS_PER_ADDRESS):
             opened.enter_context(connect(server.ws_url, subprotocols=["graphql-transport-ws"]))  # type: ignore[list-item]
         with pytest.raises(InvalidStatus):
             connect(server.ws_url, subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]

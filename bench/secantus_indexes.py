@@ -1,0 +1,124 @@
+"""The embedded server updates every index on every write, changed or not.
+
+    python -m bench.secantus_indexes [--connectors 2000]
+
+A minimal reproduction, with pymongo alone against a fresh SecantusDB: the
+same status update (`status` and `updatedAt` by `_id`, in unordered bulks of
+100) on collections of the same connectors holding (1) only the `_id` index,
+(2) the indexes ChargeGraph declares, (3) those plus the 2dsphere index it no
+longer declares. On MongoDB a write touches only the indexes whose keys it
+changes (here two); on the embedded server its cost grows with every index
+the collection has. Prints ms per update and appends the run to
+docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from bson import ObjectId
+from pymongo import GEOSPHERE, IndexModel, MongoClient, UpdateOne
+from pymongo.collection import Collection
+
+from bench.run import machine
+from bench.workers import append_report, code_version, command_line, uptime
+from graph.connectors.models import ConnectorDocument
+from graph.embedded import EmbeddedDatabase
+
+ROUNDS = 4
+BULK = 100
+
+
+def connectors(count: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "_id": ObjectId(),
+            "endpoint": f"E{number:05d}",
+            "organization": ObjectId(),
+            "status": "Available",
+            "power": 22.0,
+            "updatedAt": datetime.now(UTC),
+            "chargestation": ObjectId(),
+            "ocppId": 1,
+            "geo": {"ring": number, "fine": number, "coarse": number, "lat": 52.0, "lng": 4.9},
+            "location": {"type": "Point", "coordinates": [4.9, 52.0]},
+        }
+        for number in range(count)
+    ]
+
+
+def per_update_ms(collection: Collection[dict[str, Any]], rows: list[dict[str, Any]]) -> float:
+    statuses = ("Charging", "Available")
+    written = 0
+    started = time.perf_counter()
+    for round_number in range(ROUNDS):
+        status = statuses[round_number % 2]
+        for first in range(0, len(rows), BULK):
+            collection.bulk_write(
+                [
+                    UpdateOne(
+                        {"_id": row["_id"], "status": {"$ne": status}},
+                        {"$set": {"status": status, "updatedAt": datetime.now(UTC)}},
+                    )
+                    for row in rows[first : first + BULK]
+                ],
+                ordered=False,
+            )
+            written += len(rows[first : first + BULK])
+    return (time.perf_counter() - started) / written * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--connectors", type=int, default=2000)
+    args = parser.parse_args()
+    load_before = uptime()
+    declared = list(ConnectorDocument.Settings.indexes)
+    two_d = IndexModel(
+        [("location", GEOSPHERE)], name="location_2dsphere", **{"2dsphereIndexVersion": 3}
+    )
+    variants = {
+        "only the _id index": [],
+        f"the {len(declared)} indexes ChargeGraph declares": declared,
+        "those and the retired 2dsphere index": [*declared, two_d],
+    }
+    results: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as directory:
+        database = EmbeddedDatabase(directory)
+        client: MongoClient[dict[str, Any]] = MongoClient(database.start(), retryWrites=False)
+        try:
+            for number, (name, indexes) in enumerate(variants.items()):
+                collection = client.bench[f"variant{number}"]
+                rows = connectors(args.connectors)
+                collection.insert_many(rows)
+                if indexes:
+                    collection.create_indexes(indexes)
+                results[name] = per_update_ms(collection, rows)
+                print(f"{name}: {results[name]:.2f} ms an update", flush=True)
+        finally:
+            client.close()
+            database.stop()
+    baseline = next(iter(results.values()))
+    lines = [
+        "",
+        f"## Embedded server: write cost by index count (python -m bench.secantus_indexes), "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        "",
+        f"Command: `{command_line()}`. Machine: {machine()}. Code: {code_version()}. "
+        f"Load before: `{load_before}`. {args.connectors:,} connectors per collection, "
+        f"{ROUNDS} rounds of status updates by `_id` in unordered bulks of {BULK}, "
+        "pymongo straight to a fresh SecantusDB (retryable writes off).",
+        "",
+        "| indexes on the collection | ms per update | ÷ only `_id` |",
+        "| --- | --- | --- |",
+        *(f"| {name} | {ms:.2f} | {ms / baseline:.1f} |" for name, ms in results.items()),
+    ]
+    append_report(lines)
+
+
+if __name__ == "__main__":
+    main()
