@@ -318,6 +318,7 @@ class Cluster:
             "CHARGEGRAPH_SEARCHES_PER_MINUTE": "0",
             "CHARGEGRAPH_WRITES_PER_MINUTE": "0",
             "CHARGEGRAPH_WEBSOCKETS_PER_ADDRESS": "100000",
+            "CHARGEGRAPH_SUBSCRIPTIONS_PER_CALLER": "100000",
             "CHARGEGRAPH_LOG_LEVEL": "warning",
         }
         self.servers = []

@@ -220,6 +220,7 @@ class ChargeGraph:
             "CHARGEGRAPH_SEARCHES_PER_MINUTE": "0",
             "CHARGEGRAPH_WRITES_PER_MINUTE": "0",
             "CHARGEGRAPH_WEBSOCKETS_PER_ADDRESS": "100000",
+            "CHARGEGRAPH_SUBSCRIPTIONS_PER_CALLER": "100000",
             # The per-station OCPP limit (300 a minute) stays on: stations send 7 a minute.
         }
         command = [sys.executable, "-m", "graph.cli", "serve", "--port", str(self.port)]

@@ -72,6 +72,7 @@ class ChargeGraphView(GraphQL[Context, None]):
             settings.writes_per_minute,
             settings.searches_per_minute,
             settings.websockets_per_address,
+            settings.subscriptions_per_caller,
         )
         self.shared_encodings = SharedEncodings()
         self.persisted = PersistedQueries()

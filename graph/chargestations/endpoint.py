@@ -12,8 +12,8 @@ checked against the stored scrypt hash and never logged.
 
 A second connection of the same station replaces the first: in this process
 the older WebSocket is closed at once; in another process it finds its lease
-taken over at its next renewal (every half heartbeat interval, at most 10 s)
-and closes then. What the station says is
+taken over at its next renewal (every half heartbeat interval) and closes
+then. What the station says is
 handled by `graph.chargestations.protocol`; `StationSession` turns it into
 writes (connector statuses go through the connectors domain, so subscribers
 hear of them through the same change stream as any other write).
@@ -29,7 +29,7 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -88,6 +88,8 @@ class StationGateway:
         self.lease = timedelta(seconds=2 * settings.ocpp_heartbeat_seconds)
         # The station's open WebSocket here and its session (which knows its lease's id).
         self._open: dict[ObjectId, tuple[WebSocket, StationSession]] = {}
+        # Connections being closed because they are no longer admitted.
+        self._closing: set[asyncio.Future[None]] = set()
         # Per station, across its connections to this process.
         self._rates: dict[ObjectId, MessageRate] = {}
         # Wrong passwords per client address: each costs a scrypt hash, and guesses.
@@ -190,6 +192,29 @@ class StationGateway:
             with contextlib.suppress(PyMongoError):
                 await service.disconnected(station_id, connection_id)
 
+    def admission_changed(self, kind: str, object_id: ObjectId, fields: Mapping[str, Any]) -> None:
+        """Close this process's connections that the change no longer admits.
+
+        An organization deactivated, or its stations' credentials changed
+        (they must connect again with the new ones); a station deactivated.
+        """
+        if fields.get("active") is False:
+            reason = f"{kind} deactivated"
+        elif kind == "organization" and any(
+            name == "configurations" or name.startswith("configurations.basicAuth")
+            for name in fields
+        ):
+            reason = "station credentials changed"
+        else:
+            return
+        for station_id, (websocket, session) in list(self._open.items()):
+            owner = session.organization if kind == "organization" else station_id
+            if owner == object_id:
+                log.info("station %s: %s: closing its connection", session.endpoint, reason)
+                closing = asyncio.ensure_future(_close(websocket, 1008))
+                self._closing.add(closing)
+                closing.add_done_callback(self._closing.discard)
+
     def _rate(self, station_id: ObjectId) -> MessageRate | None:
         """The station's message allowance (None: unlimited); idle ones are forgotten."""
         if not self.messages_per_minute:
@@ -205,48 +230,76 @@ class StationGateway:
 
     @contextlib.asynccontextmanager
     async def sweeping(self) -> AsyncIterator[None]:
-        """Every process writes down expired leases, so subscribers hear of dead connections."""
+        """Every process writes down expired leases, so subscribers hear of dead connections;
+        connections no longer admitted are closed as soon as the change is read."""
         task = asyncio.create_task(self._sweep(), name="ocpp-leases")
+        forget = service.on_admission_change(self.admission_changed)
         try:
             yield
         finally:
+            forget()
             await cancel_and_wait(task)
             for websocket, _ in list(self._open.values()):
                 with contextlib.suppress(RuntimeError, WebSocketDisconnect):
                     await websocket.close(code=1012)
 
     async def _sweep(self) -> None:
-        """Renew this process's leases, then write down everyone's expired ones."""
+        """Renew this process's leases as they come due, and write down everyone's expired ones.
+
+        Each connection is renewed every half interval, counted from its own
+        start, so renewals spread evenly over time instead of arriving as one
+        bulk of every station (which held the status reports behind it).
+        """
+        renew_every = max(1.0, self.heartbeat_seconds / 2)
         # Well within a lease (two intervals), however short the interval.
-        period = max(1.0, min(10.0, self.heartbeat_seconds / 2))
+        expire_every = max(1.0, min(10.0, self.heartbeat_seconds / 2))
+        tick = min(1.0, renew_every)
+        expired_at = time.monotonic()
         while True:
-            await asyncio.sleep(period)
+            await asyncio.sleep(tick)
+            moment = time.monotonic()
             try:
-                await self._renew()
-                expired = await service.expire_leases()
+                await self._renew(moment - renew_every)
+                if moment - expired_at >= expire_every:
+                    expired_at = moment
+                    expired = await service.expire_leases()
+                    if expired:
+                        log.info(
+                            "%d charge station(s) offline: their connection lease ran out", expired
+                        )
             except PyMongoError as error:
                 log.warning("could not renew or expire OCPP leases: %s", error)
-                continue
-            if expired:
-                log.info("%d charge station(s) offline: their connection lease ran out", expired)
 
-    async def _renew(self) -> None:
-        open_now = dict(self._open)
+    async def _renew(self, renewed_before: float) -> None:
+        """Renew the leases last renewed before `renewed_before` (monotonic seconds)."""
+        due = {
+            station: (websocket, session)
+            for station, (websocket, session) in self._open.items()
+            if session.renewed_at <= renewed_before
+        }
+        if not due:
+            return
         held = await service.renew_leases(
             {
                 station: (session.connection_id, session.last_message_at)
-                for station, (_, session) in open_now.items()
+                for station, (_, session) in due.items()
             },
             self.lease,
         )
-        for station, (websocket, _) in open_now.items():
+        renewed = time.monotonic()
+        for station, (websocket, session) in due.items():
+            session.renewed_at = renewed
             if station not in held and self._open.get(station, (None,))[0] is websocket:
                 log.info("station %s: its lease is gone (taken over or expired): closing", station)
-                with contextlib.suppress(RuntimeError, WebSocketDisconnect):
-                    await websocket.close(code=1001)
+                await _close(websocket, 1001)
 
     def routes(self) -> list[BaseRoute]:
         return [WebSocketRoute("/ocpp/{endpoint}", self.serve)]
+
+
+async def _close(websocket: WebSocket, code: int) -> None:
+    with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+        await websocket.close(code=code)
 
 
 def _basic_password(authorization: str | None, endpoint_key: str) -> str | None:
@@ -278,11 +331,13 @@ class StationSession:
         self.heartbeat_interval = gateway.heartbeat_seconds
         self._reports = gateway.reports
         self._station_id: ObjectId = station["_id"]
-        self._organization: ObjectId = station["organization"]
-        self._endpoint: str = station["endpoint"]
+        self.organization: ObjectId = station["organization"]
+        self.endpoint: str = station["endpoint"]
         self.connection_id = connection_id
         # When the station last spoke: written with the lease renewal, not per message.
         self.last_message_at = now()
+        # When its lease was last renewed (monotonic seconds; taken at connection).
+        self.renewed_at = time.monotonic()
 
     async def touched(self) -> None:
         self.last_message_at = now()
@@ -312,14 +367,14 @@ class StationSession:
         if not known:
             log.warning(
                 "station %s reported %s for connector %d, which it does not have",
-                self._endpoint,
+                self.endpoint,
                 status,
                 ocpp_connector_id,
             )
         elif error_code is not None:
             log.info(
                 "station %s connector %d: %s (%s)",
-                self._endpoint,
+                self.endpoint,
                 ocpp_connector_id,
                 status,
                 error_code,
@@ -329,5 +384,5 @@ class StationSession:
         await service.station_status(self._station_id, ConnectorStatus(status))
 
     async def free_vend(self) -> bool:
-        settings = await organizations.station_settings(self._organization)
+        settings = await organizations.station_settings(self.organization)
         return settings is not None and settings.free_vend

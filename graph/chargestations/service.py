@@ -18,7 +18,7 @@ one, finding it gone at the next renewal, closes.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -49,6 +49,25 @@ from graph.organizations import service as organizations
 
 # OCPP 2.0.1 identifierString: what a station identity may contain.
 _ENDPOINT = re.compile(r"[A-Za-z0-9*\-_=:+|@.]{1,48}", re.ASCII)
+
+
+# Told when what decides a station's admission changes in the database (an
+# organization's activity or station credentials, a station's activity): the
+# process's OCPP gateway closes the connections no longer admitted.
+AdmissionListener = Callable[[str, ObjectId, Mapping[str, Any]], None]
+_admission_listeners: list[AdmissionListener] = []
+
+
+def on_admission_change(listener: AdmissionListener) -> Callable[[], None]:
+    """Call `listener(kind, id, updated_fields)` for such changes; returns the undo."""
+    _admission_listeners.append(listener)
+    return lambda: _admission_listeners.remove(listener)
+
+
+def admission_changed(kind: str, object_id: ObjectId, fields: Mapping[str, Any]) -> None:
+    """An update of an organization (`kind` "organization") or a station ("chargestation")."""
+    for listener in list(_admission_listeners):
+        listener(kind, object_id, fields)
 
 
 def collection() -> AsyncCollection[dict[str, Any]]:

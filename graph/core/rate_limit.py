@@ -76,7 +76,7 @@ class TokenBuckets:
 
 
 # What one caller may hold open in one process at the same time.
-MAX_SUBSCRIPTIONS_PER_CALLER = 200
+DEFAULT_SUBSCRIPTIONS_PER_CALLER = 200
 MAX_REPLAYS_PER_CALLER = 2
 DEFAULT_WEBSOCKETS_PER_ADDRESS = 100
 # Seconds a caller refused for holding too much should wait before trying again.
@@ -132,6 +132,7 @@ class RateLimiter:
         writes_per_minute: int,
         searches_per_minute: int,
         websockets_per_address: int = DEFAULT_WEBSOCKETS_PER_ADDRESS,
+        subscriptions_per_caller: int = DEFAULT_SUBSCRIPTIONS_PER_CALLER,
     ) -> None:
         # 0 means unlimited.
         self.writes = TokenBuckets(writes_per_minute) if writes_per_minute > 0 else None
@@ -139,7 +140,7 @@ class RateLimiter:
         # Allowances of app keys, which each name their own rate (buckets by rate).
         self._by_rate: dict[int, TokenBuckets] = {}
         # What a caller may hold open at once (admins are not counted).
-        self.subscriptions = CallerSlots(MAX_SUBSCRIPTIONS_PER_CALLER, "subscriptions")
+        self.subscriptions = CallerSlots(subscriptions_per_caller, "subscriptions")
         self.replays = CallerSlots(MAX_REPLAYS_PER_CALLER, "replays of past changes")
         # Counted by address: a WebSocket is opened before it says who it is.
         self.websockets = CallerSlots(websockets_per_address, "WebSocket connections")

@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     websockets_per_address: int = Field(
         default=100, ge=1, validation_alias="CHARGEGRAPH_WEBSOCKETS_PER_ADDRESS"
     )
+    # Subscriptions one caller (organization, app key or address) may hold open in one process.
+    subscriptions_per_caller: int = Field(
+        default=200, ge=1, validation_alias="CHARGEGRAPH_SUBSCRIPTIONS_PER_CALLER"
+    )
     # OCPP: the heartbeat interval given to stations at boot; a station whose
     # connection was not renewed for two intervals reads offline.
     ocpp_heartbeat_seconds: int = Field(

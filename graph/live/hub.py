@@ -46,10 +46,11 @@ from graph.live.filters import OnlineFilter, StatusFilter
 log = logging.getLogger(__name__)
 
 
-def _pipeline(connectors: str, stations: str) -> list[dict[str, Any]]:
+def _pipeline(connectors: str, stations: str, organizations: str) -> list[dict[str, Any]]:
     """Every connector change (the connector index replicates them all; only those touching
-    `status` become status events); only station updates that touch `online` (a station's
-    connection)."""
+    `status` become status events); station updates that touch `online` (a station's
+    connection) or `active`; organization updates (rare; what decides whether a station
+    is admitted is told to the OCPP gateway)."""
     return [
         {
             "$match": {
@@ -58,8 +59,12 @@ def _pipeline(connectors: str, stations: str) -> list[dict[str, Any]]:
                     {
                         "ns.coll": stations,
                         "operationType": "update",
-                        "updateDescription.updatedFields.online": {"$exists": True},
+                        "$or": [
+                            {"updateDescription.updatedFields.online": {"$exists": True}},
+                            {"updateDescription.updatedFields.active": {"$exists": True}},
+                        ],
                     },
+                    {"ns.coll": organizations, "operationType": "update"},
                 ]
             }
         }
@@ -202,9 +207,14 @@ class StatusHub:
         queue_size: int = 1000,
         stations: Callable[[], AsyncCollection[dict[str, Any]]] | None = None,
         replicas: Sequence[ChangeReplica] = (),
+        organizations: Callable[[], AsyncCollection[dict[str, Any]]] | None = None,
+        admission: Callable[[str, ObjectId, Mapping[str, Any]], None] | None = None,
     ) -> None:
         self._collection = collection
         self._stations = stations
+        self._organizations = organizations
+        # Told of organization updates and station activity changes (OCPP admission).
+        self._admission = admission
         # Told of every connector change, in order, and of lost history.
         self._replicas = tuple(replicas)
         self._history_lost = False
@@ -251,8 +261,11 @@ class StatusHub:
         """A change stream on the database, for the changes the hub follows (or `pipeline`'s)."""
         collection = self._collection()
         stations = self._stations().name if self._stations is not None else ""
+        organizations = self._organizations().name if self._organizations is not None else ""
         return collection.database.watch(
-            pipeline if pipeline is not None else _pipeline(collection.name, stations),
+            pipeline
+            if pipeline is not None
+            else _pipeline(collection.name, stations, organizations),
             full_document="updateLookup",
             full_document_before_change="whenAvailable",
             **where,
@@ -458,12 +471,14 @@ class StatusHub:
                             continue
                         self.last_lag = max(0.0, time.time() - event["wallTime"].timestamp())
                         self._last_time = event["clusterTime"]
-                        change: Change | None
-                        if event["ns"].get("coll") == collection.name:
+                        change: Change | None = None
+                        kind = event["ns"].get("coll")
+                        if kind == collection.name:
                             for replica in self._replicas:
                                 replica.apply_change(event)
                             change = _status_change(event)
                         else:
+                            self._tell_admission(event)
                             change = _online_change(event)
                         if change is not None:
                             self.publish(change)
@@ -495,6 +510,16 @@ class StatusHub:
                 await self._retry_after(error, delay)
                 delay = min(delay * 2, 5.0)
 
+    def _tell_admission(self, event: Mapping[str, Any]) -> None:
+        """Organization updates and station activity changes, for the OCPP gateway."""
+        if self._admission is None or event["operationType"] != "update":
+            return
+        fields = event["updateDescription"]["updatedFields"]
+        if self._organizations is not None and event["ns"]["coll"] == self._organizations().name:
+            self._admission("organization", event["documentKey"]["_id"], fields)
+        elif "active" in fields:
+            self._admission("chargestation", event["documentKey"]["_id"], fields)
+
     async def _retry_after(self, error: Exception, delay: float) -> None:
         self.streaming = False
         self.stats["stream_restarts"] += 1
@@ -506,6 +531,8 @@ def _online_change(event: dict[str, Any]) -> OnlineChange | None:
     """An OnlineChange for a station's change event (None when it was deleted meanwhile)."""
     document = event.get("fullDocument")
     if document is None or event["operationType"] != "update":
+        return None
+    if "online" not in event["updateDescription"]["updatedFields"]:
         return None
     wall_time: datetime = event["wallTime"]
     return OnlineChange(

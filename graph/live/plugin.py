@@ -20,6 +20,7 @@ from graph.core.settings import Settings
 from graph.core.tasks import cancel_and_wait
 from graph.live.hub import StatusHub
 from graph.live.schema import LiveSubscriptions
+from graph.organizations import service as organizations
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,8 @@ def status_hub(settings: Settings, services: Services) -> StatusHub:
         settings.subscriber_queue_size,
         stations=chargestations.collection,
         replicas=[services.get(ConnectorReplica)],
+        organizations=organizations.collection,
+        admission=chargestations.admission_changed,
     )
 
 

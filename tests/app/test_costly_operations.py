@@ -18,7 +18,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from graph.core.limits import MAX_NODES, MAX_SELECTED_FIELDS
-from graph.core.rate_limit import DEFAULT_WEBSOCKETS_PER_ADDRESS, MAX_SUBSCRIPTIONS_PER_CALLER
+from graph.core.rate_limit import DEFAULT_SUBSCRIPTIONS_PER_CALLER, DEFAULT_WEBSOCKETS_PER_ADDRESS
 from graph.live.schema import MAX_SUBSCRIPTIONS_PER_CONNECTION, REPLAY_CHANGES_PER_SEARCH
 from tests.support.access import create_app_key, create_key
 from tests.support.live import (
@@ -190,23 +190,23 @@ def test_subscriptions_are_capped_per_caller_across_connections(server: Server) 
     organization = create_organization(server, name="Many Dashboards")
     key = create_app_key(server, "Dashboards", searches_per_minute=1000)["key"]
     per_connection = MAX_SUBSCRIPTIONS_PER_CONNECTION
-    connections = MAX_SUBSCRIPTIONS_PER_CALLER // per_connection
+    connections = DEFAULT_SUBSCRIPTIONS_PER_CALLER // per_connection
     variables = {"org": organization["id"]}
     with contextlib.ExitStack() as opened:
         for _ in range(connections):
             socket = opened.enter_context(subscribed(server, variables, key=key))
             for number in range(2, per_connection + 1):
                 start(socket, str(number), variables)
-        wait_for_subscribers(server, MAX_SUBSCRIPTIONS_PER_CALLER)
+        wait_for_subscribers(server, DEFAULT_SUBSCRIPTIONS_PER_CALLER)
         # One more, on a fresh connection of the same organization: refused.
         extra = opened.enter_context(subscribed(server, variables, key=key))
         refusal = subscription_error(extra)
         assert refusal["extensions"]["code"] == "RATE_LIMITED"
-        assert f"at most {MAX_SUBSCRIPTIONS_PER_CALLER} subscriptions" in refusal["message"]
+        assert f"at most {DEFAULT_SUBSCRIPTIONS_PER_CALLER} subscriptions" in refusal["message"]
         # Another caller is not affected.
         other_key = create_app_key(server, "Other Dashboards")["key"]
         opened.enter_context(subscribed(server, variables, key=other_key))
-        wait_for_subscribers(server, MAX_SUBSCRIPTIONS_PER_CALLER + 1)
+        wait_for_subscribers(server, DEFAULT_SUBSCRIPTIONS_PER_CALLER + 1)
     wait_for_subscribers(server, 0)
 
 

@@ -144,11 +144,12 @@ async def station(
     endpoint: str,
     version: Version = "1.6",
     headers: dict[str, str] | None = None,
+    response_timeout: float = 10,
 ) -> AsyncIterator[Station]:
     """A station connected as `endpoint`, speaking OCPP `version`."""
     ws = await _ocpp_connect(server, endpoint, f"ocpp{version}", headers)
     cls = v16.ChargePoint if version == "1.6" else v201.ChargePoint
-    cp = cls(endpoint, ws, response_timeout=10)
+    cp = cls(endpoint, ws, response_timeout=response_timeout)
     task = asyncio.create_task(cp.start())
     try:
         yield Station(cp, ws, task)
