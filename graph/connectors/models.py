@@ -48,10 +48,9 @@ class ConnectorDocument(Document):
             IndexModel([("power", ASCENDING)], name="power"),
             # `orderBy: UPDATED_AT` pages when searches use the database.
             IndexModel([("updatedAt", ASCENDING), ("_id", ASCENDING)], name="updated_id"),
-            # A station's connectors (its page, its deletion guard, its moves).
-            IndexModel(
-                [("chargestation", ASCENDING), ("ocppId", ASCENDING)], name="chargestation_ocpp"
-            ),
+            # A station's connectors (its page, its deletion guard, its moves). Not
+            # (chargestation, ocppId): the unique index below has that key pattern.
+            IndexModel([("chargestation", ASCENDING), ("_id", ASCENDING)], name="chargestation_id"),
             # ocppId is unique within a station; connectors of no station are not indexed.
             IndexModel(
                 [("chargestation", ASCENDING), ("ocppId", ASCENDING)],
