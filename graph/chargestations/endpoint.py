@@ -336,6 +336,8 @@ class StationSession:
         self.connection_id = connection_id
         # When the station last spoke: written with the lease renewal, not per message.
         self.last_message_at = now()
+        # The boot details stored when it connected (a reconnect usually repeats them).
+        self._boot: dict[str, Any] | None = station.get("boot")
         # When its lease was last renewed (monotonic seconds; taken at connection).
         self.renewed_at = time.monotonic()
 
@@ -345,15 +347,13 @@ class StationSession:
     async def boot(
         self, vendor: str, model: str, serial_number: str | None, firmware_version: str | None
     ) -> None:
-        await service.booted(
-            self._station_id,
-            BootInfo(
-                vendor=vendor,
-                model=model,
-                serialNumber=serial_number,
-                firmwareVersion=firmware_version,
-            ),
+        boot = BootInfo(
+            vendor=vendor, model=model, serialNumber=serial_number, firmwareVersion=firmware_version
         )
+        # A station reconnecting sends the same details again: nothing to write then.
+        if boot.model_dump() != self._boot:
+            await service.booted(self._station_id, boot)
+            self._boot = boot.model_dump()
 
     async def heartbeat(self) -> None:
         """Every message renews the lease (`touched`): a heartbeat needs nothing more."""
