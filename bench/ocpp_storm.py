@@ -1,0 +1,209 @@
+"""Reconnect storm: every station of a network connects again at once.
+
+    python -m bench.ocpp_storm [--stations 1000] [--within 2]
+
+One `chargegraph serve` on the embedded database it starts itself (as
+bench/ocpp.py), a network of `--stations` stations with two connectors each
+made through GraphQL. Then, as after an outage, every station opens its
+WebSocket within `--within` seconds (start times spread evenly) and sends
+what a rebooting station sends: BootNotification, a StatusNotification for
+each connector (new statuses: Charging and Faulted) and a Heartbeat, each
+after the previous answer. Measured: how many connected, how many messages
+were answered and how many with a CALLERROR or refused at the handshake, the
+CALLRESULT latency, and the time from the first connection until every
+station reads online and every connector's status is the one reported (polled
+in the database). The same storm then runs against the minimal central
+system of bench/ocpp.py (the `ocpp` package, no database) for the ratio.
+Appends the run to docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from statistics import median
+from tempfile import mkdtemp
+from typing import Any
+
+from ocpp.v16 import ChargePoint, call
+from pymongo import MongoClient
+from websockets.asyncio.client import connect
+
+from bench.ocpp import Baseline, ChargeGraph, Network, cpu_ticks, git_state, uptime
+from bench.run import machine
+from bench.workers import append_report, command_line
+
+TARGET_SECONDS = 30.0
+
+
+class Storm:
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+        self.errors: list[str] = []
+        self.refused = 0
+        self.connected = 0
+
+    async def station(self, url: str, endpoint: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        try:
+            async with connect(url + endpoint, subprotocols=["ocpp1.6"], open_timeout=120) as ws:  # type: ignore[list-item]
+                self.connected += 1
+                cp = ChargePoint(endpoint, ws, response_timeout=120)
+                reader = asyncio.create_task(cp.start())
+                try:
+                    for payload in (
+                        call.BootNotification(charge_point_vendor="V", charge_point_model="M"),
+                        call.StatusNotification(1, "NoError", "Charging"),
+                        call.StatusNotification(2, "NoError", "Faulted"),
+                        call.Heartbeat(),
+                    ):
+                        started = time.perf_counter()
+                        try:
+                            await cp.call(payload, suppress=False)
+                        except Exception as error:
+                            self.errors.append(f"{endpoint}: {error!r}")
+                            continue
+                        self.latencies.append((time.perf_counter() - started) * 1000)
+                finally:
+                    reader.cancel()
+        except Exception as error:
+            self.refused += 1
+            self.errors.append(f"{endpoint}: {error!r}"[:200])
+
+    async def run(self, url: str, endpoints: list[str], within: float) -> None:
+        spread = within / max(1, len(endpoints))
+        await asyncio.gather(*(self.station(url, e, i * spread) for i, e in enumerate(endpoints)))
+
+
+def current_after(uri: str, stations: int, started: float, limit: float) -> float | None:
+    """Seconds from the storm's start until every station is online and every status current."""
+    client: MongoClient[dict[str, Any]] = MongoClient(uri)
+    try:
+        db = client.ocppbench
+        while time.monotonic() - started < limit:
+            online = db.chargestations.count_documents({"online": True})
+            charging = db.connectors.count_documents({"ocppId": 1, "status": "Charging"})
+            faulted = db.connectors.count_documents({"ocppId": 2, "status": "Faulted"})
+            if online == charging == faulted == stations:
+                return time.monotonic() - started
+            time.sleep(0.2)
+    finally:
+        client.close()
+    return None
+
+
+def storm(url: str, endpoints: list[str], within: float) -> tuple[Storm, float]:
+    result = Storm()
+    started = time.monotonic()
+    asyncio.run(result.run(url, endpoints, within))
+    return result, started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stations", type=int, default=1000)
+    parser.add_argument("--within", type=float, default=2.0)
+    args = parser.parse_args()
+    load_before = uptime()
+    code = git_state()
+    began = datetime.now(UTC)
+    logs = Path(mkdtemp(prefix="chargegraph-storm-"))
+    server = ChargeGraph(logs)
+    try:
+        network = Network()
+        network.organize(server, 10)
+        network.grow(server, args.stations)
+        endpoints = network.endpoints[: args.stations]
+        ticks = {
+            "server": cpu_ticks(server.process.pid),
+            "database": cpu_ticks(server.database_pid),
+        }
+        result, started = storm(server.ocpp_url, endpoints, args.within)
+        answered_at = time.monotonic() - started
+        current = current_after(server.uri, args.stations, started, 600)
+        cpu = {
+            name: (cpu_ticks(pid) - ticks[name])
+            for name, pid in (("server", server.process.pid), ("database", server.database_pid))
+        }
+    finally:
+        server.close()
+    baseline = Baseline(logs)
+    try:
+        reference, reference_started = storm(baseline.ocpp_url, endpoints, args.within)
+        reference_answered = time.monotonic() - reference_started
+    finally:
+        baseline.close()
+    report(
+        args,
+        began,
+        code,
+        load_before,
+        result,
+        answered_at,
+        current,
+        cpu,
+        reference,
+        reference_answered,
+    )
+
+
+def report(
+    args: argparse.Namespace,
+    began: datetime,
+    code: str,
+    load_before: str,
+    result: Storm,
+    answered_at: float,
+    current: float | None,
+    cpu: dict[str, int],
+    reference: Storm,
+    reference_answered: float,
+) -> None:
+    expected = 4 * args.stations
+    met = (
+        len(result.latencies) == expected
+        and not result.errors
+        and current is not None
+        and current <= TARGET_SECONDS
+    )
+
+    def figures(storm: Storm) -> str:
+        ordered = sorted(storm.latencies) or [0.0]
+        return (
+            f"{storm.connected:,} connected, {len(storm.latencies):,} of {expected:,} messages "
+            f"answered, {len(storm.errors)} errors ({storm.refused} handshakes refused); "
+            f"CALLRESULT p50 {median(ordered):.1f} ms, p99 "
+            f"{ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]:.1f} ms"
+        )
+
+    ticks_per_second = 100
+    lines = [
+        "",
+        f"## OCPP reconnect storm (python -m bench.ocpp_storm), {began:%Y-%m-%d %H:%M} UTC",
+        "",
+        f"Command: `{command_line()}`. Machine: {machine()}. Code: {code}. Load before: "
+        f"`{load_before}`. The embedded database `chargegraph serve` starts itself; "
+        f"{args.stations:,} stations (2 connectors each) connect within {args.within:g} s, each "
+        "sending BootNotification, two StatusNotifications and a Heartbeat.",
+        "",
+        f"- ChargeGraph: {figures(result)}; all answered after {answered_at:.1f} s; every "
+        "station online and every status current "
+        + (f"{current:.1f} s after the first connection" if current is not None else "NEVER")
+        + f" (target ≤ {TARGET_SECONDS:g} s, 0 errors: {'met' if met else 'MISSED'}); CPU "
+        f"server {cpu['server'] / ticks_per_second:.1f} s, database "
+        f"{cpu['database'] / ticks_per_second:.1f} s.",
+        f"- Minimal `ocpp` central system, no database: {figures(reference)}; all answered after "
+        f"{reference_answered:.1f} s (ChargeGraph ÷ minimal: "
+        f"{answered_at / max(reference_answered, 1e-9):.1f}x).",
+    ]
+    if result.errors:
+        lines.append(f"- First errors: {'; '.join(result.errors[:3])}")
+    print("\n".join(lines), flush=True)
+    append_report(lines)
+
+
+if __name__ == "__main__":
+    main()
