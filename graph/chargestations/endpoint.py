@@ -50,6 +50,7 @@ from graph.chargestations.protocol import (
 )
 from graph.connectors.enums import ConnectorStatus
 from graph.connectors.reports import StatusReports
+from graph.core.group_commit import GroupCommit, WriteGivenUp
 from graph.core.limits import MAX_WEBSOCKET_MESSAGE_BYTES
 from graph.core.rate_limit import TokenBuckets
 from graph.core.settings import Settings
@@ -78,10 +79,11 @@ class Refused(Exception):
 class StationGateway:
     """The process's OCPP connections: admission, replacement, and the lease sweeper."""
 
-    def __init__(self, settings: Settings, reports: StatusReports) -> None:
-        # Status reports are written together (group commit); their queue's length
-        # decides whether new stations are admitted.
+    def __init__(self, settings: Settings, reports: StatusReports, group: GroupCommit) -> None:
+        # Stations' writes are stored together (group commit); the length of its
+        # queue decides whether new stations are admitted.
         self.reports = reports
+        self.group = group
         self.queue_limit = settings.ocpp_queue_limit
         self.heartbeat_seconds = settings.ocpp_heartbeat_seconds
         self.messages_per_minute = settings.ocpp_messages_per_minute
@@ -101,7 +103,7 @@ class StationGateway:
 
     async def admit(self, endpoint: str, authorization: str | None, address: str) -> dict[str, Any]:
         """The station a handshake may connect as, or Refused."""
-        if self.reports.pending >= self.queue_limit:
+        if self.group.pending >= self.queue_limit:
             # The database is behind the connected stations: they come first.
             raise Refused(
                 503,
@@ -163,9 +165,9 @@ class StationGateway:
         # longer matches, so the station never reads offline in between.
         try:
             await service.connected(
-                station_id, connection_id, _PROTOCOLS[subprotocol.lower()], self.lease
+                self.group, station_id, connection_id, _PROTOCOLS[subprotocol.lower()], self.lease
             )
-        except PyMongoError as failure:
+        except (PyMongoError, WriteGivenUp) as failure:
             log.warning("station %s: could not record its connection: %s", endpoint[:60], failure)
             # 1011: the server cannot serve now; the station reconnects later.
             await websocket.close(code=1011)
@@ -189,8 +191,8 @@ class StationGateway:
         finally:
             if self._open.get(station_id, (None,))[0] is websocket:
                 del self._open[station_id]
-            with contextlib.suppress(PyMongoError):
-                await service.disconnected(station_id, connection_id)
+            with contextlib.suppress(PyMongoError, WriteGivenUp):
+                await service.disconnected(self.group, station_id, connection_id)
 
     def admission_changed(self, kind: str, object_id: ObjectId, fields: Mapping[str, Any]) -> None:
         """Close this process's connections that the change no longer admits.
@@ -330,6 +332,7 @@ class StationSession:
     ) -> None:
         self.heartbeat_interval = gateway.heartbeat_seconds
         self._reports = gateway.reports
+        self._group = gateway.group
         self._station_id: ObjectId = station["_id"]
         self.organization: ObjectId = station["organization"]
         self.endpoint: str = station["endpoint"]
@@ -352,7 +355,7 @@ class StationSession:
         )
         # A station reconnecting sends the same details again: nothing to write then.
         if boot.model_dump() != self._boot:
-            await service.booted(self._station_id, boot)
+            await service.booted(self._group, self._station_id, boot)
             self._boot = boot.model_dump()
 
     async def heartbeat(self) -> None:
@@ -381,7 +384,7 @@ class StationSession:
             )
 
     async def station_status(self, status: StoredStatus, error_code: str | None) -> None:
-        await service.station_status(self._station_id, ConnectorStatus(status))
+        await service.station_status(self._group, self._station_id, ConnectorStatus(status))
 
     async def free_vend(self) -> bool:
         settings = await organizations.station_settings(self.organization)

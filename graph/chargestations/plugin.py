@@ -15,6 +15,7 @@ from graph.chargestations.schema import ChargestationMutations, ChargestationQue
 from graph.connectors import service as connectors
 from graph.connectors.reports import StatusReports
 from graph.core.context import Services
+from graph.core.group_commit import GroupCommit
 from graph.core.plugin import Domain
 from graph.core.settings import Settings
 from graph.organizations import service as organizations
@@ -26,7 +27,7 @@ organizations.refuse_deletion_when(service.count_for_organization)
 
 
 def gateway(settings: Settings, services: Services) -> StationGateway:
-    return StationGateway(settings, services.get(StatusReports))
+    return StationGateway(settings, services.get(StatusReports), services.get(GroupCommit))
 
 
 def routes(services: Services) -> list[BaseRoute]:

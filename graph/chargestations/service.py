@@ -17,6 +17,7 @@ one, finding it gone at the next renewal, closes.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -38,6 +39,7 @@ from graph.connectors.enums import ConnectorStatus
 from graph.connectors.replica import ConnectorReplica
 from graph.core.errors import BadUserInput, Conflict
 from graph.core.geo import location_fields
+from graph.core.group_commit import GroupCommit
 from graph.core.ids import parse_id
 from graph.core.inputs import require_value
 from graph.core.pagination import Connection, id_ordered_page
@@ -260,25 +262,33 @@ async def find_for_connection(endpoint: str) -> dict[str, Any] | None:
 
 
 async def connected(
-    station_id: ObjectId, connection_id: str, protocol: str, lease: timedelta
+    group: GroupCommit, station_id: ObjectId, connection_id: str, protocol: str, lease: timedelta
 ) -> None:
-    """A connection opened: it holds the station's lease from now on."""
+    """A connection opened: it holds the station's lease from now on (stored together with
+    other stations' writes)."""
     moment = now()
-    await collection().update_one(
-        {"_id": station_id},
-        {
-            "$set": {
-                "connection": connection_id,
-                "protocol": protocol,
-                "leaseUntil": moment + lease,
-                "lastConnectedAt": moment,
-                "lastMessageAt": moment,
-            }
-        },
-    )
-    # `online` is written only when it changes: each write of it is an event.
-    await collection().update_one(
-        {"_id": station_id, "online": {"$ne": True}}, {"$set": {"online": True}}
+    await asyncio.gather(
+        group.update(
+            collection(),
+            {"_id": station_id},
+            {
+                "$set": {
+                    "connection": connection_id,
+                    "protocol": protocol,
+                    "leaseUntil": moment + lease,
+                    "lastConnectedAt": moment,
+                    "lastMessageAt": moment,
+                }
+            },
+            key=station_id,
+        ),
+        # `online` is written only when it changes: each write of it is an event.
+        group.update(
+            collection(),
+            {"_id": station_id, "online": {"$ne": True}},
+            {"$set": {"online": True}},
+            key=station_id,
+        ),
     )
 
 
@@ -316,11 +326,13 @@ async def renew_leases(
     }
 
 
-async def disconnected(station_id: ObjectId, connection_id: str) -> None:
+async def disconnected(group: GroupCommit, station_id: ObjectId, connection_id: str) -> None:
     """A connection ended; the station is offline unless a newer connection holds it."""
-    await collection().update_one(
+    await group.update(
+        collection(),
         {"_id": station_id, "connection": connection_id},
         {"$set": {"online": False, "connection": None, "lastDisconnectedAt": now()}},
+        key=station_id,
     )
 
 
@@ -334,15 +346,20 @@ async def expire_leases() -> int:
     return result.modified_count
 
 
-async def booted(station_id: ObjectId, boot: BootInfo) -> None:
-    await collection().update_one(
-        {"_id": station_id}, {"$set": {"boot": boot.model_dump(), "updatedAt": now()}}
+async def booted(group: GroupCommit, station_id: ObjectId, boot: BootInfo) -> None:
+    await group.update(
+        collection(),
+        {"_id": station_id},
+        {"$set": {"boot": boot.model_dump(), "updatedAt": now()}},
+        key=station_id,
     )
 
 
-async def station_status(station_id: ObjectId, status: ConnectorStatus) -> None:
+async def station_status(group: GroupCommit, station_id: ObjectId, status: ConnectorStatus) -> None:
     """The station reported a status for itself as a whole; the same status again writes nothing."""
-    await collection().update_one(
+    await group.update(
+        collection(),
         {"_id": station_id, "status": {"$ne": status.value}},
         {"$set": {"status": status.value, "updatedAt": now()}},
+        key=station_id,
     )

@@ -13,6 +13,7 @@ from graph.connectors.replica import ConnectorReplica
 from graph.connectors.reports import StatusReports
 from graph.connectors.schema import ConnectorMutations, ConnectorQueries
 from graph.core.context import Services
+from graph.core.group_commit import GroupCommit
 from graph.core.plugin import Domain
 from graph.core.settings import Settings
 from graph.organizations import service as organizations
@@ -26,20 +27,25 @@ def connector_replica(settings: Settings, services: Services) -> ConnectorReplic
     return ConnectorReplica(services, enabled=settings.search == "index")
 
 
+def group_commit(settings: Settings, services: Services) -> GroupCommit:
+    # The process's writes that may wait a few milliseconds (stations' reports and leases).
+    return GroupCommit(settings.db_timeout_seconds)
+
+
 def status_reports(settings: Settings, services: Services) -> StatusReports:
-    return StatusReports(services.get(ConnectorReplica), settings.db_timeout_seconds)
+    return StatusReports(services.get(ConnectorReplica), services.get(GroupCommit))
 
 
 @contextlib.asynccontextmanager
 async def running(services: Services) -> AsyncIterator[None]:
-    """The status-report writer runs, and the replica stops, with the application."""
+    """The group commit runs, and the replica stops, with the application."""
     await service.retire_indexes()
-    reports = services.get(StatusReports)
-    reports.start()
+    group = services.get(GroupCommit)
+    group.start()
     try:
         yield
     finally:
-        await reports.stop()
+        await group.stop()
         await services.get(ConnectorReplica).stop()
 
 
@@ -78,13 +84,13 @@ DOMAIN = Domain(
     queries=(ConnectorQueries,),
     mutations=(ConnectorMutations,),
     documents=(ConnectorDocument,),
-    services=(connector_replica, status_reports),
+    services=(connector_replica, group_commit, status_reports),
     lifespan=running,
     health=lambda services: {
         "connector_index": services.get(ConnectorReplica).health(),
-        "status_reports": {
-            "pending": services.get(StatusReports).pending,
-            **services.get(StatusReports).stats,
+        "group_commit": {
+            "pending": services.get(GroupCommit).pending,
+            **services.get(GroupCommit).stats,
         },
     },
     readiness=lambda services: {"connector_index": services.get(ConnectorReplica).ready},

@@ -59,7 +59,7 @@ async def stations_with_connectors(
 def pending_reports(server: Server) -> int:
     """Reports waiting for the database (the health report reads no database)."""
     report = httpx.get(f"{server.base_url}/healthz", timeout=10).json()
-    return int(report["status_reports"]["pending"])
+    return int(report["group_commit"]["pending"])
 
 
 @pytest.fixture
