@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from statistics import median
@@ -41,6 +42,13 @@ TARGET_SECONDS = 30.0
 
 class Storm:
     def __init__(self) -> None:
+        # Stations stay connected until the storm is over (being online is measured).
+        self.over = asyncio.Event()
+        # Set once every station has sent its burst (or failed to connect).
+        self.bursts_over = asyncio.Event()
+        self.expected = 0
+        self.finished = 0
+        self.answered_at = 0.0
         self.latencies: list[float] = []
         self.errors: list[str] = []
         self.refused = 0
@@ -67,19 +75,48 @@ class Storm:
                             self.errors.append(f"{endpoint}: {error!r}")
                             continue
                         self.latencies.append((time.perf_counter() - started) * 1000)
+                    self._finished()
+                    await self.over.wait()
                 finally:
                     reader.cancel()
-        except Exception as error:
+        except Exception as error:  # a refused or broken connection is a figure here
             self.refused += 1
             self.errors.append(f"{endpoint}: {error!r}"[:200])
+            self._finished()
 
-    async def run(self, url: str, endpoints: list[str], within: float) -> None:
+    def _finished(self) -> None:
+        self.finished += 1
+        if self.finished >= self.expected:
+            self.bursts_over.set()
+
+    async def run(
+        self,
+        url: str,
+        endpoints: list[str],
+        within: float,
+        current: Callable[[], Awaitable[float | None]],
+    ) -> float | None:
+        """The storm; returns once every station is current (None: not within the limit)."""
         spread = within / max(1, len(endpoints))
-        await asyncio.gather(*(self.station(url, e, i * spread) for i, e in enumerate(endpoints)))
+        self.expected = len(endpoints)
+        started = time.monotonic()
+        stations = [
+            asyncio.ensure_future(self.station(url, e, i * spread)) for i, e in enumerate(endpoints)
+        ]
+        done = asyncio.ensure_future(current())
+        await self.bursts_over.wait()
+        self.answered_at = time.monotonic() - started
+        seconds = await done
+        self.over.set()
+        await asyncio.gather(*stations)
+        return seconds
 
 
-def current_after(uri: str, stations: int, started: float, limit: float) -> float | None:
-    """Seconds from the storm's start until every station is online and every status current."""
+def current_after(uri: str | None, stations: int, started: float, limit: float) -> float | None:
+    """Seconds from the storm's start until every station is online and every status current
+    (None: not within `limit`; without a database, not measured)."""
+    if uri is None:
+        return None
     client: MongoClient[dict[str, Any]] = MongoClient(uri)
     try:
         db = client.ocppbench
@@ -95,11 +132,22 @@ def current_after(uri: str, stations: int, started: float, limit: float) -> floa
     return None
 
 
-def storm(url: str, endpoints: list[str], within: float) -> tuple[Storm, float]:
+def storm(
+    url: str, endpoints: list[str], within: float, uri: str | None
+) -> tuple[Storm, float | None]:
+    """Run a storm; the result and the seconds until every station was current."""
     result = Storm()
-    started = time.monotonic()
-    asyncio.run(result.run(url, endpoints, within))
-    return result, started
+
+    async def everything() -> float | None:
+        started = time.monotonic()
+        return await result.run(
+            url,
+            endpoints,
+            within,
+            lambda: asyncio.to_thread(current_after, uri, len(endpoints), started, 600),
+        )
+
+    return result, asyncio.run(everything())
 
 
 def main() -> None:
@@ -121,9 +169,7 @@ def main() -> None:
             "server": cpu_ticks(server.process.pid),
             "database": cpu_ticks(server.database_pid),
         }
-        result, started = storm(server.ocpp_url, endpoints, args.within)
-        answered_at = time.monotonic() - started
-        current = current_after(server.uri, args.stations, started, 600)
+        result, current = storm(server.ocpp_url, endpoints, args.within, server.uri)
         cpu = {
             name: (cpu_ticks(pid) - ticks[name])
             for name, pid in (("server", server.process.pid), ("database", server.database_pid))
@@ -132,22 +178,10 @@ def main() -> None:
         server.close()
     baseline = Baseline(logs)
     try:
-        reference, reference_started = storm(baseline.ocpp_url, endpoints, args.within)
-        reference_answered = time.monotonic() - reference_started
+        reference, _ = storm(baseline.ocpp_url, endpoints, args.within, None)
     finally:
         baseline.close()
-    report(
-        args,
-        began,
-        code,
-        load_before,
-        result,
-        answered_at,
-        current,
-        cpu,
-        reference,
-        reference_answered,
-    )
+    report(args, began, code, load_before, result, current, cpu, reference)
 
 
 def report(
@@ -156,11 +190,9 @@ def report(
     code: str,
     load_before: str,
     result: Storm,
-    answered_at: float,
     current: float | None,
     cpu: dict[str, int],
     reference: Storm,
-    reference_answered: float,
 ) -> None:
     expected = 4 * args.stations
     met = (
@@ -189,15 +221,15 @@ def report(
         f"{args.stations:,} stations (2 connectors each) connect within {args.within:g} s, each "
         "sending BootNotification, two StatusNotifications and a Heartbeat.",
         "",
-        f"- ChargeGraph: {figures(result)}; all answered after {answered_at:.1f} s; every "
+        f"- ChargeGraph: {figures(result)}; all answered after {result.answered_at:.1f} s; every "
         "station online and every status current "
         + (f"{current:.1f} s after the first connection" if current is not None else "NEVER")
         + f" (target ≤ {TARGET_SECONDS:g} s, 0 errors: {'met' if met else 'MISSED'}); CPU "
         f"server {cpu['server'] / ticks_per_second:.1f} s, database "
         f"{cpu['database'] / ticks_per_second:.1f} s.",
         f"- Minimal `ocpp` central system, no database: {figures(reference)}; all answered after "
-        f"{reference_answered:.1f} s (ChargeGraph ÷ minimal: "
-        f"{answered_at / max(reference_answered, 1e-9):.1f}x).",
+        f"{reference.answered_at:.1f} s (ChargeGraph ÷ minimal: "
+        f"{result.answered_at / max(reference.answered_at, 1e-9):.1f}x).",
     ]
     if result.errors:
         lines.append(f"- First errors: {'; '.join(result.errors[:3])}")
