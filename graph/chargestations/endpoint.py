@@ -1,14 +1,16 @@
 """The OCPP endpoint: `ws(s)://host/ocpp/{endpoint}`, where charge stations connect.
 
 Before any OCPP message, the handshake is refused with an HTTP status when
-the station offers no subprotocol ChargeGraph speaks (403), when the endpoint
-names no station (404), when the station or its organization is inactive
-(403), when the organization requires Basic credentials (OCPP security
-profile 1: user = the station's endpoint, password = the organization's
-`basicAuthPassword`) and they are missing or wrong (401; after
-FAILED_LOGINS_PER_MINUTE wrong ones from one address, 429 for a while), or
-when the database cannot be asked (503). Passwords are
-checked against the stored scrypt hash and never logged.
+the station offers no subprotocol ChargeGraph speaks (403); alike (401), so
+that identities cannot be probed, when the endpoint names no station, when
+the station or its organization is inactive, or when the organization
+requires Basic credentials (OCPP security profile 1: user = the station's
+endpoint, password = the organization's `basicAuthPassword`) and they are
+missing or wrong (429 for a while past FAILED_HANDSHAKES_PER_MINUTE such
+refusals from one address, or FAILED_LOGINS_PER_MINUTE wrong passwords for
+one station from one address); when the database cannot be asked or too many
+writes wait for it (503). Passwords are checked against the stored scrypt
+hash and never logged.
 
 A second connection of the same station replaces the first: in this process
 the older WebSocket is closed at once; in another process it finds its lease
@@ -29,7 +31,7 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Hashable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -61,8 +63,11 @@ from graph.organizations import service as organizations
 log = logging.getLogger(__name__)
 
 _PROTOCOLS = {"ocpp1.6": "OCPP16", "ocpp2.0.1": "OCPP201"}
-# Wrong Basic credentials one client address may send per minute before it is refused (429).
+# Wrong Basic credentials one client address may send per minute for one station before
+# it is refused (429) for that station.
 FAILED_LOGINS_PER_MINUTE = 10
+# Refused handshakes (unknown, inactive, wrong credentials) one address may cause per minute.
+FAILED_HANDSHAKES_PER_MINUTE = 30
 # Seconds a station refused because status reports are queued should wait.
 BUSY_RETRY_SECONDS = 10
 
@@ -94,15 +99,28 @@ class StationGateway:
         self._closing: set[asyncio.Future[None]] = set()
         # Per station, across its connections to this process.
         self._rates: dict[ObjectId, MessageRate] = {}
-        # Wrong passwords per client address: each costs a scrypt hash, and guesses.
+        # Wrong passwords per (client address, station): each costs a scrypt hash, and guesses.
         self._failures = TokenBuckets(FAILED_LOGINS_PER_MINUTE)
+        # Connections replaced by a newer one of the same station (here, or in another
+        # process: the lease was taken over), and handshakes refused as not admitted.
+        self.stats = {"replaced": 0, "taken_over": 0, "not_admitted": 0}
+        # Refused handshakes of any kind per client address: probing identities.
+        self._handshake_failures = TokenBuckets(FAILED_HANDSHAKES_PER_MINUTE)
 
     @property
     def connected_count(self) -> int:
         return len(self._open)
 
     async def admit(self, endpoint: str, authorization: str | None, address: str) -> dict[str, Any]:
-        """The station a handshake may connect as, or Refused."""
+        """The station a handshake may connect as, or Refused.
+
+        An unknown endpoint, an inactive station or organization and wrong or
+        missing credentials are answered alike (401), so identities cannot be
+        probed; each counts against the address (FAILED_HANDSHAKES_PER_MINUTE),
+        and wrong passwords also against the address and that station
+        (FAILED_LOGINS_PER_MINUTE): stations behind the same address as a
+        guesser are not locked out of their own connections.
+        """
         if self.group.pending >= self.queue_limit:
             # The database is behind the connected stations: they come first.
             raise Refused(
@@ -110,31 +128,49 @@ class StationGateway:
                 "the server is busy writing status reports; retry later",
                 {"Retry-After": str(BUSY_RETRY_SECONDS)},
             )
+        self._refuse_if_over(self._handshake_failures, address, "failed handshakes")
         station = await service.find_for_connection(endpoint)
-        if station is None:
-            raise Refused(404, "unknown charge station")
-        settings = await organizations.station_settings(station["organization"])
-        if not station.get("active", True) or settings is None or not settings.active:
-            raise Refused(403, "charge station or organization inactive")
+        settings = (
+            await organizations.station_settings(station["organization"])
+            if station is not None
+            else None
+        )
+        admitted = (
+            station is not None
+            and station.get("active", True)
+            and settings is not None
+            and settings.active
+        )
+        if station is None or settings is None or not admitted:
+            if authorization:
+                # As long as checking a password, so a refusal tells nothing by its time either.
+                await asyncio.to_thread(organizations.decoy_password_check, authorization)
+            self._handshake_failures.take(address, 1)
+            self.stats["not_admitted"] += 1
+            raise _not_admitted()
         if settings.basic_auth_enabled:
-            unauthorized = Refused(
-                401, "wrong or missing credentials", {"WWW-Authenticate": 'Basic realm="OCPP"'}
-            )
-            wait = self._failures.wait_for(address, 1)
-            if wait > 0:
-                raise Refused(
-                    429,
-                    "too many wrong credentials from this address",
-                    {"Retry-After": str(max(1, math.ceil(wait)))},
-                )
+            guess = (address, station["_id"])
+            self._refuse_if_over(self._failures, guess, "wrong credentials for this station")
             password = _basic_password(authorization, station["endpointKey"])
             matches = password is not None and await asyncio.to_thread(
                 organizations.password_matches, settings.password_hash, password
             )
             if not matches:
-                self._failures.take(address, 1)
-                raise unauthorized
+                self._failures.take(guess, 1)
+                self._handshake_failures.take(address, 1)
+                self.stats["not_admitted"] += 1
+                raise _not_admitted()
         return station
+
+    @staticmethod
+    def _refuse_if_over(buckets: TokenBuckets, caller: Hashable, what: str) -> None:
+        wait = buckets.wait_for(caller, 1)
+        if wait > 0:
+            raise Refused(
+                429,
+                f"too many {what} from this address",
+                {"Retry-After": str(max(1, math.ceil(wait)))},
+            )
 
     async def serve(self, websocket: WebSocket) -> None:
         endpoint = websocket.path_params["endpoint"]
@@ -176,7 +212,14 @@ class StationGateway:
         previous = self._open.get(station_id)
         self._open[station_id] = (websocket, session)
         if previous is not None:
-            # The station reconnected: its older connection is gone for it.
+            # The station reconnected (or someone else connected as it): logged and counted,
+            # since without Basic auth an identity is all it takes.
+            self.stats["replaced"] += 1
+            log.warning(
+                "station %s: a new connection from %s replaces the open one",
+                endpoint[:60],
+                websocket.client.host if websocket.client is not None else "unknown",
+            )
             with contextlib.suppress(RuntimeError, WebSocketDisconnect):
                 await previous[0].close(code=1001)
         try:
@@ -292,7 +335,11 @@ class StationGateway:
         for station, (websocket, session) in due.items():
             session.renewed_at = renewed
             if station not in held and self._open.get(station, (None,))[0] is websocket:
-                log.info("station %s: its lease is gone (taken over or expired): closing", station)
+                self.stats["taken_over"] += 1
+                log.warning(
+                    "station %s: its lease is gone (taken over elsewhere or expired): closing",
+                    session.endpoint,
+                )
                 await _close(websocket, 1001)
 
     def routes(self) -> list[BaseRoute]:
@@ -302,6 +349,14 @@ class StationGateway:
 async def _close(websocket: WebSocket, code: int) -> None:
     with contextlib.suppress(RuntimeError, WebSocketDisconnect):
         await websocket.close(code=code)
+
+
+def _not_admitted() -> Refused:
+    return Refused(
+        401,
+        "not admitted: unknown or inactive station, or wrong or missing credentials",
+        {"WWW-Authenticate": 'Basic realm="OCPP"'},
+    )
 
 
 def _basic_password(authorization: str | None, endpoint_key: str) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import AbstractAsyncContextManager
 
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from starlette.routing import BaseRoute
 
 from graph.chargestations import service
@@ -39,7 +39,8 @@ def sweeping(services: Services) -> AbstractAsyncContextManager[None]:
 
 
 def health(services: Services) -> dict[str, object]:
-    return {"ocpp_stations": services.get(StationGateway).connected_count}
+    gateway = services.get(StationGateway)
+    return {"ocpp_stations": gateway.connected_count, "ocpp_connections": dict(gateway.stats)}
 
 
 class StationMetrics:
@@ -53,6 +54,20 @@ class StationMetrics:
             "chargegraph_ocpp_stations_connected",
             "Charge stations connected to this process over OCPP.",
             value=self.gateway.connected_count,
+        )
+        replaced = CounterMetricFamily(
+            "chargegraph_ocpp_connections_replaced",
+            "Station connections closed because a newer one of the same station took over, "
+            "by where the newer one is (here: this process; elsewhere: the lease was taken over).",
+            labels=["where"],
+        )
+        replaced.add_metric(["here"], self.gateway.stats["replaced"])
+        replaced.add_metric(["elsewhere"], self.gateway.stats["taken_over"])
+        yield replaced
+        yield CounterMetricFamily(
+            "chargegraph_ocpp_handshakes_not_admitted",
+            "Station handshakes refused as unknown, inactive or with wrong credentials.",
+            value=self.gateway.stats["not_admitted"],
         )
 
 

@@ -67,18 +67,12 @@ class Chargestation:
         description="When its last connection ended (or its lease ran out); null if never."
     )
     last_message_at: datetime | None = strawberry.field(
-        description="When it last sent a message, to the minute; null if never."
+        description=(
+            "When it last sent a message, as written with its connection's lease renewal "
+            "(every half heartbeat interval); null if never."
+        )
     )
-    vendor: str | None = strawberry.field(
-        description="Vendor, from its last BootNotification; null before its first boot."
-    )
-    model: str | None = strawberry.field(description="Model, from its last BootNotification.")
-    serial_number: str | None = strawberry.field(
-        description="Serial number, from its last BootNotification, if it sent one."
-    )
-    firmware_version: str | None = strawberry.field(
-        description="Firmware version, from its last BootNotification, if it sent one."
-    )
+    boot: strawberry.Private[Mapping[str, Any]]
     status: ConnectorStatus | None = strawberry.field(
         description=(
             "The status it last reported for itself as a whole (OCPP 1.6 connectorId 0, or a "
@@ -92,6 +86,51 @@ class Chargestation:
     @property
     def object_id(self) -> ObjectId:
         return ObjectId(self.id)
+
+    def _boot_detail(self, info: Info, name: str) -> str | None:
+        """A BootNotification detail, shown only to admins and the organization's own keys:
+        stations often use their serial number as their identity."""
+        if not info.context.viewer.manages(self.organization_id):
+            return None
+        value = self.boot.get(name)
+        return str(value) if value is not None else None
+
+    @strawberry.field(
+        description=(
+            "Vendor, from its last BootNotification; null before its first boot, and for "
+            "callers other than admins and the organization's own keys."
+        )
+    )
+    def vendor(self, info: Info) -> str | None:
+        return self._boot_detail(info, "vendor")
+
+    @strawberry.field(
+        description=(
+            "Model, from its last BootNotification; null for callers other than admins and "
+            "the organization's own keys."
+        )
+    )
+    def model(self, info: Info) -> str | None:
+        return self._boot_detail(info, "model")
+
+    @strawberry.field(
+        description=(
+            "Serial number, from its last BootNotification, if it sent one; null for callers "
+            "other than admins and the organization's own keys (it is often the station's "
+            "identity)."
+        )
+    )
+    def serial_number(self, info: Info) -> str | None:
+        return self._boot_detail(info, "serialNumber")
+
+    @strawberry.field(
+        description=(
+            "Firmware version, from its last BootNotification, if it sent one; null for callers "
+            "other than admins and the organization's own keys."
+        )
+    )
+    def firmware_version(self, info: Info) -> str | None:
+        return self._boot_detail(info, "firmwareVersion")
 
     @strawberry.field(
         description=(
@@ -146,7 +185,6 @@ class Chargestation:
         if location:
             longitude, latitude = location["coordinates"]
             coordinates = Coordinates(latitude=latitude, longitude=longitude)
-        boot = doc.get("boot") or {}
         protocol = doc.get("protocol")
         status = doc.get("status")
         return cls(
@@ -159,10 +197,7 @@ class Chargestation:
             last_connected_at=doc.get("lastConnectedAt"),
             last_disconnected_at=doc.get("lastDisconnectedAt"),
             last_message_at=doc.get("lastMessageAt"),
-            vendor=boot.get("vendor"),
-            model=boot.get("model"),
-            serial_number=boot.get("serialNumber"),
-            firmware_version=boot.get("firmwareVersion"),
+            boot=doc.get("boot") or {},
             status=ConnectorStatus(status) if status else None,
             created_at=doc["createdAt"],
             updated_at=doc["updatedAt"],

@@ -16,6 +16,7 @@ import re
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from bson import ObjectId
@@ -91,6 +92,16 @@ def password_matches(stored_hash: str | None, password: str) -> bool:
         return False
     candidate = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), **_SCRYPT)
     return hmac.compare_digest(candidate, base64.b64decode(digest))
+
+
+@cache
+def _decoy_hash() -> str:
+    return hash_password(secrets.token_urlsafe(16))
+
+
+def decoy_password_check(password: str) -> None:
+    """Spend the time of a password check, for refusals that must not differ in time."""
+    password_matches(_decoy_hash(), password)
 
 
 # --- validation -----------------------------------------------------------

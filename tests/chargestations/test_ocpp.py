@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 import websockets
 from bson import ObjectId
@@ -28,6 +29,8 @@ from ocpp.v201 import call_result as result201
 from pymongo.database import Database
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from graph.chargestations.endpoint import FAILED_HANDSHAKES_PER_MINUTE
+from tests.support.access import ask, create_key
 from tests.support.ocpp import (
     ONLINE_SUBSCRIPTION,
     STATUS_SUBSCRIPTION,
@@ -45,6 +48,7 @@ from tests.support.ocpp import (
     subscription,
 )
 from tests.support.server import (
+    ADMIN_KEY,
     Server,
     create_connector,
     create_organization,
@@ -131,6 +135,13 @@ async def connector_status(server: Server, connector_id: str) -> str:
     found = await gql(server, CONNECTOR_STATUS, {"id": connector_id})
     status: str = found["connector"]["status"]
     return status
+
+
+async def health_of(server: Server) -> dict[str, Any]:
+    report: dict[str, Any] = (
+        await asyncio.to_thread(httpx.get, f"{server.base_url}/healthz", timeout=10)
+    ).json()
+    return report
 
 
 def change(event: dict[str, Any]) -> tuple[str, str | None, str]:
@@ -338,9 +349,13 @@ def gatekeeping(server: Server) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("role", "subprotocols", "credentials", "status"),
     [
-        pytest.param("nobody", ["ocpp1.6"], None, 404, id="unknown endpoint"),
-        pytest.param("inactive", ["ocpp1.6"], None, 403, id="inactive station"),
-        pytest.param("dormant", ["ocpp1.6"], None, 403, id="inactive organization"),
+        # Unknown, inactive and wrong credentials are answered alike: no probing identities.
+        pytest.param("nobody", ["ocpp1.6"], None, 401, id="unknown endpoint"),
+        pytest.param("inactive", ["ocpp1.6"], None, 401, id="inactive station"),
+        pytest.param("dormant", ["ocpp1.6"], None, 401, id="inactive organization"),
+        pytest.param(
+            "nobody", ["ocpp1.6"], ("self", "a-guess"), 401, id="unknown endpoint with a password"
+        ),
         pytest.param("open", ["ocpp1.5"], None, 403, id="only an unsupported subprotocol"),
         pytest.param("open", None, None, 403, id="no subprotocol"),
         pytest.param("guarded", ["ocpp1.6"], None, 401, id="missing credentials"),
@@ -373,6 +388,9 @@ async def test_a_handshake_is_refused_with_an_http_status(
     assert refused.value.response.status_code == status
     if status == 401:
         assert refused.value.response.headers["WWW-Authenticate"] == 'Basic realm="OCPP"'
+        assert refused.value.response.body == (
+            b"not admitted: unknown or inactive station, or wrong or missing credentials"
+        )
 
 
 @pytest.mark.parametrize(
@@ -421,6 +439,7 @@ async def test_a_second_connection_replaces_the_first_and_the_station_stays_onli
             connected = await next_event(events)
             assert (connected["chargestation"]["id"], connected["online"]) == (created["id"], True)
 
+            replaced_before = (await health_of(server))["ocpp_connections"]["replaced"]
             for _ in range(REPLACEMENTS):
                 newer = await connections.enter_async_context(station(server, created["endpoint"]))
                 await asyncio.wait_for(current.ws.wait_closed(), 10)
@@ -430,6 +449,9 @@ async def test_a_second_connection_replaces_the_first_and_the_station_stays_onli
                 assert isinstance(await newer.call(call16.Heartbeat()), result16.Heartbeat)
                 assert (await read_station(server, created["id"]))["online"] is True
                 current = newer
+            # Every replacement is counted (and logged): it may be someone else connecting.
+            replaced = (await health_of(server))["ocpp_connections"]["replaced"]
+            assert replaced - replaced_before == REPLACEMENTS
 
             # Events come in write order: whatever the replacements wrote about the
             # station comes before the marker station's connection.
@@ -726,3 +748,72 @@ async def test_repeated_wrong_passwords_are_refused_for_a_while(
             )
         statuses.append(refused.value.response.status_code)
     assert statuses == [401] * 10 + [429]
+    # Counted per station: another station of the same organization, from the same
+    # address, still connects with the right password.
+    other = (await create_station(limited_server, guarded["id"]))["endpoint"]
+    async with station(limited_server, other, headers=basic_auth(other, PASSWORD)) as cs:
+        assert isinstance(await cs.call(call16.Heartbeat()), result16.Heartbeat)
+
+
+probed_server = server_fixture(
+    "A server of its own for counting refused handshakes per address.",
+    CHARGEGRAPH_OCPP_HEARTBEAT_SECONDS=str(HEARTBEAT),
+)
+
+
+async def test_an_address_probing_identities_is_refused_for_a_while(
+    probed_server: Server,
+) -> None:
+    statuses = []
+    for number in range(FAILED_HANDSHAKES_PER_MINUTE + 1):
+        with pytest.raises(InvalidStatus) as refused:
+            await websockets.connect(
+                f"ws://127.0.0.1:{probed_server.port}/ocpp/CS-probe-{number}",
+                subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+                proxy=None,
+            )
+        statuses.append(refused.value.response.status_code)
+    assert statuses == [401] * FAILED_HANDSHAKES_PER_MINUTE + [429]
+    assert int(refused.value.response.headers["Retry-After"]) > 0
+    counted = await health_of(probed_server)
+    assert counted["ocpp_connections"]["not_admitted"] == FAILED_HANDSHAKES_PER_MINUTE
+
+
+BOOT_DETAILS = (
+    "query($id: ID!) { chargestation(id: $id) { vendor model serialNumber firmwareVersion } }"
+)
+
+
+async def test_boot_details_are_shown_only_to_the_stations_organization(
+    server: Server, organization: dict[str, Any]
+) -> None:
+    created = await create_station(server, organization["id"])
+    async with station(server, created["endpoint"]) as cs:
+        await cs.call(
+            call16.BootNotification(
+                charge_point_vendor="Alfen",
+                charge_point_model="Eve",
+                charge_point_serial_number="ACE0099999",
+                firmware_version="4.1",
+            )
+        )
+    own_key = await asyncio.to_thread(create_key, server, organization["id"])
+    other = await asyncio.to_thread(create_organization, server, name="Curious Neighbour")
+    other_key = await asyncio.to_thread(create_key, server, other["id"])
+    shown = {
+        "vendor": "Alfen",
+        "model": "Eve",
+        "serialNumber": "ACE0099999",
+        "firmwareVersion": "4.1",
+    }
+    hidden = dict.fromkeys(shown)
+    for key, expected in (
+        (None, hidden),
+        (other_key["key"], hidden),
+        (own_key["key"], shown),
+        (ADMIN_KEY, shown),
+    ):
+        status, body = await asyncio.to_thread(
+            ask, server, key, BOOT_DETAILS, {"id": created["id"]}
+        )
+        assert status == 200 and data(body)["chargestation"] == expected, key
