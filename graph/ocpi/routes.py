@@ -84,7 +84,7 @@ class OcpiEndpoints:
         ]
         return envelope(request, {"version": VERSION, "endpoints": endpoints})
 
-    def _own_credentials(self, request: Request, token: str) -> dict[str, Any]:
+    def own_credentials(self, request: Request, token: str) -> dict[str, Any]:
         return {
             "token": token,
             "url": self.versions_url(request),
@@ -118,7 +118,7 @@ class OcpiEndpoints:
             # The token the partner presented is the one this server issued it (only its hash
             # is stored).
             token = next(t for t in presented_tokens(request) if digest(t) == partner["tokenHash"])
-            return envelope(request, self._own_credentials(request, token))
+            return envelope(request, self.own_credentials(request, token))
         if request.method == "DELETE":
             await service.unregister(partner)
             return envelope(request)
@@ -126,4 +126,4 @@ class OcpiEndpoints:
         token = await service.exchange(
             self.settings, partner, body, registering=request.method == "POST"
         )
-        return envelope(request, self._own_credentials(request, token))
+        return envelope(request, self.own_credentials(request, token))

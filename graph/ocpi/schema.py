@@ -11,7 +11,12 @@ from graph.core.context import Info
 from graph.core.ids import parse_id
 from graph.ocpi import service
 from graph.ocpi.routes import OcpiEndpoints
-from graph.ocpi.types import CreateOcpiPartnerInput, OcpiPartner, OcpiPartnerInvitation
+from graph.ocpi.types import (
+    ConnectOcpiPartnerInput,
+    CreateOcpiPartnerInput,
+    OcpiPartner,
+    OcpiPartnerInvitation,
+)
 
 
 @strawberry.type
@@ -47,6 +52,31 @@ class OcpiMutations:
             token_a=token_a,
             versions_url=endpoints.versions_url(request),
         )
+
+    @strawberry.mutation(
+        description=(
+            "Register with a roaming partner that handed out a Token A (admins only): this "
+            "server reads its endpoints, sends its credentials and keeps the partner's Token C."
+        )
+    )
+    async def connect_ocpi_partner(
+        self,
+        info: Info,
+        input: Annotated[ConnectOcpiPartnerInput, strawberry.argument(description="The partner.")],
+    ) -> OcpiPartner:
+        request = info.context.request
+        assert isinstance(request, Request)
+        endpoints = info.context.services.get(OcpiEndpoints)
+        stored = await service.connect_partner(
+            info.context.viewer,
+            endpoints.settings,
+            input.name,
+            input.versions_url,
+            input.token_a,
+            input.raw_token,
+            lambda token: endpoints.own_credentials(request, token),
+        )
+        return OcpiPartner.from_document(stored)
 
     @strawberry.mutation(
         description="Delete an OCPI partner (admins only): its token stops working. Returns its id."

@@ -1,20 +1,25 @@
-"""OCPI partners and the credentials handshake, in both of its server-side steps.
+"""OCPI partners and the credentials handshake, in both directions.
 
 A partner is invited with a Token A (createOcpiPartner). It calls this server's
 versions with A and POSTs its credentials, carrying its Token B and its
 versions URL; this server fetches the partner's 2.2.1 endpoints with B and
 answers with a new Token C, after which A no longer works. Only hashes of the
 tokens this server issues (A, C) are stored; B is kept, since it is sent.
+The other way round (connectOcpiPartner), this server is the Sender: it
+issues B, of which it keeps the hash, and keeps the partner's C.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 from bson import ObjectId
+from pymongo import ReturnDocument
 
+from graph.core.errors import BadUserInput
 from graph.core.timestamps import now
 from graph.core.validators import check_text
 from graph.core.viewer import Viewer, missing, require_admin
@@ -192,3 +197,78 @@ async def unregister(partner: dict[str, Any]) -> None:
         },
     )
     log.info("OCPI partner %s unregistered", partner["_id"])
+
+
+async def connect_partner(
+    viewer: Viewer,
+    settings: OcpiSettings,
+    name: str,
+    versions_url: str,
+    token_a: str,
+    raw_token: bool,
+    own_credentials: Callable[[str], dict[str, Any]],
+) -> dict[str, Any]:
+    """Register with a partner that handed out a Token A (admins only): read its endpoints
+    with A, POST this server's credentials carrying a new Token B, keep its Token C."""
+    require_admin(viewer, "connectOcpiPartner")
+    label = check_text(name, "name", required=True)
+    if not versions_url.startswith(("http://", "https://")):
+        raise BadUserInput("versionsUrl must be an http(s) URL", field="versionsUrl")
+    if not TOKEN_PATTERN.match(token_a):
+        raise BadUserInput(
+            "tokenA must be 1 to 64 printable non-whitespace ASCII characters", field="tokenA"
+        )
+    try:
+        endpoints = await fetch_endpoints(settings, versions_url, token_a, raw_token)
+    except OcpiError as error:
+        raise BadUserInput(f"versionsUrl: {error.message}", field="versionsUrl") from error
+    credentials_url = next(e["url"] for e in endpoints if e["identifier"] == "credentials")
+    # The partner calls this server's versions with Token B while it answers the POST.
+    token_b = new_token()
+    at = now()
+    document = OcpiPartnerDocument(
+        name=label,
+        tokenHash=digest(token_b),
+        rawToken=raw_token,
+        versionsUrl=versions_url,
+        endpoints=endpoints,
+        createdAt=at,
+        updatedAt=at,
+    )
+    await document.insert()
+    try:
+        async with httpx.AsyncClient(timeout=settings.call_timeout_seconds) as client:
+            response = await client.post(
+                credentials_url,
+                json=own_credentials(token_b),
+                headers={"Authorization": authorization(token_a, raw=raw_token)},
+            )
+        body = response.json()
+        if (
+            response.status_code != 200
+            or not isinstance(body, dict)
+            or body.get("status_code") != 1000
+        ):
+            raise OcpiError(UNABLE_TO_USE_CLIENT_API, f"HTTP {response.status_code}: {body}")
+        token_c, _, roles = _credentials_of(body.get("data"))
+    except (httpx.HTTPError, ValueError, OcpiError) as error:
+        await partners_collection().delete_one({"_id": document.id})
+        message = error.message if isinstance(error, OcpiError) else str(error)
+        raise BadUserInput(
+            f"versionsUrl: the partner refused the registration: {message}", field="versionsUrl"
+        ) from error
+    stored = await partners_collection().find_one_and_update(
+        {"_id": document.id},
+        {
+            "$set": {
+                "status": REGISTERED,
+                "partnerToken": token_c,
+                "roles": roles,
+                "updatedAt": now(),
+            }
+        },
+        return_document=ReturnDocument.AFTER,
+    )
+    log.info("registered with OCPI partner %s (%r)", document.id, label)
+    assert stored is not None
+    return stored

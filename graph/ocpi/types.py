@@ -66,3 +66,16 @@ class CreateOcpiPartnerInput:
         default=False,
         description="Send this server's token raw instead of Base64 (peers of OCPI 2.1.1/2.2).",
     )
+
+
+@strawberry.input(description="A partner that handed out a Token A, to register with.")
+class ConnectOcpiPartnerInput:
+    name: str = strawberry.field(description="The partner's name (1 to 200 characters).")
+    versions_url: str = strawberry.field(description="The partner's OCPI versions endpoint.")
+    token_a: str = strawberry.field(
+        description="The token the partner handed out to register with."
+    )
+    raw_token: bool = strawberry.field(
+        default=False,
+        description="Send tokens to this partner raw instead of Base64 (peers of OCPI 2.1.1/2.2).",
+    )

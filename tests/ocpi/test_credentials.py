@@ -230,7 +230,15 @@ def test_deleted_partner_token_dies(server: Server) -> None:
 
 @pytest.mark.parametrize(
     ("operation", "variables"),
-    [(CREATE, {"input": {"name": "X"}}), (PARTNERS, {}), (DELETE, {"id": "0" * 24})],
+    [
+        (CREATE, {"input": {"name": "X"}}),
+        (PARTNERS, {}),
+        (DELETE, {"id": "0" * 24}),
+        (
+            'mutation { connectOcpiPartner(input: {name: "X", versionsUrl: "http://127.0.0.1:9/", tokenA: "a"}) { id } }',
+            {},
+        ),
+    ],
 )
 def test_partners_are_for_admins_only(
     server: Server, db: Database[Any], operation: str, variables: dict[str, Any]
@@ -247,7 +255,9 @@ def test_organization_keys_are_forbidden(server: Server, db: Database[Any]) -> N
     organization = create_organization(server)
     key = create_key(server, organization["id"])["key"]
     before = db.ocpi_partners.count_documents({})
+    connect = {"input": {"name": "X", "versionsUrl": "http://127.0.0.1:9/", "tokenA": "a"}}
     for operation, variables in (
+        (CONNECT, connect),
         (CREATE, {"input": {"name": "X"}}),
         (PARTNERS, {}),
         (DELETE, {"id": "0" * 24}),
@@ -256,3 +266,58 @@ def test_organization_keys_are_forbidden(server: Server, db: Database[Any]) -> N
             error(server.query(operation, variables, key=key))["extensions"]["code"] == "FORBIDDEN"
         )
     assert db.ocpi_partners.count_documents({}) == before
+
+
+CONNECT = """
+mutation($input: ConnectOcpiPartnerInput!) {
+  connectOcpiPartner(input: $input) { id name status versionsUrl }
+}
+"""
+
+
+def test_server_registers_with_a_partner_that_gave_it_token_a(
+    server: Server, db: Database[Any]
+) -> None:
+    with Peer(token="peer-token-A-0001").running() as peer:
+        connected = data(
+            server.query(
+                CONNECT,
+                {"input": {"name": "Hub", "versionsUrl": peer.versions_url, "tokenA": peer.token}},
+            )
+        )["connectOcpiPartner"]
+        assert connected["status"] == "REGISTERED" and connected["versionsUrl"] == peer.versions_url
+        # The partner read this server's versions with the Token B it was sent, and answered C.
+        assert peer.server_token is not None and peer.token == peer.token_c
+        stored = db.ocpi_partners.find_one({"name": "Hub"})
+        assert stored is not None and stored["partnerToken"] == peer.token_c
+        assert peer.server_token not in str(stored)
+        # The partner calls this server with B from now on.
+        credentials = assert_envelope(
+            call(server, "GET", "/ocpi/2.2.1/credentials", peer.server_token), 1000
+        )
+        assert credentials["token"] == peer.server_token
+        assert [path for _, path, _ in peer.received] == [
+            "/ocpi/versions",
+            "/ocpi/2.2.1",
+            "/ocpi/2.2.1/credentials",
+        ]
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"versionsUrl": "nowhere"}, "versionsUrl"),
+        ({"tokenA": "has space"}, "tokenA"),
+        ({"tokenA": "wrong-token"}, "versionsUrl"),
+        ({"name": "  "}, "name"),
+    ],
+)
+def test_bad_connect_input_names_the_field_and_stores_nothing(
+    server: Server, db: Database[Any], changes: dict[str, Any], field: str
+) -> None:
+    with Peer(token="peer-token-A-0002").running() as peer:
+        before = db.ocpi_partners.count_documents({})
+        variables = {"name": "Hub", "versionsUrl": peer.versions_url, "tokenA": peer.token}
+        refused = error(server.query(CONNECT, {"input": {**variables, **changes}}))
+        assert refused["extensions"] == {"code": "BAD_USER_INPUT", "field": field}
+        assert db.ocpi_partners.count_documents({}) == before

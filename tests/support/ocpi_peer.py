@@ -1,6 +1,8 @@
 """A roaming partner written from the OCPI 2.2.1 specification, run by uvicorn on loopback.
 
-It serves versions and version details (credentials, locations RECEIVER),
+It serves versions and version details (credentials, locations RECEIVER) and
+registers a server that POSTs its credentials (reading the server's versions
+with the server's token),
 accepts only its own token, Base64-encoded as 2.2.1 says (or raw when asked),
 and records every request it receives.
 """
@@ -15,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -46,6 +49,10 @@ class Peer:
     offers_version: str = "2.2.1"
     port: int = field(default_factory=free_port)
     received: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+    # As credentials Receiver: the Token C it answers a registration with, and the
+    # token the registering server gave it (and that it checked on the server's versions).
+    token_c: str = "peer-token-C-0001"
+    server_token: str | None = None
 
     @property
     def base_url(self) -> str:
@@ -72,10 +79,22 @@ class Peer:
         }
 
     def _authorised(self, request: Request) -> bool:
-        return (
-            request.headers.get("Authorization")
-            == token_header(self.token, raw=self.raw)["Authorization"]
-        )
+        presented = request.headers.get("Authorization")
+        return presented == token_header(self.token, raw=self.raw)["Authorization"]
+
+    async def _credentials(self, request: Request) -> JSONResponse:
+        """POST credentials: read the caller's versions with its token, then answer with C."""
+        self.received.append((request.method, request.url.path, dict(request.headers)))
+        if not self._authorised(request):
+            return ocpi_answer(None, 2000, 401)
+        body = await request.json()
+        async with httpx.AsyncClient(timeout=30) as client:
+            versions = await client.get(body["url"], headers=token_header(body["token"]))
+        if versions.status_code != 200 or versions.json()["status_code"] != 1000:
+            return ocpi_answer(None, 3001, 400)
+        self.server_token = body["token"]
+        self.token = self.token_c
+        return ocpi_answer(self.credentials(token=self.token_c))
 
     async def _versions(self, request: Request) -> JSONResponse:
         self.received.append((request.method, request.url.path, dict(request.headers)))
@@ -106,6 +125,7 @@ class Peer:
             routes=[
                 Route("/ocpi/versions", self._versions),
                 Route("/ocpi/2.2.1", self._details),
+                Route("/ocpi/2.2.1/credentials", self._credentials, methods=["POST"]),
             ]
         )
 
