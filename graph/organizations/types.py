@@ -56,6 +56,14 @@ class OrganizationConfigurations:
     )
 
 
+@strawberry.type(description="Who an organization is in OCPI roaming (its CPO role).")
+class OcpiParty:
+    country_code: str = strawberry.field(description="ISO 3166-1 alpha-2 country code, e.g. NL.")
+    party_id: str = strawberry.field(
+        description="The eMI3 party id: three capital letters or digits, e.g. TNM."
+    )
+
+
 @strawberry.type(description="A company that owns and operates charge stations.")
 class Organization:
     id: strawberry.ID = strawberry.field(
@@ -64,6 +72,9 @@ class Organization:
     name: str = strawberry.field(description="The organization's name.")
     active: bool = strawberry.field(description="Whether the organization is active.")
     address: Address | None = strawberry.field(description="Postal address; null when unknown.")
+    ocpi: OcpiParty | None = strawberry.field(
+        description="Who the organization is in OCPI roaming; null when it takes no part."
+    )
     stored_configurations: strawberry.Private[OrganizationConfigurations]
     created_at: datetime = strawberry.field(description="When this record was created.")
     updated_at: datetime = strawberry.field(description="When this record last changed.")
@@ -169,6 +180,9 @@ class Organization:
             )
             if any(address.values())
             else None,
+            ocpi=OcpiParty(country_code=party["countryCode"], party_id=party["partyId"])
+            if (party := doc.get("ocpi"))
+            else None,
             stored_configurations=OrganizationConfigurations(
                 basic_auth_enabled=bool(configurations.get("basicAuthEnabled", False)),
                 free_vend=bool(configurations.get("freeVend", False)),
@@ -187,6 +201,16 @@ class AddressInput:
     city: str | None = strawberry.field(default=strawberry.UNSET, description="City.")
     country: str | None = strawberry.field(
         default=strawberry.UNSET, description="Country, ISO 3166-1 alpha-2 (two capital letters)."
+    )
+
+
+@strawberry.input(description="Who an organization is in OCPI roaming.")
+class OcpiPartyInput:
+    country_code: str = strawberry.field(
+        description="ISO 3166-1 alpha-2 country code (two capital letters)."
+    )
+    party_id: str = strawberry.field(
+        description="The eMI3 party id: three capital letters or digits."
     )
 
 
@@ -214,6 +238,9 @@ class CreateOrganizationInput:
     configurations: OrganizationConfigurationsInput | None = strawberry.field(
         default=None, description="Charge-station connection settings."
     )
+    ocpi: OcpiPartyInput | None = strawberry.field(
+        default=None, description="Who the organization is in OCPI roaming (administrators only)."
+    )
 
 
 @strawberry.input(description="Changes to an organization: only the fields given change.")
@@ -231,4 +258,8 @@ class UpdateOrganizationInput:
     )
     configurations: OrganizationConfigurationsInput | None = strawberry.field(
         default=strawberry.UNSET, description="Connection settings to change."
+    )
+    ocpi: OcpiPartyInput | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Who the organization is in OCPI roaming; null: no part in it. Administrators only.",
     )
