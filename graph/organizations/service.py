@@ -98,7 +98,8 @@ def password_matches(stored_hash: str | None, password: str) -> bool:
 # --- validation -----------------------------------------------------------
 
 
-def _address_changes(value: AddressInput, field: str) -> dict[str, str | None]:
+def address_changes(value: AddressInput, field: str) -> dict[str, str | None]:
+    """The address parts given, validated (`field` names the input in errors)."""
     changes: dict[str, str | None] = {}
     for name, part in given_fields(value).items():
         stored = _ADDRESS_NAMES[name]
@@ -130,6 +131,13 @@ def _ocpi_party(value: OcpiPartyInput, field: str) -> OcpiParty:
             field=f"{field}.partyId",
         )
     return OcpiParty(countryCode=value.country_code, partyId=value.party_id)
+
+
+def address_update(value: AddressInput | None, field: str) -> dict[str, Any]:
+    """What to $set for an address update: the parts given, or an empty address for null."""
+    if value is None:
+        return {"address": Address().model_dump()}
+    return {f"address.{part}": text for part, text in address_changes(value, field).items()}
 
 
 async def _configuration_changes(
@@ -225,7 +233,7 @@ async def page(first: int, after: str | None) -> Connection[Organization]:
 async def create(viewer: Viewer, data: CreateOrganizationInput) -> Organization:
     require_admin(viewer, "createOrganization")
     name = check_text(data.name, "input.name", required=True)
-    address = _address_changes(data.address, "input.address") if data.address else {}
+    address = address_changes(data.address, "input.address") if data.address else {}
     configurations = (
         await _configuration_changes(data.configurations, "input.configurations", {})
         if data.configurations
@@ -265,11 +273,7 @@ async def update(
             require_admin(viewer, f"changing {field}")
             to_set["active"] = value
         elif name == "address":
-            if value is None:
-                to_set["address"] = Address().model_dump()
-            else:
-                for part, text in _address_changes(value, field).items():
-                    to_set[f"address.{part}"] = text
+            to_set.update(address_update(value, field))
         elif name == "ocpi":
             # Which party an organization is in roaming is an administrator's decision.
             require_admin(viewer, f"changing {field}")

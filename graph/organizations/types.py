@@ -165,21 +165,12 @@ class Organization:
     @classmethod
     def from_document(cls, doc: Mapping[str, Any]) -> Organization:
         """Build the GraphQL object from a stored document; the password hash stays behind."""
-        # An address with no parts set is stored as an empty object, shown as null.
-        address = doc.get("address") or {}
         configurations = doc.get("configurations") or {}
         return cls(
             id=strawberry.ID(str(doc["_id"])),
             name=doc["name"],
             active=doc.get("active", True),
-            address=Address(
-                street_and_number=address.get("streetAndNumber"),
-                postal_code=address.get("postalCode"),
-                city=address.get("city"),
-                country=address.get("country"),
-            )
-            if any(address.values())
-            else None,
+            address=address_of(doc),
             ocpi=OcpiParty(country_code=party["countryCode"], party_id=party["partyId"])
             if (party := doc.get("ocpi"))
             else None,
@@ -190,6 +181,19 @@ class Organization:
             created_at=doc["createdAt"],
             updated_at=doc["updatedAt"],
         )
+
+
+def address_of(doc: Mapping[str, Any]) -> Address | None:
+    """The stored address of a document; one with no parts set is stored empty, shown as null."""
+    address = doc.get("address") or {}
+    if not any(address.values()):
+        return None
+    return Address(
+        street_and_number=address.get("streetAndNumber"),
+        postal_code=address.get("postalCode"),
+        city=address.get("city"),
+        country=address.get("country"),
+    )
 
 
 @strawberry.input(description="A postal address; on update, only the parts given change.")
