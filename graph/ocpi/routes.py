@@ -24,6 +24,7 @@ from graph.ocpi.protocol import (
 from graph.ocpi.settings import OcpiSettings
 
 Handler = Callable[[Request, dict[str, Any]], Awaitable[Response]]
+_ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 class OcpiEndpoints:
@@ -40,14 +41,21 @@ class OcpiEndpoints:
 
     def routes(self) -> list[BaseRoute]:
         return [
-            Route("/ocpi/versions", self._guarded(self.versions), methods=["GET"]),
-            Route(f"/ocpi/{VERSION}", self._guarded(self.details), methods=["GET"]),
+            Route("/ocpi/versions", self._guarded(self.versions), methods=_ALL_METHODS),
+            Route(f"/ocpi/{VERSION}", self._guarded(self.details), methods=_ALL_METHODS),
             Route(
                 f"/ocpi/{VERSION}/credentials",
                 self._guarded(self.credentials),
-                methods=["GET", "POST", "PUT", "DELETE"],
+                methods=_ALL_METHODS,
             ),
+            # Anything else under /ocpi is unknown, answered in the envelope too.
+            Route("/ocpi/{rest:path}", self._unknown, methods=_ALL_METHODS),
         ]
+
+    async def _unknown(self, request: Request) -> Response:
+        return envelope(
+            request, status_code=CLIENT_ERROR, message="no such OCPI endpoint", http_status=404
+        )
 
     def _guarded(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         """`handler` for a caller with a known token; 401 otherwise; OCPI errors enveloped."""
@@ -69,11 +77,13 @@ class OcpiEndpoints:
         return endpoint
 
     async def versions(self, request: Request, partner: dict[str, Any]) -> Response:
+        _only(request, "GET")
         return envelope(
             request, [{"version": VERSION, "url": f"{self.base_url(request)}/ocpi/{VERSION}"}]
         )
 
     async def details(self, request: Request, partner: dict[str, Any]) -> Response:
+        _only(request, "GET")
         base = self.base_url(request)
         endpoints = [
             {
@@ -112,6 +122,7 @@ class OcpiEndpoints:
             raise OcpiError(INVALID_PARAMETERS, f"the body is not JSON: {error}") from error
 
     async def credentials(self, request: Request, partner: dict[str, Any]) -> Response:
+        _only(request, "GET", "POST", "PUT", "DELETE")
         if request.method == "GET":
             if partner["status"] != "REGISTERED":
                 raise OcpiError(INVALID_PARAMETERS, "not registered", http_status=405)
@@ -127,3 +138,9 @@ class OcpiEndpoints:
             self.settings, partner, body, registering=request.method == "POST"
         )
         return envelope(request, self.own_credentials(request, token))
+
+
+def _only(request: Request, *methods: str) -> None:
+    """Refuse, in the envelope, a method the endpoint does not offer (HTTP 405)."""
+    if request.method not in methods:
+        raise OcpiError(CLIENT_ERROR, f"{request.method} is not offered here", http_status=405)

@@ -321,3 +321,13 @@ def test_bad_connect_input_names_the_field_and_stores_nothing(
         refused = error(server.query(CONNECT, {"input": {**variables, **changes}}))
         assert refused["extensions"] == {"code": "BAD_USER_INPUT", "field": field}
         assert db.ocpi_partners.count_documents({}) == before
+
+
+def test_unknown_endpoints_and_methods_answer_in_the_envelope(server: Server) -> None:
+    token_a = invite(server, "Curious Peer")["tokenA"]
+    patch = call(server, "PATCH", "/ocpi/2.2.1/credentials", token_a, json={})
+    assert patch.status_code == 405
+    assert_envelope(patch, 2000)
+    unknown = call(server, "GET", "/ocpi/2.2.1/tariffs", token_a)
+    assert unknown.status_code == 404
+    assert_envelope(unknown, 2000)
