@@ -11,6 +11,7 @@ from graph.chargestations.plugin import DOMAIN as CHARGESTATIONS
 from graph.connectors.plugin import DOMAIN as CONNECTORS
 from graph.core.plugin import Domain
 from graph.live.plugin import DOMAIN as LIVE
+from graph.ocpi.plugin import DOMAIN as OCPI
 from graph.organizations.plugin import DOMAIN as ORGANIZATIONS
 
-DOMAINS: tuple[Domain, ...] = (CONNECTORS, ORGANIZATIONS, ACCESS, CHARGESTATIONS, LIVE)
+DOMAINS: tuple[Domain, ...] = (CONNECTORS, ORGANIZATIONS, ACCESS, CHARGESTATIONS, LIVE, OCPI)

@@ -39,6 +39,11 @@ class ChargestationDocument(Document):
     active: bool = True
     location: GeoPoint | None = None
     geo: GeoSearchFields | None = None
+    # Where the station is, for roaming partners (OCPI Location address, city, country): the
+    # organization's address shape (streetAndNumber, postalCode, city, country alpha-2).
+    address: dict[str, str | None] | None = None
+    # IANA time zone of the station, e.g. Europe/Amsterdam.
+    timeZone: str | None = None
     protocol: str | None = None
     online: bool = False
     connection: str | None = None

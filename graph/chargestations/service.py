@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import available_timezones
 
 from bson import ObjectId
 from pymongo import UpdateOne
@@ -173,6 +174,16 @@ async def count_for_organization(organization_id: ObjectId) -> str | None:
 # --- writes ---------------------------------------------------------------
 
 
+def check_time_zone(value: str, field: str) -> str:
+    """An IANA time zone name such as Europe/Amsterdam, or BAD_USER_INPUT naming `field`."""
+    if value not in available_timezones():
+        raise BadUserInput(
+            f"{field} must be an IANA time zone such as Europe/Amsterdam, got {value[:40]!r}",
+            field=field,
+        )
+    return value
+
+
 async def create(viewer: Viewer, data: CreateChargestationInput) -> Chargestation:
     require_key(viewer, "createChargestation")
     organization = parse_id(data.organization_id, "input.organizationId")
@@ -180,6 +191,10 @@ async def create(viewer: Viewer, data: CreateChargestationInput) -> Chargestatio
     await organizations.require(organization, "input.organizationId")
     endpoint = check_endpoint(data.endpoint, "input.endpoint")
     position = _position(data.coordinates, "input.coordinates") if data.coordinates else {}
+    address = organizations.address_changes(data.address, "input.address") if data.address else {}
+    time_zone = (
+        check_time_zone(data.time_zone, "input.timeZone") if data.time_zone is not None else None
+    )
     moment = now()
     document = ChargestationDocument.model_validate(
         {
@@ -188,6 +203,8 @@ async def create(viewer: Viewer, data: CreateChargestationInput) -> Chargestatio
             "organization": organization,
             "active": data.active,
             **position,
+            "address": address,
+            "timeZone": time_zone,
             "createdAt": moment,
             "updatedAt": moment,
         }
@@ -212,6 +229,15 @@ async def update(
                 to_unset.update(location="", geo="")
             else:
                 to_set.update(_position(value, field))
+            continue
+        if name == "address":
+            to_set.update(organizations.address_update(value, field))
+            continue
+        if name == "time_zone":
+            if value is None:
+                to_unset["timeZone"] = ""
+            else:
+                to_set["timeZone"] = check_time_zone(value, "input.timeZone")
             continue
         require_value(value, field)
         if name == "endpoint":

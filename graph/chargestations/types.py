@@ -25,7 +25,7 @@ from graph.core.pagination import DEFAULT_PAGE_SIZE, After, Connection, PageSize
 from graph.core.timestamps import now
 from graph.core.viewer import require_manager
 from graph.organizations.loaders import OrganizationById
-from graph.organizations.types import Organization
+from graph.organizations.types import Address, AddressInput, Organization, address_of
 
 
 @strawberry.enum(
@@ -50,6 +50,12 @@ class Chargestation:
     )
     coordinates: Coordinates | None = strawberry.field(
         description="Where the station is; its connectors without a position of their own are there too."
+    )
+    address: Address | None = strawberry.field(
+        description="The station's postal address; null when unknown."
+    )
+    time_zone: str | None = strawberry.field(
+        description="The station's IANA time zone, e.g. Europe/Amsterdam; null when unknown."
     )
     protocol: ChargestationProtocol | None = strawberry.field(
         description="The OCPP version of its last connection; null before its first."
@@ -192,6 +198,8 @@ class Chargestation:
             stored_endpoint=doc["endpoint"],
             active=doc.get("active", True),
             coordinates=coordinates,
+            address=address_of(doc),
+            time_zone=doc.get("timeZone"),
             protocol=ChargestationProtocol(protocol) if protocol else None,
             online=is_online(doc),
             last_connected_at=doc.get("lastConnectedAt"),
@@ -244,6 +252,12 @@ class CreateChargestationInput:
     coordinates: CoordinatesInput | None = strawberry.field(
         default=None, description="Where the station is."
     )
+    address: AddressInput | None = strawberry.field(
+        default=None, description="The station's postal address."
+    )
+    time_zone: str | None = strawberry.field(
+        default=None, description="The station's IANA time zone, e.g. Europe/Amsterdam."
+    )
     active: bool = strawberry.field(default=True, description="Whether the station may connect.")
 
 
@@ -255,6 +269,12 @@ class UpdateChargestationInput:
     coordinates: CoordinatesInput | None = strawberry.field(
         default=strawberry.UNSET,
         description="A new position; null removes it. Connectors at the station move with it.",
+    )
+    address: AddressInput | None = strawberry.field(
+        default=strawberry.UNSET, description="Address parts to change; null removes the address."
+    )
+    time_zone: str | None = strawberry.field(
+        default=strawberry.UNSET, description="A new IANA time zone; null removes it."
     )
     active: bool | None = strawberry.field(
         default=strawberry.UNSET,

@@ -77,6 +77,13 @@ SCAN_CHUNK = 16384
 FIRST_RADIUS_M = 250.0
 
 # Enum fields: stored value <-> one-byte code, in declaration order.
+
+
+def _rating(value: int | None) -> int:
+    """A connector's optional rating as its column stores it (-1: not given)."""
+    return -1 if value is None else value
+
+
 ENUMS: dict[str, list[str]] = {
     "status": [str(member.value) for member in ConnectorStatus],
     "type": [str(member.value) for member in ConnectorType],
@@ -105,6 +112,8 @@ COLUMNS: dict[str, str] = {
     "createdAt": "i8",  # milliseconds since the epoch
     "updatedAt": "i8",
     "stationLocated": "?",
+    "maxVoltage": "i4",  # -1: not given
+    "maxAmperage": "i4",
     "cell": "i8",  # grid cell; -1: no position
     "filed": "?",  # the row's place in the grid order is current (see `_in_box`)
 }
@@ -195,6 +204,8 @@ def row_values(
             millis(document["createdAt"]),
             millis(document["updatedAt"]),
             bool(document.get("stationLocated", False)),
+            _rating(document.get("maxVoltage")),
+            _rating(document.get("maxAmperage")),
             cell_of(lat, lng) if geo else -1,
             False,
         )
@@ -539,6 +550,9 @@ class ConnectorIndex:
             }
             if c["stationLocated"][i]:
                 document["stationLocated"] = True
+            for rating in ("maxVoltage", "maxAmperage"):
+                if c[rating][i] >= 0:
+                    document[rating] = c[rating][i]
             if station >= 0:
                 document["chargestation"] = self.stations.ids[station]
             lat, lng = c["lat"][i], c["lng"][i]

@@ -26,6 +26,9 @@ class ConnectorDocument(Document):
     format: ConnectorFormat
     power_type: PowerType
     power: float
+    # The connector's ratings for roaming (OCPI max_voltage, max_amperage); None: not given.
+    maxVoltage: int | None = None
+    maxAmperage: int | None = None
     location: GeoPoint | None = None
     geo: GeoSearchFields | None = None
     createdAt: datetime

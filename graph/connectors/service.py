@@ -74,11 +74,28 @@ def check_power(value: float, field: str) -> float:
     return value
 
 
+MAX_VOLTAGE = 1500
+MAX_AMPERAGE = 3000
+
+
+def _rating_check(unit: str, highest: int) -> Any:
+    def check(value: int, field: str) -> int:
+        if not 1 <= value <= highest:
+            raise BadUserInput(
+                f"{field} must be between 1 and {highest} {unit}, got {value}", field=field
+            )
+        return value
+
+    return check
+
+
 # Update input field → (stored field, check). One table serves create and update.
 _CHECKS: dict[str, tuple[str, Any]] = {
     "endpoint": ("endpoint", check_endpoint),
     "ocpp_id": ("ocppId", check_ocpp_id),
     "power": ("power", check_power),
+    "max_voltage": ("maxVoltage", _rating_check("V", MAX_VOLTAGE)),
+    "max_amperage": ("maxAmperage", _rating_check("A", MAX_AMPERAGE)),
     "type": ("type", None),
     "format": ("format", None),
     "power_type": ("power_type", None),
@@ -89,6 +106,8 @@ _CHECKS: dict[str, tuple[str, Any]] = {
 _PUBLIC_NAMES = {
     "ocpp_id": "ocppId",
     "power_type": "powerType",
+    "max_voltage": "maxVoltage",
+    "max_amperage": "maxAmperage",
     "organization_id": "organizationId",
     "chargestation_id": "chargestationId",
 }
@@ -147,6 +166,9 @@ async def _changes(
                         check_longitude(value.longitude, f"{field}.longitude"),
                     )
                 )
+            continue
+        if name in ("max_voltage", "max_amperage") and value is None:
+            to_unset[_CHECKS[name][0]] = ""
             continue
         require_value(value, field)
         if name == "organization_id":
@@ -260,6 +282,8 @@ async def create(
         "format": data.format,
         "power_type": data.power_type,
         "power": data.power,
+        "max_voltage": data.max_voltage,
+        "max_amperage": data.max_amperage,
         "active": data.active,
         "status": data.status,
         "coordinates": data.coordinates,

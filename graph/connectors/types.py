@@ -52,6 +52,12 @@ class Connector:
     format: ConnectorFormat = strawberry.field(description="Cable or socket.")
     power_type: PowerType = strawberry.field(description="Kind of power delivered.")
     power: float = strawberry.field(description="Maximum power in kilowatts.")
+    max_voltage: int | None = strawberry.field(
+        description="Maximum voltage in V (line to neutral for three-phase AC); null when not given."
+    )
+    max_amperage: int | None = strawberry.field(
+        description="Maximum current in A; null when not given."
+    )
     coordinates: Coordinates | None = strawberry.field(
         description=(
             "Where the connector is: its own position, or else its charge station's; null "
@@ -101,6 +107,8 @@ class Connector:
             format=ConnectorFormat(doc["format"]),
             power_type=PowerType(doc["power_type"]),
             power=doc["power"],
+            max_voltage=doc.get("maxVoltage"),
+            max_amperage=doc.get("maxAmperage"),
             coordinates=coordinates,
             created_at=doc["createdAt"],
             updated_at=doc["updatedAt"],
@@ -224,6 +232,13 @@ class CreateConnectorInput:
     format: ConnectorFormat = strawberry.field(description="Cable or socket.")
     power_type: PowerType = strawberry.field(description="Kind of power delivered.")
     power: float = strawberry.field(description="Maximum power in kilowatts, above 0.")
+    max_voltage: int | None = strawberry.field(
+        default=None,
+        description="Maximum voltage in V (line to neutral for three-phase AC), 1 to 1500.",
+    )
+    max_amperage: int | None = strawberry.field(
+        default=None, description="Maximum current in A, 1 to 3000."
+    )
     active: bool = strawberry.field(default=True, description="Whether it is offered to drivers.")
     status: ConnectorStatus = strawberry.field(
         default=ConnectorStatus.AVAILABLE, description="The initial operational state."
@@ -260,6 +275,12 @@ class UpdateConnectorInput:
     )
     power: float | None = strawberry.field(
         default=strawberry.UNSET, description="A new maximum power in kilowatts, above 0."
+    )
+    max_voltage: int | None = strawberry.field(
+        default=strawberry.UNSET, description="A new maximum voltage in V; null removes it."
+    )
+    max_amperage: int | None = strawberry.field(
+        default=strawberry.UNSET, description="A new maximum current in A; null removes it."
     )
     active: bool | None = strawberry.field(
         default=strawberry.UNSET, description="Activate (true) or deactivate (false)."

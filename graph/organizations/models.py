@@ -18,6 +18,13 @@ class Address(BaseModel):
     country: str | None = None
 
 
+class OcpiParty(BaseModel):
+    """Who the organization is in OCPI roaming: ISO 3166-1 alpha-2 country and eMI3 party id."""
+
+    countryCode: str
+    partyId: str
+
+
 class Configurations(BaseModel):
     """How the organization's charge stations connect.
 
@@ -37,6 +44,7 @@ class OrganizationDocument(Document):
     name: str
     address: Address | None = None
     configurations: Configurations = Configurations()
+    ocpi: OcpiParty | None = None
     active: bool = True
     createdAt: datetime
     updatedAt: datetime

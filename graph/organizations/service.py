@@ -29,15 +29,17 @@ from graph.core.pagination import Connection, id_ordered_page
 from graph.core.timestamps import now
 from graph.core.validators import check_text
 from graph.core.viewer import Viewer, require_admin, require_manager
-from graph.organizations.models import Address, Configurations, OrganizationDocument
+from graph.organizations.models import Address, Configurations, OcpiParty, OrganizationDocument
 from graph.organizations.types import (
     AddressInput,
     CreateOrganizationInput,
+    OcpiPartyInput,
     Organization,
     OrganizationConfigurationsInput,
 )
 
 _COUNTRY = re.compile(r"[A-Z]{2}", re.ASCII)
+_PARTY_ID = re.compile(r"[A-Z0-9]{3}", re.ASCII)
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _ADDRESS_NAMES = {
     "street_and_number": "streetAndNumber",
@@ -107,7 +109,8 @@ def decoy_password_check(password: str) -> None:
 # --- validation -----------------------------------------------------------
 
 
-def _address_changes(value: AddressInput, field: str) -> dict[str, str | None]:
+def address_changes(value: AddressInput, field: str) -> dict[str, str | None]:
+    """The address parts given, validated (`field` names the input in errors)."""
     changes: dict[str, str | None] = {}
     for name, part in given_fields(value).items():
         stored = _ADDRESS_NAMES[name]
@@ -123,6 +126,29 @@ def _address_changes(value: AddressInput, field: str) -> dict[str, str | None]:
             )
         changes[stored] = text or None
     return changes
+
+
+def _ocpi_party(value: OcpiPartyInput, field: str) -> OcpiParty:
+    """The OCPI identity given, or BAD_USER_INPUT naming the part that is not one."""
+    if not _COUNTRY.fullmatch(value.country_code):
+        raise BadUserInput(
+            f"{field}.countryCode must be an ISO 3166-1 alpha-2 code such as NL, got "
+            f"{value.country_code[:20]!r}",
+            field=f"{field}.countryCode",
+        )
+    if not _PARTY_ID.fullmatch(value.party_id):
+        raise BadUserInput(
+            f"{field}.partyId must be 3 capital letters or digits, got {value.party_id[:20]!r}",
+            field=f"{field}.partyId",
+        )
+    return OcpiParty(countryCode=value.country_code, partyId=value.party_id)
+
+
+def address_update(value: AddressInput | None, field: str) -> dict[str, Any]:
+    """What to $set for an address update: the parts given, or an empty address for null."""
+    if value is None:
+        return {"address": Address().model_dump()}
+    return {f"address.{part}": text for part, text in address_changes(value, field).items()}
 
 
 async def _configuration_changes(
@@ -218,17 +244,19 @@ async def page(first: int, after: str | None) -> Connection[Organization]:
 async def create(viewer: Viewer, data: CreateOrganizationInput) -> Organization:
     require_admin(viewer, "createOrganization")
     name = check_text(data.name, "input.name", required=True)
-    address = _address_changes(data.address, "input.address") if data.address else {}
+    address = address_changes(data.address, "input.address") if data.address else {}
     configurations = (
         await _configuration_changes(data.configurations, "input.configurations", {})
         if data.configurations
         else {}
     )
+    ocpi = _ocpi_party(data.ocpi, "input.ocpi") if data.ocpi else None
     moment = now()
     document = OrganizationDocument(
         name=name,
         address=Address(**address),
         configurations=Configurations(**configurations),
+        ocpi=ocpi,
         active=data.active,
         createdAt=moment,
         updatedAt=moment,
@@ -256,11 +284,11 @@ async def update(
             require_admin(viewer, f"changing {field}")
             to_set["active"] = value
         elif name == "address":
-            if value is None:
-                to_set["address"] = Address().model_dump()
-            else:
-                for part, text in _address_changes(value, field).items():
-                    to_set[f"address.{part}"] = text
+            to_set.update(address_update(value, field))
+        elif name == "ocpi":
+            # Which party an organization is in roaming is an administrator's decision.
+            require_admin(viewer, f"changing {field}")
+            to_set["ocpi"] = _ocpi_party(value, field).model_dump() if value else None
         elif name == "configurations":
             stored = current.get("configurations") or {}
             changes = await _configuration_changes(value, field, stored)

@@ -56,6 +56,14 @@ class OrganizationConfigurations:
     )
 
 
+@strawberry.type(description="Who an organization is in OCPI roaming (its CPO role).")
+class OcpiParty:
+    country_code: str = strawberry.field(description="ISO 3166-1 alpha-2 country code, e.g. NL.")
+    party_id: str = strawberry.field(
+        description="The eMI3 party id: three capital letters or digits, e.g. TNM."
+    )
+
+
 @strawberry.type(description="A company that owns and operates charge stations.")
 class Organization:
     id: strawberry.ID = strawberry.field(
@@ -64,6 +72,9 @@ class Organization:
     name: str = strawberry.field(description="The organization's name.")
     active: bool = strawberry.field(description="Whether the organization is active.")
     address: Address | None = strawberry.field(description="Postal address; null when unknown.")
+    ocpi: OcpiParty | None = strawberry.field(
+        description="Who the organization is in OCPI roaming; null when it takes no part."
+    )
     stored_configurations: strawberry.Private[OrganizationConfigurations]
     created_at: datetime = strawberry.field(description="When this record was created.")
     updated_at: datetime = strawberry.field(description="When this record last changed.")
@@ -154,20 +165,14 @@ class Organization:
     @classmethod
     def from_document(cls, doc: Mapping[str, Any]) -> Organization:
         """Build the GraphQL object from a stored document; the password hash stays behind."""
-        # An address with no parts set is stored as an empty object, shown as null.
-        address = doc.get("address") or {}
         configurations = doc.get("configurations") or {}
         return cls(
             id=strawberry.ID(str(doc["_id"])),
             name=doc["name"],
             active=doc.get("active", True),
-            address=Address(
-                street_and_number=address.get("streetAndNumber"),
-                postal_code=address.get("postalCode"),
-                city=address.get("city"),
-                country=address.get("country"),
-            )
-            if any(address.values())
+            address=address_of(doc),
+            ocpi=OcpiParty(country_code=party["countryCode"], party_id=party["partyId"])
+            if (party := doc.get("ocpi"))
             else None,
             stored_configurations=OrganizationConfigurations(
                 basic_auth_enabled=bool(configurations.get("basicAuthEnabled", False)),
@@ -176,6 +181,19 @@ class Organization:
             created_at=doc["createdAt"],
             updated_at=doc["updatedAt"],
         )
+
+
+def address_of(doc: Mapping[str, Any]) -> Address | None:
+    """The stored address of a document; one with no parts set is stored empty, shown as null."""
+    address = doc.get("address") or {}
+    if not any(address.values()):
+        return None
+    return Address(
+        street_and_number=address.get("streetAndNumber"),
+        postal_code=address.get("postalCode"),
+        city=address.get("city"),
+        country=address.get("country"),
+    )
 
 
 @strawberry.input(description="A postal address; on update, only the parts given change.")
@@ -187,6 +205,16 @@ class AddressInput:
     city: str | None = strawberry.field(default=strawberry.UNSET, description="City.")
     country: str | None = strawberry.field(
         default=strawberry.UNSET, description="Country, ISO 3166-1 alpha-2 (two capital letters)."
+    )
+
+
+@strawberry.input(description="Who an organization is in OCPI roaming.")
+class OcpiPartyInput:
+    country_code: str = strawberry.field(
+        description="ISO 3166-1 alpha-2 country code (two capital letters)."
+    )
+    party_id: str = strawberry.field(
+        description="The eMI3 party id: three capital letters or digits."
     )
 
 
@@ -214,6 +242,9 @@ class CreateOrganizationInput:
     configurations: OrganizationConfigurationsInput | None = strawberry.field(
         default=None, description="Charge-station connection settings."
     )
+    ocpi: OcpiPartyInput | None = strawberry.field(
+        default=None, description="Who the organization is in OCPI roaming (administrators only)."
+    )
 
 
 @strawberry.input(description="Changes to an organization: only the fields given change.")
@@ -231,4 +262,8 @@ class UpdateOrganizationInput:
     )
     configurations: OrganizationConfigurationsInput | None = strawberry.field(
         default=strawberry.UNSET, description="Connection settings to change."
+    )
+    ocpi: OcpiPartyInput | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Who the organization is in OCPI roaming; null: no part in it. Administrators only.",
     )

@@ -1,0 +1,53 @@
+"""The stored OCPI partner: who it is, how to reach it, and a hash of the token it presents."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from beanie import Document
+from pymongo import ASCENDING, IndexModel
+from pymongo.asynchronous.collection import AsyncCollection
+
+PENDING = "PENDING"
+"""Invited (holds a Token A) or not yet answered; no endpoints known."""
+REGISTERED = "REGISTERED"
+"""The credentials handshake is done: both sides hold the other's token."""
+
+
+class OcpiPartnerDocument(Document):
+    """One roaming partner and the state of the credentials handshake with it."""
+
+    name: str
+    status: str = PENDING
+    # SHA-256 (hex) of the token the partner presents to this server: Token A while
+    # invited, Token C once registered. Tokens this server issues are never stored.
+    tokenHash: str | None = None
+    # The token this server presents to the partner (Token B, issued by the partner):
+    # kept as is, since it must be sent.
+    partnerToken: str | None = None
+    # Send `partnerToken` raw instead of Base64 (peers of OCPI 2.1.1/2.2 expect that).
+    rawToken: bool = False
+    versionsUrl: str | None = None
+    # The partner's 2.2.1 endpoints: {identifier, role, url}.
+    endpoints: list[dict[str, str]] = []
+    # The partner's roles from its credentials: {role, party_id, country_code, business_details}.
+    roles: list[dict[str, Any]] = []
+    createdAt: datetime
+    updatedAt: datetime
+
+    class Settings:
+        name = "ocpi_partners"
+        indexes = [
+            IndexModel(
+                [("tokenHash", ASCENDING)],
+                name="tokenHash",
+                unique=True,
+                partialFilterExpression={"tokenHash": {"$type": "string"}},
+            ),
+        ]
+
+
+def partners_collection() -> AsyncCollection[dict[str, Any]]:
+    """The raw ocpi_partners collection."""
+    return OcpiPartnerDocument.get_pymongo_collection()

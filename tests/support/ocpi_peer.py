@@ -1,0 +1,146 @@
+"""A roaming partner written from the OCPI 2.2.1 specification, run by uvicorn on loopback.
+
+It serves versions and version details (credentials, locations RECEIVER) and
+registers a server that POSTs its credentials (reading the server's versions
+with the server's token),
+accepts only its own token, Base64-encoded as 2.2.1 says (or raw when asked),
+and records every request it receives.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from graph.embedded import free_port
+
+
+def ocpi_answer(data: Any, status_code: int = 1000, http_status: int = 200) -> JSONResponse:
+    body = {"status_code": status_code, "timestamp": "2026-01-01T00:00:00Z"}
+    if data is not None:
+        body["data"] = data
+    return JSONResponse(body, status_code=http_status)
+
+
+def token_header(token: str, *, raw: bool = False) -> dict[str, str]:
+    """The Authorization header a 2.2.1 client sends (raw: as older peers do)."""
+    value = token if raw else base64.b64encode(token.encode()).decode()
+    return {"Authorization": f"Token {value}"}
+
+
+@dataclass
+class Peer:
+    """The partner: its token (Token B), how it expects it encoded, what it received."""
+
+    token: str = "peer-token-B-0001"
+    raw: bool = False
+    offers_version: str = "2.2.1"
+    port: int = field(default_factory=free_port)
+    received: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+    # As credentials Receiver: the Token C it answers a registration with, and the
+    # token the registering server gave it (and that it checked on the server's versions).
+    token_c: str = "peer-token-C-0001"
+    server_token: str | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def versions_url(self) -> str:
+        return f"{self.base_url}/ocpi/versions"
+
+    def credentials(self, **changes: Any) -> dict[str, Any]:
+        """The credentials object this partner POSTs or PUTs."""
+        return {
+            "token": self.token,
+            "url": self.versions_url,
+            "roles": [
+                {
+                    "role": "EMSP",
+                    "country_code": "DE",
+                    "party_id": "PEE",
+                    "business_details": {"name": "Peer Mobility"},
+                }
+            ],
+            **changes,
+        }
+
+    def _authorised(self, request: Request) -> bool:
+        presented = request.headers.get("Authorization")
+        return presented == token_header(self.token, raw=self.raw)["Authorization"]
+
+    async def _credentials(self, request: Request) -> JSONResponse:
+        """POST credentials: read the caller's versions with its token, then answer with C."""
+        self.received.append((request.method, request.url.path, dict(request.headers)))
+        if not self._authorised(request):
+            return ocpi_answer(None, 2000, 401)
+        body = await request.json()
+        async with httpx.AsyncClient(timeout=30) as client:
+            versions = await client.get(body["url"], headers=token_header(body["token"]))
+        if versions.status_code != 200 or versions.json()["status_code"] != 1000:
+            return ocpi_answer(None, 3001, 400)
+        self.server_token = body["token"]
+        self.token = self.token_c
+        return ocpi_answer(self.credentials(token=self.token_c))
+
+    async def _versions(self, request: Request) -> JSONResponse:
+        self.received.append((request.method, request.url.path, dict(request.headers)))
+        if not self._authorised(request):
+            return ocpi_answer(None, 2000, 401)
+        return ocpi_answer([{"version": self.offers_version, "url": f"{self.base_url}/ocpi/2.2.1"}])
+
+    async def _details(self, request: Request) -> JSONResponse:
+        self.received.append((request.method, request.url.path, dict(request.headers)))
+        if not self._authorised(request):
+            return ocpi_answer(None, 2000, 401)
+        endpoints = [
+            {
+                "identifier": "credentials",
+                "role": "RECEIVER",
+                "url": f"{self.base_url}/ocpi/2.2.1/credentials",
+            },
+            {
+                "identifier": "locations",
+                "role": "RECEIVER",
+                "url": f"{self.base_url}/ocpi/emsp/2.2.1/locations",
+            },
+        ]
+        return ocpi_answer({"version": "2.2.1", "endpoints": endpoints})
+
+    def app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route("/ocpi/versions", self._versions),
+                Route("/ocpi/2.2.1", self._details),
+                Route("/ocpi/2.2.1/credentials", self._credentials, methods=["POST"]),
+            ]
+        )
+
+    @contextmanager
+    def running(self) -> Iterator[Peer]:
+        server = uvicorn.Server(
+            uvicorn.Config(self.app(), host="127.0.0.1", port=self.port, log_level="warning")
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        while not server.started:
+            assert thread.is_alive(), "the peer did not start"
+            time.sleep(0.02)
+        try:
+            yield self
+        finally:
+            server.should_exit = True
+            thread.join(10)
