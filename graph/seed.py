@@ -206,6 +206,8 @@ def _connectors(
                 "format": connector_format,
                 "power_type": power_type,
                 "power": power,
+                "maxVoltage": None,
+                "maxAmperage": None,
                 **location_fields(latitude, longitude),
                 "createdAt": moment,
                 "updatedAt": moment,
