@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -23,6 +23,7 @@ from bson import ObjectId
 from graph.access.models import ApiKeyDocument, api_keys_collection
 from graph.access.types import ApiKey, AppKey, CreatedApiKey, CreatedAppKey
 from graph.core.errors import BadUserInput, ClientError, Conflict, Unauthenticated
+from graph.core.listeners import Listeners
 from graph.core.rate_limit import TokenBuckets, refusal
 from graph.core.timestamps import now
 from graph.core.validators import check_text
@@ -55,21 +56,15 @@ FAILURES_PER_MINUTE = 30
 # Live keys one organization may hold: a leaked key cannot mint keys without end.
 MAX_KEYS_PER_ORGANIZATION = 25
 
-RevocationListener = Callable[[ObjectId, ClientError], None]
-_revocation_listeners: list[RevocationListener] = []
-
-
-def on_revoked(listener: RevocationListener) -> Callable[[], None]:
-    """Call `listener(key_id, error)` when this process revokes a key; returns the undo."""
-    _revocation_listeners.append(listener)
-    return lambda: _revocation_listeners.remove(listener)
+# Told (key id, the error to end its work with) when this process revokes a key.
+revocation_listeners: Listeners[[ObjectId, ClientError]] = Listeners()
+on_revoked = revocation_listeners.add
 
 
 def _revoked(key_ids: Iterable[ObjectId]) -> None:
     for key_id in key_ids:
         log.info("API key %s revoked", key_id)
-        for listener in list(_revocation_listeners):
-            listener(key_id, revoked_error())
+        revocation_listeners.tell(key_id, revoked_error())
 
 
 def _digest(key: str) -> str:
@@ -140,6 +135,7 @@ class Authenticator:
             Role.ORGANIZATION,
             organization_id=doc["organization"],
             key_id=doc["_id"],
+            key_name=doc.get("name"),
             organization_active=await organizations.is_active(doc["organization"]),
         )
 

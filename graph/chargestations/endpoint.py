@@ -31,7 +31,7 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import AsyncIterator, Hashable, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Hashable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -44,6 +44,9 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from graph.chargestations import service
 from graph.chargestations.models import BootInfo
 from graph.chargestations.protocol import (
+    Command,
+    Commander,
+    CommandOutcome,
     MessageRate,
     StarletteConnection,
     StoredStatus,
@@ -70,6 +73,8 @@ FAILED_LOGINS_PER_MINUTE = 10
 FAILED_HANDSHAKES_PER_MINUTE = 30
 # Seconds a station refused because status reports are queued should wait.
 BUSY_RETRY_SECONDS = 10
+# Seconds a connection no longer admitted stays open for the commands being sent over it.
+CLOSE_GRACE_SECONDS = 5.0
 
 
 class Refused(Exception):
@@ -106,10 +111,25 @@ class StationGateway:
         self.stats = {"replaced": 0, "taken_over": 0, "not_admitted": 0}
         # Refused handshakes of any kind per client address: probing identities.
         self._handshake_failures = TokenBuckets(FAILED_HANDSHAKES_PER_MINUTE)
+        # Told (the station as admitted) once its BootNotification is answered, in a task.
+        self.booted: Callable[[Mapping[str, Any]], Coroutine[Any, Any, None]] | None = None
+        self._after_boot: set[asyncio.Task[None]] = set()
 
     @property
     def connected_count(self) -> int:
         return len(self._open)
+
+    def session_of(self, station_id: ObjectId) -> StationSession | None:
+        """The session of the station's connection to this process, if it has one."""
+        held = self._open.get(station_id)
+        return held[1] if held is not None else None
+
+    def station_booted(self, station: Mapping[str, Any]) -> None:
+        if self.booted is None:
+            return
+        task = asyncio.create_task(self.booted(station), name="ocpp-after-boot")
+        self._after_boot.add(task)
+        task.add_done_callback(self._after_boot.discard)
 
     async def admit(self, endpoint: str, authorization: str | None, address: str) -> dict[str, Any]:
         """The station a handshake may connect as, or Refused.
@@ -230,8 +250,10 @@ class StationGateway:
                 session,
                 max_message_bytes=MAX_WEBSOCKET_MESSAGE_BYTES,
                 rate=self._rate(station_id),
+                attach=session.attach,
             )
         finally:
+            session.closed.set()
             if self._open.get(station_id, (None,))[0] is websocket:
                 del self._open[station_id]
             with contextlib.suppress(PyMongoError, WriteGivenUp):
@@ -256,7 +278,7 @@ class StationGateway:
             owner = session.organization if kind == "organization" else station_id
             if owner == object_id:
                 log.info("station %s: %s: closing its connection", session.endpoint, reason)
-                closing = asyncio.ensure_future(_close(websocket, 1008))
+                closing = asyncio.ensure_future(_close_when_quiet(session, websocket, 1008))
                 self._closing.add(closing)
                 closing.add_done_callback(self._closing.discard)
 
@@ -284,6 +306,8 @@ class StationGateway:
         finally:
             forget()
             await cancel_and_wait(task)
+            for booted in list(self._after_boot):
+                await cancel_and_wait(booted)
             for websocket, _ in list(self._open.values()):
                 with contextlib.suppress(RuntimeError, WebSocketDisconnect):
                     await websocket.close(code=1012)
@@ -346,6 +370,13 @@ class StationGateway:
         return [WebSocketRoute("/ocpp/{endpoint}", self.serve)]
 
 
+async def _close_when_quiet(session: StationSession, websocket: WebSocket, code: int) -> None:
+    """Close once the commands being sent are answered (a station being deactivated is
+    told it is no longer available first), waiting at most CLOSE_GRACE_SECONDS."""
+    await session.quiet(CLOSE_GRACE_SECONDS)
+    await _close(websocket, code)
+
+
 async def _close(websocket: WebSocket, code: int) -> None:
     with contextlib.suppress(RuntimeError, WebSocketDisconnect):
         await websocket.close(code=code)
@@ -388,6 +419,7 @@ class StationSession:
         self.heartbeat_interval = gateway.heartbeat_seconds
         self._reports = gateway.reports
         self._group = gateway.group
+        self._station = station
         self._station_id: ObjectId = station["_id"]
         self.organization: ObjectId = station["organization"]
         self.endpoint: str = station["endpoint"]
@@ -398,6 +430,52 @@ class StationSession:
         self._boot: dict[str, Any] | None = station.get("boot")
         # When its lease was last renewed (monotonic seconds; taken at connection).
         self.renewed_at = time.monotonic()
+        self._gateway = gateway
+        # Sends commands over this connection, once it is served; `closed` once it ended.
+        self._commander: Commander | None = None
+        self.closed = asyncio.Event()
+        # Commands this process is about to send or sending over this connection.
+        self._commands = 0
+        self._no_commands = asyncio.Event()
+        self._no_commands.set()
+
+    def command_coming(self) -> None:
+        self._commands += 1
+        self._no_commands.clear()
+
+    def command_done(self) -> None:
+        self._commands -= 1
+        if self._commands == 0:
+            self._no_commands.set()
+
+    async def quiet(self, within: float) -> None:
+        """Return once no command is being sent here, or after `within` seconds."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._no_commands.wait(), within)
+
+    def attach(self, commander: Commander) -> None:
+        self._commander = commander
+
+    async def execute(self, command: Command, within: float) -> CommandOutcome:
+        """Send a command over this connection; FAILED if the connection ends first."""
+        if self._commander is None or self.closed.is_set():
+            return CommandOutcome("FAILED", reason="the station's connection closed")
+        sending = asyncio.create_task(self._commander.execute(command, within))
+        ending = asyncio.create_task(self.closed.wait())
+        try:
+            await asyncio.wait({sending, ending}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            await cancel_and_wait(ending)
+            if not sending.done():
+                await cancel_and_wait(sending)
+        if sending.cancelled():
+            return CommandOutcome(
+                "FAILED", reason="the station closed its connection before answering"
+            )
+        return sending.result()
+
+    async def boot_answered(self) -> None:
+        self._gateway.station_booted(self._station)
 
     async def touched(self) -> None:
         self.last_message_at = now()

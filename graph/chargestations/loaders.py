@@ -7,11 +7,17 @@ from typing import Any
 
 from bson import ObjectId
 
-from graph.chargestations import service
-from graph.chargestations.types import Chargestation
+from graph.chargestations import commands, service
+from graph.chargestations.types import Chargestation, StationCommand
 from graph.core.context import Context
 from graph.core.loaders import Loader
-from graph.core.pagination import Connection, check_page_size
+from graph.core.pagination import (
+    Connection,
+    check_page_size,
+    decode_id_cursor,
+    id_cursor,
+    page_from_rows,
+)
 from graph.core.visibility import can_see
 
 
@@ -38,3 +44,38 @@ async def organization_page(
     return await service.page(
         context.viewer, {"organization": organization_id}, check_page_size(first), after
     )
+
+
+async def command_page(
+    station_id: ObjectId, first: int, after: str | None
+) -> Connection[StationCommand]:
+    """`Chargestation.commands`: its commands, newest first."""
+    first = check_page_size(first)
+    before = decode_id_cursor(after) if after is not None else None
+    rows = await commands.history(station_id, first, before)
+
+    async def count_total() -> int:
+        return await commands.count(station_id)
+
+    return page_from_rows(
+        [StationCommand.from_document(row) for row in rows], first, id_cursor, count_total
+    )
+
+
+AvailabilityKey = tuple[ObjectId, ObjectId | None]
+
+
+class LatestAvailabilityCommand(Loader[AvailabilityKey, dict[str, Any] | None]):
+    """The latest ChangeAvailability of each (station, connector or None: the station)."""
+
+    async def fetch(self, keys: Sequence[AvailabilityKey]) -> list[dict[str, Any] | None]:
+        found = await commands.latest_availability(keys)
+        return [found.get(key) for key in keys]
+
+
+async def latest_availability_command(
+    context: Context, station_id: ObjectId, connector_id: ObjectId | None
+) -> StationCommand | None:
+    """`availabilityCommand` of a connector (or of a station, connector None)."""
+    doc = await LatestAvailabilityCommand.on(context).load((station_id, connector_id))
+    return StationCommand.from_document(doc) if doc is not None else None

@@ -69,3 +69,53 @@ class ChargestationDocument(Document):
 def chargestations_collection() -> AsyncCollection[dict[str, Any]]:
     """The raw chargestations collection, for reads that skip ODM validation."""
     return ChargestationDocument.get_pymongo_collection()
+
+
+class StationCommandDocument(Document):
+    """One command sent (or meant) to a station: the audit trail and the way between processes.
+
+    The process that takes the request stores it PENDING; the process holding
+    the station's connection claims it (`sentBy`: its connection, set once, so
+    it is sent exactly once) and stores the station's answer; the requester
+    hears of the answer through its change stream. Past `deadline` nothing
+    stays PENDING: the requester, or any process's sweep if the requester
+    died, writes TIMEOUT.
+    """
+
+    station: PydanticObjectId
+    organization: PydanticObjectId
+    # The connector concerned (ChangeAvailability, UnlockConnector); None: the station.
+    connector: PydanticObjectId | None = None
+    action: str
+    # OCPP connectorId (1.6) or evseId (2.0.1) the command names; None: the whole station.
+    target: int | None = None
+    # ChangeAvailability: Operative (True) or Inoperative (False); Reset: HARD or SOFT.
+    operative: bool | None = None
+    resetType: str | None = None
+    status: str
+    stationAnswer: str | None = None
+    reason: str | None = None
+    # Who asked: the key's name ("admin" for an administrator key), or "reconciliation".
+    requestedBy: str
+    requestedAt: datetime
+    answeredAt: datetime | None = None
+    deadline: datetime
+    sentBy: str | None = None
+
+    class Settings:
+        name = "station_commands"
+        indexes = [
+            # The history of a station, newest first.
+            IndexModel([("station", ASCENDING), ("_id", ASCENDING)], name="station_id"),
+            # The latest availability command of each connector (and of the station).
+            IndexModel(
+                [("station", ASCENDING), ("connector", ASCENDING), ("action", ASCENDING)],
+                name="station_connector_action",
+            ),
+            # Commands left PENDING past their deadline, for the sweep.
+            IndexModel(
+                [("deadline", ASCENDING)],
+                name="pending_deadline",
+                partialFilterExpression={"status": "PENDING"},
+            ),
+        ]

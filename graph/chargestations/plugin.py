@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import AbstractAsyncContextManager
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from starlette.routing import BaseRoute
 
 from graph.chargestations import service
+from graph.chargestations.commands import StationCommands
 from graph.chargestations.endpoint import StationGateway
-from graph.chargestations.models import ChargestationDocument
-from graph.chargestations.schema import ChargestationMutations, ChargestationQueries
+from graph.chargestations.models import ChargestationDocument, StationCommandDocument
+from graph.chargestations.schema import (
+    ChargestationMutations,
+    ChargestationQueries,
+    StationCommandMutations,
+)
 from graph.connectors import service as connectors
+from graph.connectors.replica import ConnectorReplica
 from graph.connectors.reports import StatusReports
 from graph.core.context import Services
 from graph.core.group_commit import GroupCommit
@@ -30,12 +36,19 @@ def gateway(settings: Settings, services: Services) -> StationGateway:
     return StationGateway(settings, services.get(StatusReports), services.get(GroupCommit))
 
 
+def station_commands(settings: Settings, services: Services) -> StationCommands:
+    return StationCommands(settings, services.get(StationGateway), services.get(ConnectorReplica))
+
+
 def routes(services: Services) -> list[BaseRoute]:
     return services.get(StationGateway).routes()
 
 
-def sweeping(services: Services) -> AbstractAsyncContextManager[None]:
-    return services.get(StationGateway).sweeping()
+@contextlib.asynccontextmanager
+async def running(services: Services) -> AsyncIterator[None]:
+    """The OCPP connections' leases, and commands to stations."""
+    async with services.get(StationGateway).sweeping(), services.get(StationCommands).running():
+        yield
 
 
 def health(services: Services) -> dict[str, object]:
@@ -44,10 +57,12 @@ def health(services: Services) -> dict[str, object]:
 
 
 class StationMetrics:
-    """Connected stations as a Prometheus gauge."""
+    """Connected stations as a Prometheus gauge, and the figures of their connections and
+    of the commands sent to them."""
 
-    def __init__(self, gateway: StationGateway) -> None:
+    def __init__(self, gateway: StationGateway, commands: StationCommands) -> None:
         self.gateway = gateway
+        self.commands = commands
 
     def collect(self) -> Iterator[Metric]:
         yield GaugeMetricFamily(
@@ -69,16 +84,26 @@ class StationMetrics:
             "Station handshakes refused as unknown, inactive or with wrong credentials.",
             value=self.gateway.stats["not_admitted"],
         )
+        commands = CounterMetricFamily(
+            "chargegraph_ocpp_commands",
+            "Commands to stations asked of this process, by OCPP action and how they ended.",
+            labels=["action", "status"],
+        )
+        for (action, status), count in sorted(self.commands.finished.items()):
+            commands.add_metric([action, status], count)
+        yield commands
 
 
 DOMAIN = Domain(
     name="chargestations",
     queries=(ChargestationQueries,),
-    mutations=(ChargestationMutations,),
-    documents=(ChargestationDocument,),
-    services=(gateway,),
+    mutations=(ChargestationMutations, StationCommandMutations),
+    documents=(ChargestationDocument, StationCommandDocument),
+    services=(gateway, station_commands),
     routes=routes,
-    lifespan=sweeping,
+    lifespan=running,
     health=health,
-    metrics=lambda services: StationMetrics(services.get(StationGateway)),
+    metrics=lambda services: StationMetrics(
+        services.get(StationGateway), services.get(StationCommands)
+    ),
 )

@@ -137,6 +137,30 @@ and CALLERROR frames from the station are never answered (only a CALL may get a
 CALLERROR); they are handed to a pending :meth:`ocpp.ChargePoint.call` or dropped.  The
 connection stays open in every case.
 
+Commands (back office -> station)
+---------------------------------
+:func:`serve_station` hands the connection's :class:`Commander` to ``attach``;
+``Commander.execute(command, within)`` sends one :class:`Command` and returns a
+:class:`CommandOutcome` (it never raises for the station's behaviour):
+
+=====================  ===================================  ================================
+Command                OCPP 1.6                             OCPP 2.0.1
+=====================  ===================================  ================================
+ChangeAvailability     connectorId = target (0: station),   operationalStatus; evse.id =
+                       type Operative / Inoperative         target (none: the station)
+Reset                  type Soft / Hard                     type OnIdle / Immediate
+UnlockConnector        connectorId = target                 evseId = target, connectorId 1
+TriggerMessage         requestedMessage StatusNotification  the same, no EVSE: every one
+=====================  ===================================  ================================
+
+The answer's status text becomes ACCEPTED (Accepted, Unlocked), SCHEDULED
+(Scheduled), NOT_SUPPORTED (NotSupported, NotImplemented) or REJECTED (any
+other: Rejected, UnlockFailed, OngoingAuthorizedTransaction, UnknownConnector);
+a CALLERROR NotImplemented/NotSupported is NOT_SUPPORTED, any other CALLERROR,
+an answer breaking the schema or a lost connection FAILED (with a reason), no
+answer within the timeout TIMEOUT. One CALL is outstanding per connection
+(OCPP-J): concurrent commands queue, and the timeout counts the wait.
+
 Limits
 ------
 * ``max_message_bytes`` (default 65536, UTF-8 bytes): a larger CALL is answered with
@@ -169,11 +193,12 @@ import re
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 from ocpp import v16, v201
-from ocpp.routing import on
+from ocpp.routing import after, on
 from ocpp.v16 import call_result as result16
 from ocpp.v16 import datatypes as types16
 from ocpp.v16 import enums as enums16
@@ -181,7 +206,14 @@ from ocpp.v201 import call_result as result201
 from ocpp.v201 import datatypes as types201
 from ocpp.v201 import enums as enums201
 
-from graph.compat.ocpp import DIALECT_16, DIALECT_201, ConnectionLost, OcppJRouting
+from graph.compat.ocpp import (
+    DIALECT_16,
+    DIALECT_201,
+    ConnectionLost,
+    InvalidAnswer,
+    OcppJRouting,
+    StationError,
+)
 
 if TYPE_CHECKING:
     from starlette.websockets import WebSocket
@@ -189,6 +221,9 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
     "SUBPROTOCOLS",
+    "Command",
+    "CommandOutcome",
+    "Commander",
     "Connection",
     "MessageRate",
     "StarletteConnection",
@@ -262,6 +297,10 @@ class StationBackend(Protocol):
 
     async def heartbeat(self) -> None:
         """Heartbeat received."""
+        ...
+
+    async def boot_answered(self) -> None:
+        """The BootNotification was answered: the station may now be sent commands."""
         ...
 
     async def connector_status(
@@ -529,6 +568,10 @@ class _CentralSystem16(OcppJRouting, v16.ChargePoint):
             current_time=now, interval=interval, status=enums16.RegistrationStatus.accepted
         )
 
+    @after(enums16.Action.boot_notification)
+    async def after_boot_notification(self, **_: Any) -> None:
+        await _guarded("boot_answered", self.id, self.session.backend.boot_answered)
+
     @on(enums16.Action.heartbeat)
     async def on_heartbeat(self, **_: Any) -> Any:
         return result16.Heartbeat(current_time=await self.session.heartbeat())
@@ -616,6 +659,10 @@ class _CentralSystem201(OcppJRouting, v201.ChargePoint):
             interval=interval,
             status=enums201.RegistrationStatusEnumType.accepted,
         )
+
+    @after(enums201.Action.boot_notification)
+    async def after_boot_notification(self, **_: Any) -> None:
+        await _guarded("boot_answered", self.id, self.session.backend.boot_answered)
 
     @on(enums201.Action.heartbeat)
     async def on_heartbeat(self, **_: Any) -> Any:
@@ -709,6 +756,106 @@ _CENTRAL_SYSTEMS: Final[Mapping[str, type[_CentralSystem16] | type[_CentralSyste
 }
 
 
+# --------------------------------------------------------------------------- commands
+
+CommandAction = Literal["ChangeAvailability", "Reset", "UnlockConnector", "TriggerMessage"]
+
+
+@dataclass(frozen=True)
+class Command:
+    """One command to a station.
+
+    `target` is the OCPP connectorId (1.6) or evseId (2.0.1) it concerns; None
+    means the whole station.
+    """
+
+    action: CommandAction
+    target: int | None = None
+    # ChangeAvailability: Operative (True) or Inoperative (False).
+    operative: bool = True
+    # Reset: Hard (1.6) / Immediate (2.0.1) rather than Soft / OnIdle.
+    hard: bool = False
+
+
+@dataclass(frozen=True)
+class CommandOutcome:
+    """How a command ended: ACCEPTED, REJECTED, SCHEDULED, FAILED, TIMEOUT or NOT_SUPPORTED;
+    `answer` is the station's own status text, `reason` why it failed."""
+
+    status: str
+    answer: str | None = None
+    reason: str | None = None
+
+
+_ANSWERS: Final[Mapping[str, str]] = {
+    "Accepted": "ACCEPTED",
+    "Unlocked": "ACCEPTED",
+    "Scheduled": "SCHEDULED",
+    "NotSupported": "NOT_SUPPORTED",
+    "NotImplemented": "NOT_SUPPORTED",
+}
+_UNSUPPORTED_ERRORS: Final = frozenset({"NotImplemented", "NotSupported"})
+
+
+def _payload_16(command: Command) -> dict[str, Any]:
+    if command.action == "ChangeAvailability":
+        kind = "Operative" if command.operative else "Inoperative"
+        return {"connectorId": command.target or 0, "type": kind}
+    if command.action == "Reset":
+        return {"type": "Hard" if command.hard else "Soft"}
+    if command.action == "UnlockConnector":
+        return {"connectorId": command.target}
+    trigger: dict[str, Any] = {"requestedMessage": "StatusNotification"}
+    if command.target is not None:
+        trigger["connectorId"] = command.target
+    return trigger
+
+
+def _payload_201(command: Command) -> dict[str, Any]:
+    if command.action == "ChangeAvailability":
+        change: dict[str, Any] = {
+            "operationalStatus": "Operative" if command.operative else "Inoperative"
+        }
+        if command.target is not None:
+            change["evse"] = {"id": command.target}
+        return change
+    if command.action == "Reset":
+        return {"type": "Immediate" if command.hard else "OnIdle"}
+    if command.action == "UnlockConnector":
+        return {"evseId": command.target, "connectorId": 1}
+    trigger: dict[str, Any] = {"requestedMessage": "StatusNotification"}
+    if command.target is not None:
+        trigger["evse"] = {"id": command.target}
+    return trigger
+
+
+class Commander:
+    """Sends commands over one station connection (see "Commands" above)."""
+
+    def __init__(
+        self, station: _CentralSystem16 | _CentralSystem201, payload: Callable[[Command], Any]
+    ) -> None:
+        self._station = station
+        self._payload = payload
+
+    async def execute(self, command: Command, within: float) -> CommandOutcome:
+        """Send `command`; `within` seconds from now (waiting for an earlier command included)."""
+        try:
+            async with asyncio.timeout(within):
+                answer = await self._station.request(command.action, self._payload(command), within)
+        except TimeoutError:
+            return CommandOutcome("TIMEOUT", reason=f"no answer within {within:.1f} s")
+        except StationError as error:
+            status = "NOT_SUPPORTED" if error.code in _UNSUPPORTED_ERRORS else "FAILED"
+            return CommandOutcome(status, reason=f"the station answered CALLERROR {error}")
+        except InvalidAnswer as error:
+            return CommandOutcome("FAILED", reason=str(error))
+        except ConnectionLost as error:
+            return CommandOutcome("FAILED", reason=f"the connection was lost: {error}")
+        text = str(answer.get("status"))
+        return CommandOutcome(_ANSWERS.get(text, "REJECTED"), answer=text)
+
+
 # --------------------------------------------------------------------------- limits
 
 
@@ -784,6 +931,7 @@ async def serve_station(
     *,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     rate: MessageRate | None = None,
+    attach: Callable[[Commander], None] | None = None,
 ) -> None:
     """Serve one station over an accepted WebSocket until it closes.
 
@@ -791,12 +939,15 @@ async def serve_station(
     matter); ``endpoint`` is the station identity from the URL, used in logs.  Returns
     normally once ``connection.recv()`` or ``connection.send()`` raises (the connection
     is gone); cancellation propagates.  Raises ValueError for an unsupported subprotocol.
-    Does not close the connection itself.
+    Does not close the connection itself. ``attach`` receives the connection's
+    :class:`Commander` before the first frame is read.
     """
     cls = _CENTRAL_SYSTEMS.get(subprotocol.strip().lower())
     if cls is None:
         raise ValueError(f"unsupported OCPP subprotocol {subprotocol!r}")
     station = cls(endpoint, _Transport(connection), _StationSession(backend))
+    if attach is not None:
+        attach(Commander(station, _payload_16 if cls is _CentralSystem16 else _payload_201))
     limiter = rate
     LOGGER.info("station %s connected (%s)", endpoint, subprotocol)
     try:

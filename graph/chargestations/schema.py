@@ -7,10 +7,13 @@ from typing import Annotated
 import strawberry
 
 from graph.chargestations import service
+from graph.chargestations.commands import StationCommands
 from graph.chargestations.types import (
     Chargestation,
     ChargestationFilterArgument,
     CreateChargestationInput,
+    ResetType,
+    StationCommand,
     UpdateChargestationInput,
 )
 from graph.connectors.replica import ConnectorReplica
@@ -103,3 +106,56 @@ class ChargestationMutations:
     )
     async def delete_chargestation(self, info: Info, id: ChargestationId) -> strawberry.ID:
         return strawberry.ID(str(await service.delete(info.context.viewer, parse_id(id, "id"))))
+
+
+_COMMAND_WAITS = (
+    "Waits for the station's answer up to CHARGEGRAPH_OCPP_COMMAND_TIMEOUT_SECONDS (then "
+    "TIMEOUT); a station that is not connected answers OFFLINE at once. Admins and the "
+    "station's organization's keys only."
+)
+
+
+@strawberry.type
+class StationCommandMutations:
+    @strawberry.mutation(description=f"Restart a charge station (OCPP Reset). {_COMMAND_WAITS}")
+    async def reset_chargestation(
+        self,
+        info: Info,
+        id: ChargestationId,
+        type: Annotated[
+            ResetType, strawberry.argument(description="SOFT: once idle; HARD: at once.")
+        ] = ResetType.SOFT,
+    ) -> StationCommand:
+        commands = info.context.services.get(StationCommands)
+        doc = await commands.reset(info.context.viewer, parse_id(id, "id"), type is ResetType.HARD)
+        return StationCommand.from_document(doc)
+
+    @strawberry.mutation(
+        description=(
+            "Release the cable stuck in a connector (OCPP UnlockConnector); `stationAnswer` "
+            f"says Unlocked or UnlockFailed. {_COMMAND_WAITS}"
+        )
+    )
+    async def unlock_connector(
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID,
+            strawberry.argument(description="The connector's id; it must belong to a station."),
+        ],
+    ) -> StationCommand:
+        commands = info.context.services.get(StationCommands)
+        doc = await commands.unlock(info.context.viewer, parse_id(id, "id"))
+        return StationCommand.from_document(doc)
+
+    @strawberry.mutation(
+        description=(
+            "Ask a charge station to report the status of its connectors now (OCPP "
+            "TriggerMessage StatusNotification); the reports that follow update the connectors "
+            f"as usual. {_COMMAND_WAITS}"
+        )
+    )
+    async def request_status_report(self, info: Info, id: ChargestationId) -> StationCommand:
+        commands = info.context.services.get(StationCommands)
+        doc = await commands.request_status_report(info.context.viewer, parse_id(id, "id"))
+        return StationCommand.from_document(doc)

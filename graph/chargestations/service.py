@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import available_timezones
@@ -29,7 +29,12 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from graph.chargestations.models import BootInfo, ChargestationDocument, chargestations_collection
+from graph.chargestations.models import (
+    BootInfo,
+    ChargestationDocument,
+    StationCommandDocument,
+    chargestations_collection,
+)
 from graph.chargestations.types import (
     Chargestation,
     ChargestationFilter,
@@ -43,6 +48,7 @@ from graph.core.geo import location_fields
 from graph.core.group_commit import GroupCommit
 from graph.core.ids import parse_id
 from graph.core.inputs import require_value
+from graph.core.listeners import AsyncListeners, Listeners
 from graph.core.pagination import Connection, id_ordered_page
 from graph.core.timestamps import now, update_stamped
 from graph.core.validators import check_latitude, check_longitude
@@ -57,24 +63,35 @@ _ENDPOINT = re.compile(r"[A-Za-z0-9*\-_=:+|@.]{1,48}", re.ASCII)
 # Told when what decides a station's admission changes in the database (an
 # organization's activity or station credentials, a station's activity): the
 # process's OCPP gateway closes the connections no longer admitted.
-AdmissionListener = Callable[[str, ObjectId, Mapping[str, Any]], None]
-_admission_listeners: list[AdmissionListener] = []
-
-
-def on_admission_change(listener: AdmissionListener) -> Callable[[], None]:
-    """Call `listener(kind, id, updated_fields)` for such changes; returns the undo."""
-    _admission_listeners.append(listener)
-    return lambda: _admission_listeners.remove(listener)
+admission_listeners: Listeners[[str, ObjectId, Mapping[str, Any]]] = Listeners()
+on_admission_change = admission_listeners.add
 
 
 def admission_changed(kind: str, object_id: ObjectId, fields: Mapping[str, Any]) -> None:
     """An update of an organization (`kind` "organization") or a station ("chargestation")."""
-    for listener in list(_admission_listeners):
-        listener(kind, object_id, fields)
+    admission_listeners.tell(kind, object_id, fields)
+
+
+# Told of every insert and update of a command to a station, whichever process wrote it
+# (the change stream's events, as they are): the process holding the station sends new
+# commands, the one that asked hears the answer.
+command_listeners: Listeners[[Mapping[str, Any]]] = Listeners()
+on_command_change = command_listeners.add
+command_changed = command_listeners.tell
+
+# Told (the caller, the stored station) just before an active station is deactivated, while
+# its connection is still open: the station is told it is no longer available.
+deactivation_listeners: AsyncListeners[[Viewer, Mapping[str, Any]]] = AsyncListeners()
+on_deactivation = deactivation_listeners.add
 
 
 def collection() -> AsyncCollection[dict[str, Any]]:
     return chargestations_collection()
+
+
+def commands_collection() -> AsyncCollection[dict[str, Any]]:
+    """Commands to stations (`graph.chargestations.commands`)."""
+    return StationCommandDocument.get_pymongo_collection()
 
 
 # --- validation -----------------------------------------------------------
@@ -245,6 +262,11 @@ async def update(
             to_set.update(endpoint=endpoint, endpointKey=endpoint.lower())
         elif name == "active":
             to_set["active"] = value
+    if to_set.get("active") is False:
+        # Told while it is still admitted: deactivating it then ends its connection.
+        current = await collection().find_one(target)
+        if current is not None and current.get("active", True):
+            await deactivation_listeners.tell(viewer, current)
     try:
         doc = await update_stamped(collection(), target, to_set, to_unset)
     except DuplicateKeyError:
@@ -274,6 +296,8 @@ async def delete(viewer: Viewer, station_id: ObjectId) -> ObjectId:
     result = await collection().delete_one({"_id": station_id, **scope})
     if result.deleted_count == 0:
         raise missing(viewer, "charge station", station_id, "id")
+    # Its command history goes with it (each names the station it was sent to).
+    await commands_collection().delete_many({"station": station_id})
     return station_id
 
 

@@ -11,7 +11,9 @@ import strawberry
 from bson import ObjectId
 
 from graph.connectors import loaders as connector_loaders
+from graph.connectors import service as connector_service
 from graph.connectors.enums import ConnectorStatus
+from graph.connectors.replica import ConnectorReplica
 from graph.connectors.types import (
     Connector,
     Coordinates,
@@ -184,6 +186,36 @@ class Chargestation:
             info.context, "chargestation", self.object_id, self.organization_id
         )
 
+    @strawberry.field(
+        description=(
+            "Commands sent to the station (resets, unlocks, status requests, availability), "
+            "newest first, with who asked and the station's answer. Only for admins and the "
+            "organization's own keys."
+        )
+    )
+    async def commands(
+        self, info: Info, first: PageSize = DEFAULT_PAGE_SIZE, after: After = None
+    ) -> Connection[StationCommand]:
+        require_manager(info.context.viewer, self.organization_id, "commands", "commands")
+        # The loaders module builds on these types (same domain).
+        from graph.chargestations.loaders import command_page
+
+        return await command_page(self.object_id, first, after)
+
+    @strawberry.field(
+        description=(
+            "The latest ChangeAvailability sent for the station as a whole (set by deactivating "
+            "it, undone when it next connects active); null if none. Only for admins and the "
+            "organization's own keys."
+        )
+    )
+    async def availability_command(self, info: Info) -> StationCommand | None:
+        if not info.context.viewer.manages(self.organization_id):
+            return None
+        from graph.chargestations.loaders import latest_availability_command
+
+        return await latest_availability_command(info.context, self.object_id, None)
+
     @classmethod
     def from_document(cls, doc: Mapping[str, Any]) -> Chargestation:
         location = doc.get("location")
@@ -280,3 +312,141 @@ class UpdateChargestationInput:
         default=strawberry.UNSET,
         description="Activate (true) or deactivate (false); an inactive station is refused.",
     )
+
+
+@strawberry.enum(description="How a charge station is reset.")
+class ResetType(enum.Enum):
+    SOFT = strawberry.enum_value(
+        "SOFT",
+        description=(
+            "Restart gracefully, once charging sessions end (OCPP 1.6 Soft; 2.0.1 OnIdle)."
+        ),
+    )
+    HARD = strawberry.enum_value(
+        "HARD",
+        description="Restart at once, ending charging sessions (OCPP 1.6 Hard; 2.0.1 Immediate).",
+    )
+
+
+@strawberry.enum(description="Where a command to a charge station stands, or how it ended.")
+class StationCommandStatus(enum.Enum):
+    PENDING = strawberry.enum_value(
+        "PENDING", description="Sent or about to be: the station has not answered yet."
+    )
+    ACCEPTED = strawberry.enum_value(
+        "ACCEPTED", description="The station accepted it (for an unlock: Unlocked)."
+    )
+    REJECTED = strawberry.enum_value(
+        "REJECTED",
+        description="The station refused it; `stationAnswer` says how (e.g. UnlockFailed).",
+    )
+    SCHEDULED = strawberry.enum_value(
+        "SCHEDULED",
+        description="The station will do it once the charging session in progress ends.",
+    )
+    FAILED = strawberry.enum_value(
+        "FAILED",
+        description=(
+            "The station answered with an error or an invalid answer, or the connection was "
+            "lost; `reason` says which."
+        ),
+    )
+    OFFLINE = strawberry.enum_value(
+        "OFFLINE", description="The station was not connected: nothing was sent."
+    )
+    TIMEOUT = strawberry.enum_value(
+        "TIMEOUT",
+        description=(
+            "No answer within CHARGEGRAPH_OCPP_COMMAND_TIMEOUT_SECONDS; the station may still "
+            "have done it."
+        ),
+    )
+    NOT_SUPPORTED = strawberry.enum_value(
+        "NOT_SUPPORTED", description="The station does not implement this command."
+    )
+
+
+@strawberry.type(
+    description=(
+        "A command sent to a charge station over OCPP, with the station's answer: the audit "
+        "trail of what operators asked."
+    )
+)
+class StationCommand:
+    id: strawberry.ID = strawberry.field(description="The id of this command.")
+    action: str = strawberry.field(
+        description=(
+            "The OCPP action: ChangeAvailability, Reset, UnlockConnector or TriggerMessage."
+        )
+    )
+    status: StationCommandStatus = strawberry.field(description="How the command ended.")
+    station_answer: str | None = strawberry.field(
+        description=(
+            "The station's own answer status, e.g. Accepted, Rejected, Scheduled, Unlocked, "
+            "UnlockFailed; null when it did not answer with one."
+        )
+    )
+    reason: str | None = strawberry.field(
+        description="Why it failed or timed out, in words; null otherwise."
+    )
+    operative: bool | None = strawberry.field(
+        description=(
+            "For ChangeAvailability: true when the station was asked to make the connector "
+            "(or itself) operative, false for inoperative; null for other actions."
+        )
+    )
+    reset_type: ResetType | None = strawberry.field(
+        description="For Reset: how the station was asked to restart; null for other actions."
+    )
+    requested_by: str = strawberry.field(
+        description=(
+            "Who asked: the API key's name ('admin' for an administrator key), or "
+            "'reconciliation' when ChargeGraph brought a connecting station in line with "
+            "the connectors' `active` flags."
+        )
+    )
+    requested_at: datetime = strawberry.field(description="When it was asked.")
+    answered_at: datetime | None = strawberry.field(
+        description="When it ended (answered, failed or timed out); null while PENDING."
+    )
+    station_id: strawberry.Private[ObjectId]
+    connector_id: strawberry.Private[ObjectId | None]
+
+    @strawberry.field(description="The station it was sent to.")
+    async def chargestation(self, info: Info) -> Chargestation:
+        from graph.chargestations.loaders import ChargestationDocumentById
+
+        doc = await ChargestationDocumentById.on(info.context).load(self.station_id)
+        if doc is None:
+            raise LookupError(f"station {self.station_id} of command {self.id} is gone")
+        return Chargestation.from_document(doc)
+
+    @strawberry.field(
+        description=(
+            "The connector it concerns (availability, unlock); null for the whole station."
+        )
+    )
+    async def connector(self, info: Info) -> Connector | None:
+        if self.connector_id is None:
+            return None
+        return await connector_service.get(
+            info.context.viewer, self.connector_id, ConnectorReplica.of(info.context)
+        )
+
+    @classmethod
+    def from_document(cls, doc: Mapping[str, Any]) -> StationCommand:
+        reset_type = doc.get("resetType")
+        return cls(
+            id=strawberry.ID(str(doc["_id"])),
+            action=doc["action"],
+            status=StationCommandStatus(doc["status"]),
+            station_answer=doc.get("stationAnswer"),
+            reason=doc.get("reason"),
+            operative=doc.get("operative"),
+            reset_type=ResetType(reset_type) if reset_type else None,
+            requested_by=doc["requestedBy"],
+            requested_at=doc["requestedAt"],
+            answered_at=doc.get("answeredAt"),
+            station_id=doc["station"],
+            connector_id=doc.get("connector"),
+        )

@@ -6,7 +6,9 @@ relies on these attributes of the package's ChargePoint:
 
 - `_handle_call(msg: Call)`: handler dispatch, camelCase <-> snake_case,
   InternalError for a raising handler, response validation;
-- `_send(message: str)`, `_call_lock`, `_response_queue`, `route_map`, `id`.
+- `_send(message: str)`, `_call_lock`, `_response_queue`, `route_map`, `id`;
+- `_get_specific_response(unique_id, timeout)`: the answer to one CALL sent by
+  `OcppJRouting.request` (commands to the station).
 
 `tests/core/test_compat.py` fails if an upgrade removes or renames them.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -23,7 +26,15 @@ from ocpp.messages import Call, CallError, CallResult, MessageType, get_validato
 from ocpp.v16 import enums as enums16
 from ocpp.v201 import enums as enums201
 
-__all__ = ["DIALECT_16", "DIALECT_201", "ConnectionLost", "Dialect", "OcppJRouting"]
+__all__ = [
+    "DIALECT_16",
+    "DIALECT_201",
+    "ConnectionLost",
+    "Dialect",
+    "InvalidAnswer",
+    "OcppJRouting",
+    "StationError",
+]
 
 LOGGER = logging.getLogger("graph.chargestations.protocol")
 
@@ -71,6 +82,18 @@ class ConnectionLost(Exception):
     """Sending failed: the WebSocket is gone."""
 
 
+class StationError(Exception):
+    """The station answered a CALL with a CALLERROR."""
+
+    def __init__(self, code: str, description: str) -> None:
+        super().__init__(f"{code}: {description}" if description else code)
+        self.code = code
+
+
+class InvalidAnswer(Exception):
+    """The station's CALLRESULT does not follow the action's schema."""
+
+
 def _clip(text: str, limit: int = 255) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -108,6 +131,36 @@ class OcppJRouting:
         async def _send(self, message: str) -> None: ...
 
         async def _handle_call(self, msg: Call) -> Any: ...
+
+        async def _get_specific_response(self, unique_id: str, seconds: float) -> Any: ...
+
+    async def request(
+        self, action: str, payload: dict[str, Any], answer_within: float
+    ) -> dict[str, Any]:
+        """Send a CALL to the station and return its CALLRESULT payload (camelCase).
+
+        One CALL is outstanding at a time (the package's call lock; OCPP-J allows
+        one per direction), so concurrent requests queue; `answer_within` (seconds)
+        counts from the moment this one is sent. Raises StationError for a CALLERROR,
+        InvalidAnswer for an answer that breaks the schema, TimeoutError, or
+        ConnectionLost.
+        """
+        call = Call(str(uuid.uuid4()), action, payload)
+        async with self._call_lock:
+            await self._send(call.to_json())
+            response = await self._get_specific_response(call.unique_id, answer_within)
+        if isinstance(response, CallError):
+            raise StationError(str(response.error_code), str(response.error_description or ""))
+        answer = response.payload
+        if not isinstance(answer, dict):
+            raise InvalidAnswer(f"the {action} answer is not a JSON object")
+        validator = get_validator(MessageType.CallResult, action, self._dialect.version)
+        problem = next(iter(validator.iter_errors(answer)), None)
+        if problem is not None:
+            raise InvalidAnswer(
+                f"the {action} answer breaks its schema: {getattr(problem, 'message', problem)}"
+            )
+        return answer
 
     async def reply_error(
         self, unique_id: str, code: str, description: str, cause: str | None = None
@@ -171,11 +224,21 @@ class OcppJRouting:
             await self._route_call(Call(unique_id, frame[2], frame[3]), raw_msg)
 
     def _take_response(self, frame: list[Any], raw: str) -> None:
-        """Hand a CALLRESULT/CALLERROR to a pending ``call()``; otherwise drop it."""
-        shape_ok = isinstance(frame[1] if len(frame) > 1 else None, str) and (
+        """Hand a CALLRESULT/CALLERROR to a pending ``call()``; otherwise drop it.
+
+        A malformed one whose messageId can be read still ends the pending call
+        (as an answer with no payload: `request` reports it as invalid) rather
+        than leaving it to time out.
+        """
+        unique_id = frame[1] if len(frame) > 1 else None
+        shape_ok = isinstance(unique_id, str) and (
             (frame[0] == MessageType.CallResult and len(frame) == 3)
             or (frame[0] == MessageType.CallError and len(frame) == 5)
         )
+        if not shape_ok and isinstance(unique_id, str) and self._call_lock.locked():
+            LOGGER.info("station %s: malformed response %.200r", self.id, raw)
+            self._response_queue.put_nowait(CallResult(unique_id, None))
+            return
         if not shape_ok or not self._call_lock.locked():
             LOGGER.info(
                 "station %s: dropped unsolicited or malformed response %.200r", self.id, raw

@@ -32,6 +32,7 @@ from graph.core.errors import BadUserInput, Conflict
 from graph.core.geo import Box, box_condition, location_fields
 from graph.core.ids import parse_id
 from graph.core.inputs import require_value
+from graph.core.listeners import AsyncListeners
 from graph.core.timestamps import now, update_stamped
 from graph.core.validators import check_latitude, check_longitude
 from graph.core.viewer import Viewer, missing, require_key, require_manager, write_scope
@@ -124,6 +125,12 @@ class StationReference:
 
 StationLookup = Callable[[ObjectId], Awaitable[StationReference | None]]
 _station_lookups: list[StationLookup] = []
+
+
+# Told (the caller, the stored connector) after a write of `active` to a connector attached
+# to a charge station: that domain tells the station (ChangeAvailability).
+activity_listeners: AsyncListeners[[Viewer, Mapping[str, Any]]] = AsyncListeners()
+on_activity_change = activity_listeners.add
 
 
 def find_stations_with(lookup: StationLookup) -> None:
@@ -323,6 +330,8 @@ async def update(
         if doc is None:
             raise missing(viewer, "connector", connector_id, "id")
         replica.wrote(connector_id, doc, session)
+    if "active" in fields and doc.get("chargestation") is not None:
+        await activity_listeners.tell(viewer, doc)
     return Connector.from_document(doc)
 
 
@@ -352,6 +361,11 @@ async def _write_status(
         return_document=ReturnDocument.AFTER,
         session=session,
     )
+
+
+async def stored(connector_id: ObjectId, scope: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The stored connector, if it is within `scope` (a `write_scope`)."""
+    return await collection().find_one({"_id": connector_id, **scope})
 
 
 async def count_for_chargestation(station_id: ObjectId) -> str | None:

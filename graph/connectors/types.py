@@ -17,7 +17,7 @@ from graph.organizations.loaders import OrganizationById
 from graph.organizations.types import Organization
 
 if TYPE_CHECKING:
-    from graph.chargestations.types import Chargestation
+    from graph.chargestations.types import Chargestation, StationCommand
 
 
 @strawberry.type(description="A position on Earth in WGS 84 degrees.")
@@ -88,6 +88,25 @@ class Connector:
         from graph.chargestations.loaders import visible_chargestation
 
         return await visible_chargestation(info.context, self.chargestation_id)
+
+    @strawberry.field(
+        description=(
+            "The latest ChangeAvailability sent to the connector's station for it (setting "
+            "`active` sends one: Inoperative for false, Operative for true; a station that was "
+            "offline is told when it next connects), with the station's answer; null when "
+            "none was sent, and for callers other than admins and the organization's own keys."
+        )
+    )
+    async def availability_command(
+        self, info: Info
+    ) -> Annotated[StationCommand, strawberry.lazy("graph.chargestations.types")] | None:
+        if self.chargestation_id is None or not info.context.viewer.manages(self.organization_id):
+            return None
+        from graph.chargestations.loaders import latest_availability_command
+
+        return await latest_availability_command(
+            info.context, self.chargestation_id, ObjectId(self.id)
+        )
 
     @classmethod
     def from_document(cls, doc: Mapping[str, Any]) -> Connector:

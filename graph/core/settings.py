@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     ocpp_queue_limit: int = Field(
         default=2000, ge=1, validation_alias="CHARGEGRAPH_OCPP_QUEUE_LIMIT"
     )
+    # OCPP: how long a command to a station (mutations such as resetChargestation) waits for
+    # the station's answer before it is recorded as TIMEOUT.
+    ocpp_command_timeout_seconds: float = Field(
+        default=30, gt=0, le=600, validation_alias="CHARGEGRAPH_OCPP_COMMAND_TIMEOUT_SECONDS"
+    )
     # Logs: one JSON object per line, or text for a terminal (None: text when stdout is a TTY).
     log_format: Literal["json", "text"] | None = Field(
         default=None, validation_alias="CHARGEGRAPH_LOG_FORMAT"

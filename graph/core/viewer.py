@@ -38,6 +38,13 @@ class Viewer:
     searches_per_minute: int | None = None
     # False for a key of an organization an admin deactivated: it may read, not write.
     organization_active: bool = True
+    # The key's name, for audit trails (never the key itself).
+    key_name: str | None = None
+
+    @property
+    def requester(self) -> str:
+        """Who asked, as audit trails name it: the key's name, or the caller's role."""
+        return self.key_name or self.role.value
 
     @property
     def is_admin(self) -> bool:

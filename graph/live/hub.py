@@ -46,11 +46,14 @@ from graph.live.filters import OnlineFilter, StatusFilter
 log = logging.getLogger(__name__)
 
 
-def _pipeline(connectors: str, stations: str, organizations: str) -> list[dict[str, Any]]:
+def _pipeline(
+    connectors: str, stations: str, organizations: str, followed: Sequence[str] = ()
+) -> list[dict[str, Any]]:
     """Every connector change (the connector index replicates them all; only those touching
     `status` become status events); station updates that touch `online` (a station's
     connection) or `active`; organization updates (rare; what decides whether a station
-    is admitted is told to the OCPP gateway)."""
+    is admitted is told to the OCPP gateway); inserts and updates of the `followed`
+    collections (commands to stations travel between processes that way)."""
     return [
         {
             "$match": {
@@ -65,6 +68,10 @@ def _pipeline(connectors: str, stations: str, organizations: str) -> list[dict[s
                         ],
                     },
                     {"ns.coll": organizations, "operationType": "update"},
+                    *(
+                        {"ns.coll": name, "operationType": {"$in": ["insert", "update"]}}
+                        for name in followed
+                    ),
                 ]
             }
         }
@@ -198,6 +205,14 @@ class Subscriber:
             yield item
 
 
+@dataclass(frozen=True)
+class Followed:
+    """A collection whose inserts and updates the hub's stream also reads, and who is told."""
+
+    collection: Callable[[], AsyncCollection[dict[str, Any]]]
+    tell: Callable[[Mapping[str, Any]], None]
+
+
 class StatusHub:
     """Owns the change stream and the live subscribers of this process."""
 
@@ -209,12 +224,15 @@ class StatusHub:
         replicas: Sequence[ChangeReplica] = (),
         organizations: Callable[[], AsyncCollection[dict[str, Any]]] | None = None,
         admission: Callable[[str, ObjectId, Mapping[str, Any]], None] | None = None,
+        followed: Sequence[Followed] = (),
     ) -> None:
         self._collection = collection
         self._stations = stations
         self._organizations = organizations
         # Told of organization updates and station activity changes (OCPP admission).
         self._admission = admission
+        # Other collections whose inserts and updates are told to a listener, as they are.
+        self._followed = tuple(followed)
         # Told of every connector change, in order, and of lost history.
         self._replicas = tuple(replicas)
         self._history_lost = False
@@ -265,7 +283,12 @@ class StatusHub:
         return collection.database.watch(
             pipeline
             if pipeline is not None
-            else _pipeline(collection.name, stations, organizations),
+            else _pipeline(
+                collection.name,
+                stations,
+                organizations,
+                [follow.collection().name for follow in self._followed],
+            ),
             full_document="updateLookup",
             full_document_before_change="whenAvailable",
             **where,
@@ -451,6 +474,7 @@ class StatusHub:
         while True:
             try:
                 collection = self._collection()
+                followed = {follow.collection().name: follow.tell for follow in self._followed}
                 async with await self._watch(resume_after=self._resume_token) as stream:
                     # Known from the first answer, so `position` is right from the start.
                     self._resume_token = stream.resume_token or self._resume_token
@@ -477,6 +501,8 @@ class StatusHub:
                             for replica in self._replicas:
                                 replica.apply_change(event)
                             change = _status_change(event)
+                        elif kind in followed:
+                            followed[kind](event)
                         else:
                             self._tell_admission(event)
                             change = _online_change(event)

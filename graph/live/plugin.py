@@ -18,7 +18,7 @@ from graph.core.context import Services
 from graph.core.plugin import Domain
 from graph.core.settings import Settings
 from graph.core.tasks import cancel_and_wait
-from graph.live.hub import StatusHub
+from graph.live.hub import Followed, StatusHub
 from graph.live.schema import LiveSubscriptions
 from graph.organizations import service as organizations
 
@@ -36,6 +36,8 @@ def status_hub(settings: Settings, services: Services) -> StatusHub:
         replicas=[services.get(ConnectorReplica)],
         organizations=organizations.collection,
         admission=chargestations.admission_changed,
+        # Commands to stations reach the process holding the station, and answers the asker.
+        followed=[Followed(chargestations.commands_collection, chargestations.command_changed)],
     )
 
 

@@ -50,6 +50,35 @@ def test_every_operation_in_the_guide_works(server: Server, db: Database[dict[st
     )["createConnector"]
     assert connector["coordinates"] == {"latitude": 52.3676, "longitude": 4.9041}
     app_key = run("CreateAppKey")["createAppKey"]["key"]
+    # The station has not connected: each command answers OFFLINE, and is kept.
+    reset = run("ResetStation", {"station": station["id"]}, key=operator)["resetChargestation"]
+    assert (reset["action"], reset["status"], reset["requestedBy"]) == (
+        "Reset",
+        "OFFLINE",
+        "back office",
+    )
+    for name, field in (
+        ("UnlockCable", "unlockConnector"),
+        ("TakeOutOfService", "updateConnector"),
+    ):
+        answer = run(name, {"connector": connector["id"]}, key=operator)[field]
+        assert (answer.get("availabilityCommand") or answer)["status"] == "OFFLINE"
+    report = run("RequestStatusReport", {"station": station["id"]}, key=operator)
+    assert report["requestStatusReport"]["status"] == "OFFLINE"
+    history = run("CommandHistory", {"station": station["id"]}, key=operator)["chargestation"]
+    assert [edge["node"]["action"] for edge in history["commands"]["edges"]] == [
+        "TriggerMessage",
+        "ChangeAvailability",
+        "UnlockConnector",
+        "Reset",
+    ]
+    # Back in service for the recipes that follow.
+    data(
+        server.query(
+            "mutation($id: ID!) { updateConnector(id: $id, input: { active: true }) { id } }",
+            {"id": connector["id"]},
+        )
+    )
     nearby = run("Nearby", {"lat": 52.3676, "lng": 4.9041}, key=app_key)["nearbyConnectors"]
     assert [edge["node"]["id"] for edge in nearby["edges"]] == [connector["id"]]
     network = run("Network", {"org": organization}, key=operator)["organization"]

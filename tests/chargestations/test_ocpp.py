@@ -723,9 +723,15 @@ async def test_deactivating_a_station_ends_its_open_connection(
                 {"id": created["id"]},
             )
         )
-        # Closed at the next lease renewal (every half interval here).
+        # The station is told it is no longer available (it does not answer here), then
+        # its connection is closed.
+        frames = []
         with pytest.raises(ConnectionClosed):
-            await asyncio.wait_for(ws.recv(), 15)
+            while True:
+                frames.append(json.loads(await asyncio.wait_for(ws.recv(), 15)))
+        assert [frame[2:] for frame in frames] == [
+            ["ChangeAvailability", {"connectorId": 0, "type": "Inoperative"}]
+        ]
 
 
 async def test_repeated_wrong_passwords_are_refused_for_a_while(

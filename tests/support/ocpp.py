@@ -12,11 +12,16 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 import httpx
 import websockets
 from ocpp import v16, v201
+from ocpp.exceptions import OCPPError
+from ocpp.routing import after, on
+from ocpp.v16 import call as call16
+from ocpp.v201 import call as call201
 from websockets.asyncio.client import ClientConnection
 
 from tests.support.live import start_async
@@ -145,10 +150,12 @@ async def station(
     version: Version = "1.6",
     headers: dict[str, str] | None = None,
     response_timeout: float = 10,
+    charge_point: type[v16.ChargePoint] | type[v201.ChargePoint] | None = None,
 ) -> AsyncIterator[Station]:
-    """A station connected as `endpoint`, speaking OCPP `version`."""
+    """A station connected as `endpoint`, speaking OCPP `version` (as `charge_point`, an
+    `ocpp` ChargePoint class of that version, when given)."""
     ws = await _ocpp_connect(server, endpoint, f"ocpp{version}", headers)
-    cls = v16.ChargePoint if version == "1.6" else v201.ChargePoint
+    cls = charge_point or (v16.ChargePoint if version == "1.6" else v201.ChargePoint)
     cp = cls(endpoint, ws, response_timeout=response_timeout)
     task = asyncio.create_task(cp.start())
     try:
@@ -214,3 +221,103 @@ async def next_event(ws: ClientConnection, within: float = 10.0) -> dict[str, An
         (event,) = data(message["payload"]).values()
         result: dict[str, Any] = event
         return result
+
+
+# --------------------------------------------------------------- stations that take commands
+
+# How a commanded station answers an action: its status text ("Accepted", "Rejected",
+# "Scheduled", "Unlocked", ...), "error:<CALLERROR code>", "silent" (answers only after
+# SILENCE_SECONDS), "garbage" (a status its schema does not allow) or "close" (closes its
+# connection instead of answering).
+SILENCE_SECONDS = 6.0
+COMMAND_ACTIONS = ("ChangeAvailability", "Reset", "UnlockConnector", "TriggerMessage")
+
+
+class _Commanded:
+    """Answers commands as `behaviour` says and records each (action, payload) received;
+    after an accepted TriggerMessage it reports `reports` (ocpp id -> status)."""
+
+    behaviour: dict[str, str]
+    received: list[tuple[str, dict[str, Any]]]
+    reports: dict[int, str]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.behaviour = {}
+        self.received = []
+        self.reports = {}
+
+    async def _answer(self, action: str, payload: dict[str, Any]) -> Any:
+        self.received.append((action, payload))
+        what = self.behaviour.get(action, "Accepted")
+        if what == "silent":
+            await asyncio.sleep(SILENCE_SECONDS)
+            what = "Accepted"
+        if what == "close":
+            await self._connection.close()  # type: ignore[attr-defined]
+            what = "Accepted"
+        if what.startswith("error:"):
+            code = what.removeprefix("error:")
+            error = next(cls for cls in OCPPError.__subclasses__() if cls.code == code)
+            raise error(description=f"{action} refused by the test station")
+        status = "Bogus" if what == "garbage" else what
+        return getattr(self._call_result, action)(status=status)  # type: ignore[attr-defined]
+
+    async def _report_statuses(self) -> None:
+        for ocpp_id, status in self.reports.items():
+            await self.call(self._status_notification(ocpp_id, status))  # type: ignore[attr-defined]
+
+    def _status_notification(self, ocpp_id: int, status: str) -> Any:
+        raise NotImplementedError
+
+    @on("ChangeAvailability", skip_schema_validation=True)
+    async def on_change_availability(self, **payload: Any) -> Any:
+        return await self._answer("ChangeAvailability", payload)
+
+    @on("Reset", skip_schema_validation=True)
+    async def on_reset(self, **payload: Any) -> Any:
+        return await self._answer("Reset", payload)
+
+    @on("UnlockConnector", skip_schema_validation=True)
+    async def on_unlock_connector(self, **payload: Any) -> Any:
+        return await self._answer("UnlockConnector", payload)
+
+    @on("TriggerMessage", skip_schema_validation=True)
+    async def on_trigger_message(self, **payload: Any) -> Any:
+        return await self._answer("TriggerMessage", payload)
+
+    @after("TriggerMessage")
+    async def after_trigger_message(self, **_: Any) -> None:
+        if self.behaviour.get("TriggerMessage", "Accepted") == "Accepted":
+            await self._report_statuses()
+
+
+class CommandedStation16(_Commanded, v16.ChargePoint):
+    def _status_notification(self, ocpp_id: int, status: str) -> Any:
+        return call16.StatusNotification(connector_id=ocpp_id, error_code="NoError", status=status)
+
+
+class CommandedStation201(_Commanded, v201.ChargePoint):
+    def _status_notification(self, ocpp_id: int, status: str) -> Any:
+        return call201.StatusNotification(
+            timestamp=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            connector_status=status,
+            evse_id=ocpp_id,
+            connector_id=1,
+        )
+
+
+def commanded(version: Version) -> type[CommandedStation16] | type[CommandedStation201]:
+    return CommandedStation16 if version == "1.6" else CommandedStation201
+
+
+async def boot(cs: Station, version: Version) -> None:
+    """Send a BootNotification (after its answer, ChargeGraph may send commands)."""
+    if version == "1.6":
+        await cs.call(call16.BootNotification(charge_point_vendor="V", charge_point_model="M"))
+    else:
+        await cs.call(
+            call201.BootNotification(
+                charging_station={"vendor_name": "V", "model": "M"}, reason="PowerUp"
+            )
+        )
