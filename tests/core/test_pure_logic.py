@@ -6,6 +6,7 @@ import math
 
 import pytest
 from bson import ObjectId
+from strawberry import ID
 
 from graph.connectors.enums import ConnectorStatus, ConnectorType
 from graph.connectors.filters import connector_query
@@ -74,7 +75,7 @@ def test_connector_filter_becomes_one_flat_query() -> None:
     organization = ObjectId()
     query = connector_query(
         ConnectorFilter(
-            organization_id=str(organization),
+            organization_id=ID(str(organization)),
             types=[ConnectorType.TYPE2],
             available_only=True,
             statuses=[ConnectorStatus.CHARGING],
