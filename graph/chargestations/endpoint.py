@@ -61,6 +61,7 @@ from graph.core.rate_limit import TokenBuckets
 from graph.core.settings import Settings
 from graph.core.tasks import cancel_and_wait
 from graph.core.timestamps import now
+from graph.core.visibility import is_active
 from graph.organizations import service as organizations
 
 log = logging.getLogger(__name__)
@@ -157,7 +158,7 @@ class StationGateway:
         )
         admitted = (
             station is not None
-            and station.get("active", True)
+            and is_active(station.get("active"))
             and settings is not None
             and settings.active
         )
@@ -265,7 +266,14 @@ class StationGateway:
         An organization deactivated, or its stations' credentials changed
         (they must connect again with the new ones); a station deactivated.
         """
-        if fields.get("active") is False:
+        # A station is active only with `active` true (graph.core.visibility); an organization
+        # until `active` is false.
+        deactivated = "active" in fields and (
+            not is_active(fields["active"])
+            if kind == "chargestation"
+            else fields["active"] is False
+        )
+        if deactivated:
             reason = f"{kind} deactivated"
         elif kind == "organization" and any(
             name == "configurations" or name.startswith("configurations.basicAuth")

@@ -53,7 +53,7 @@ from graph.core.pagination import Connection, id_ordered_page
 from graph.core.timestamps import now, update_stamped
 from graph.core.validators import check_latitude, check_longitude
 from graph.core.viewer import Viewer, missing, require_key, require_manager, write_scope
-from graph.core.visibility import find_visible, visible_query
+from graph.core.visibility import ACTIVE, active_condition, find_visible, is_active, visible_query
 from graph.organizations import service as organizations
 
 # OCPP 2.0.1 identifierString: what a station identity may contain.
@@ -147,7 +147,7 @@ def station_query(filter: ChargestationFilter | None, field: str = "filter") -> 
     if filter.organization_id is not None:
         query["organization"] = parse_id(filter.organization_id, f"{field}.organizationId")
     if filter.active is not None:
-        query["active"] = filter.active
+        query["active"] = active_condition(filter.active)
     if filter.online is not None:
         connected = {"online": True, "leaseUntil": {"$gt": now()}}
         if filter.online:
@@ -359,7 +359,7 @@ async def renew_leases(
         [
             # A station deactivated meanwhile loses its lease (and so its connection).
             UpdateOne(
-                {"_id": station, "connection": connection, "active": True},
+                {"_id": station, "connection": connection, "active": ACTIVE},
                 {"$set": {"leaseUntil": until, "lastMessageAt": spoke}},
             )
             for station, (connection, spoke) in held.items()
@@ -372,7 +372,7 @@ async def renew_leases(
     return {
         row["_id"]
         async for row in rows
-        if row.get("connection") == held[row["_id"]][0] and row.get("active", True)
+        if row.get("connection") == held[row["_id"]][0] and is_active(row.get("active"))
     }
 
 

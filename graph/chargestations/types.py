@@ -26,6 +26,7 @@ from graph.core.cost import SEARCH
 from graph.core.pagination import DEFAULT_PAGE_SIZE, After, Connection, PageSize
 from graph.core.timestamps import now
 from graph.core.viewer import require_manager
+from graph.core.visibility import is_active
 from graph.organizations.loaders import OrganizationById
 from graph.organizations.types import Address, AddressInput, Organization, address_of
 
@@ -228,7 +229,7 @@ class Chargestation:
         return cls(
             id=strawberry.ID(str(doc["_id"])),
             stored_endpoint=doc["endpoint"],
-            active=doc.get("active", True),
+            active=is_active(doc.get("active")),
             coordinates=coordinates,
             address=address_of(doc),
             time_zone=doc.get("timeZone"),

@@ -13,6 +13,7 @@ from graph.connectors.enums import ConnectorStatus
 from graph.connectors.types import ConnectorFilter
 from graph.core.errors import BadUserInput
 from graph.core.ids import parse_id
+from graph.core.visibility import active_condition
 
 
 def connector_query(filter: ConnectorFilter | None, field: str = "filter") -> dict[str, Any]:
@@ -35,7 +36,7 @@ def connector_query(filter: ConnectorFilter | None, field: str = "filter") -> di
         chosen = query.get("status", {"$in": [available]})["$in"]
         query["status"] = {"$in": [available] if available in chosen else []}
     if filter.active is not None:
-        query["active"] = filter.active
+        query["active"] = active_condition(filter.active)
     power: dict[str, float] = {}
     for operator, name, value in (
         ("$gte", "minPowerKw", filter.min_power_kw),

@@ -45,7 +45,7 @@ import logging
 import math
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -56,6 +56,7 @@ from bson.tz_util import utc
 
 from graph.connectors.enums import ConnectorFormat, ConnectorStatus, ConnectorType, PowerType
 from graph.core.geo import EARTH_RADIUS_M, Box, box_around
+from graph.core.visibility import is_active, wanted_activity
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +192,7 @@ def row_values(
             True,
             organizations.code(document["organization"]),
             stations.code(station) if station is not None else -1,
-            bool(document["active"]),
+            is_active(document.get("active")),
             _ENUM_CODES["status"][document["status"]],
             endpoint,
             ocpp_id,
@@ -320,7 +321,7 @@ class Matcher:
             wanted = np.array(codes, dtype=np.int32)
             return lambda rows: np.isin(columns[field][rows], wanted)
         if field == "active":
-            flag = bool(condition)
+            flag = wanted_activity({field: condition})
             return lambda rows: columns["active"][rows] == flag
         if field == "_id":
             ids = np.array(sorted(value.binary for value in _values(condition, field)), dtype="S12")
@@ -387,7 +388,7 @@ class ConnectorIndex:
     # --- building -------------------------------------------------------------
 
     @classmethod
-    def from_documents(cls, batches: Iterable[list[Mapping[str, Any]]]) -> ConnectorIndex:
+    def from_documents(cls, batches: Iterable[Sequence[Mapping[str, Any]]]) -> ConnectorIndex:
         """An index of the given documents."""
         builder = IndexBuilder()
         for batch in batches:

@@ -31,7 +31,7 @@ from graph.core.pagination import (
     page_from_rows,
     page_of,
 )
-from graph.core.visibility import visible_query
+from graph.core.visibility import ACTIVE, is_active, visible_query
 
 _STATUS_ORDER: dict[Any, int] = {
     status.value: index for index, status in enumerate(ConnectorStatus)
@@ -170,7 +170,9 @@ class StatusCountsByOwner(Loader[StatusCountKey, list[tuple[ConnectorStatus, int
             for key in keys:
                 owner_field, owner, every = key
                 found[key].update(
-                    index.owner_status_counts(owner_field, owner, {} if every else {"active": True})
+                    index.owner_status_counts(
+                        owner_field, owner, {} if every else {"active": ACTIVE}
+                    )
                 )
         for owner_field in {owner_field for owner_field, _, _ in keys} if index is None else ():
             owners = list({owner for field, owner, _ in keys if field == owner_field})
@@ -190,7 +192,7 @@ class StatusCountsByOwner(Loader[StatusCountKey, list[tuple[ConnectorStatus, int
             async for row in await collection().aggregate(pipeline):
                 group = row["_id"]
                 found[(owner_field, group["owner"], True)][group["status"]] += row["n"]
-                if group.get("active") is not False:
+                if is_active(group.get("active")):
                     found[(owner_field, group["owner"], False)][group["status"]] += row["n"]
         return [
             [

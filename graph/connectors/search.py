@@ -44,7 +44,7 @@ from graph.core.pagination import (
     page_of,
 )
 from graph.core.viewer import Viewer
-from graph.core.visibility import visible_query
+from graph.core.visibility import ACTIVE, visible_query
 
 KeyT = TypeVar("KeyT")
 
@@ -55,7 +55,7 @@ MAX_RING = 7
 def drivers_query(filter: ConnectorFilter | None) -> dict[str, Any]:
     """The filter as a search uses it: active connectors unless `active` is given."""
     query = connector_query(filter)
-    query.setdefault("active", True)
+    query.setdefault("active", ACTIVE)
     return query
 
 

@@ -13,6 +13,7 @@ from bson import ObjectId
 from graph.connectors.enums import ConnectorFormat, ConnectorStatus, ConnectorType, PowerType
 from graph.core.context import Info
 from graph.core.pagination import PageInfo
+from graph.core.visibility import is_active
 from graph.organizations.loaders import OrganizationById
 from graph.organizations.types import Organization
 
@@ -118,7 +119,7 @@ class Connector:
             coordinates = Coordinates(latitude=latitude, longitude=longitude)
         return cls(
             id=strawberry.ID(str(doc["_id"])),
-            active=doc["active"],
+            active=is_active(doc.get("active")),
             status=ConnectorStatus(doc["status"]),
             endpoint=doc["endpoint"],
             ocpp_id=doc["ocppId"],

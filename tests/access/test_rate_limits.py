@@ -23,6 +23,9 @@ from tests.support.server import (
 WRITES, SEARCHES = 3, 4
 HEALTHY_QUERY = "{ __typename }"
 NEARBY = "{ nearbyConnectors(latitude: 52.37, longitude: 4.89) { totalCount } }"
+NEARBY_IDS = (
+    "{ nearbyConnectors(latitude: 52.37, longitude: 4.89) { totalCount edges { node { id } } } }"
+)
 SET_STATUS = "mutation($id: ID!, $s: ConnectorStatus!) { setConnectorStatus(id: $id, status: $s) { status } }"
 
 
@@ -56,6 +59,15 @@ def post(
 
 
 def test_anonymous_searches_are_limited_per_address(server: Server) -> None:
+    # What the searches find (within NEARBY's 5 km, active only): the first connector.
+    organization = create_organization(server, name="Searched Operator")["id"]
+    found = create_connector(
+        server, organization, coordinates={"latitude": 52.38, "longitude": 4.9}
+    )
+    create_connector(
+        server, organization, coordinates={"latitude": 52.37, "longitude": 4.9}, active=False
+    )
+    create_connector(server, organization, coordinates={"latitude": 52.46, "longitude": 4.89})
     for _ in range(SEARCHES):
         assert "errors" not in post(server, NEARBY).json()
     error = refused(post(server, NEARBY))
@@ -65,7 +77,9 @@ def test_anonymous_searches_are_limited_per_address(server: Server) -> None:
         server, "query($id: ID!) { organization(id: $id) { id } }", {"id": str(ObjectId())}
     )
     assert cheap.status_code == 200 and data(cheap.json()) == {"organization": None}
-    assert data(server.query(NEARBY))["nearbyConnectors"]["totalCount"] >= 0
+    searched = data(server.query(NEARBY_IDS))["nearbyConnectors"]
+    assert searched["totalCount"] == 1
+    assert searched["edges"] == [{"node": {"id": found["id"]}}]
 
 
 def test_an_alias_bombed_search_pays_for_every_copy(server: Server) -> None:

@@ -7,7 +7,8 @@ each, random searches (every page, as anonymous, an organization's key and an ad
 answer exactly what a brute force over the stored documents answers
 (tests/support/brute.py), on both servers. The indexed server must see its own writes at
 once; writes made straight into MongoDB reach it through its change stream, so they are
-waited for (10 s at most).
+waited for (10 s at most). Writes straight into MongoDB also store `active` as a tool might:
+missing, null, 0 or 1, a string; such a connector is inactive on every path.
 
 The module has a database server of its own, with fail points, on which every getMore (so
 every change stream) first waits STREAM_DELAY_MS: the index server's own writes must then
@@ -17,7 +18,7 @@ come from the write itself, as its change stream brings them only later.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from datetime import timedelta, timezone
@@ -55,6 +56,7 @@ from tests.support.brute import (
     now_ms,
     parse_iso,
     probe,
+    stored_active,
 )
 from tests.support.faults import fail_point_off, readiness, wait_until
 from tests.support.server import (
@@ -94,8 +96,21 @@ SET_STATUS = (
 DELETE = "mutation($id: ID!) { deleteConnector(id: $id) }"
 
 
+class Missing:
+    """`active` left out of a document written straight into MongoDB."""
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING = Missing()
+# `active` as a tool writing straight into MongoDB may store it; only True is active.
+STORED_ACTIVE = st.sampled_from([True, True, True, False, MISSING, None, 1, 0, "yes"])
+
+
 def stored_connector(organization: str, values: Mapping[str, Any]) -> dict[str, Any]:
-    """A connector as the API stores it, from API-named values, to write into MongoDB."""
+    """A connector as the API stores it, from API-named values, to write into MongoDB
+    (`active` may be MISSING: then it is left out)."""
     moment = now_ms()
     coordinates = values["coordinates"]
     position = (
@@ -103,8 +118,9 @@ def stored_connector(organization: str, values: Mapping[str, Any]) -> dict[str, 
         if coordinates is not None
         else {"location": None, "geo": None}
     )
+    activity = {} if values["active"] is MISSING else {"active": values["active"]}
     return {
-        "active": values["active"],
+        **activity,
         "status": STATUSES[values["status"]],
         "endpoint": unique_endpoint(),
         "ocppId": 1,
@@ -167,6 +183,9 @@ def slow_change_streams(uri: str, delay_ms: int) -> None:
 PRELOADED = [(0, r, c) for r, c in [(0, 0), (0, 0), (1, -2), (-2, 1), (3, 3), (-1, -1)]] + [
     (1, r, c) for r, c in [(0, 2), (0, 3), (1, 2), (0, 0), (-1, -3), (2, 3), (0, 2), (1, 1)]
 ]
+# Their `active`, by number: the index loads these odd values too.
+PRELOADED_ACTIVE: list[Any] = [True, True, MISSING, True, False, None, True]
+PRELOADED_ACTIVE += [1, True, "yes", False, True, 0, True]
 
 
 @pytest.fixture(scope="module")
@@ -205,7 +224,7 @@ def preloaded(mongo_uri: str, db_name: str) -> dict[str, Any]:
                 "powerType": list(POWER_TYPES)[number % 3],
                 "power": POWERS[number % len(POWERS)],
                 "status": STATUS_CHOICES[number % len(STATUS_CHOICES)],
-                "active": number % 5 != 4,
+                "active": PRELOADED_ACTIVE[number],
                 "coordinates": None
                 if number % 7 == 6
                 else {
@@ -242,15 +261,23 @@ def servers(
         )
         for backend in ("index", "database")
     ]
+
+    def stop(server: Server) -> None:
+        if server.process:
+            server.stop()
+
+    def ready(server: Server) -> Callable[[], bool]:
+        return lambda: readiness(server) == 200
+
     with ExitStack() as stack:
         for server in made:
-            stack.callback(lambda server=server: server.process and server.stop())
+            stack.callback(stop, server)
         with ThreadPoolExecutor(2) as pool:
             for started in [pool.submit(server.start) for server in made]:
                 started.result()
         # Ready: the index is loaded and followed (until then searches may read the database).
         for server in made:
-            wait_until(lambda server=server: readiness(server) == 200, 60, "/readyz to say ready")
+            wait_until(ready(server), 60, "/readyz to say ready")
         slow_change_streams(mongo_uri, STREAM_DELAY_MS)
         stack.callback(fail_point_off, mongo_uri)
         yield made[0], made[1]
@@ -310,15 +337,23 @@ FIELDS: dict[str, Any] = {
     "coordinates": positions,
 }
 fields = st.fixed_dictionaries(FIELDS)
-# Some of a connector's fields, changed.
-changes = st.lists(
-    st.sampled_from(
-        ["coordinates", "status", "active", "power", "type", "organization", "powerType"]
-    ),
-    min_size=1,
-    max_size=3,
-    unique=True,
-).flatmap(lambda names: st.fixed_dictionaries({name: FIELDS[name] for name in names}))
+# Written straight into MongoDB: `active` as a tool may store it.
+DIRECT_FIELDS: dict[str, Any] = {**FIELDS, "active": STORED_ACTIVE}
+direct_fields = st.fixed_dictionaries(DIRECT_FIELDS)
+CHANGED = ["coordinates", "status", "active", "power", "type", "organization", "powerType"]
+
+
+def changes_of(drawn: Mapping[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
+    """Some of a connector's fields, changed (values drawn from `drawn`)."""
+
+    def values(names: list[str]) -> st.SearchStrategy[dict[str, Any]]:
+        return st.fixed_dictionaries({name: drawn[name] for name in names})
+
+    return st.lists(st.sampled_from(CHANGED), min_size=1, max_size=3, unique=True).flatmap(values)
+
+
+changes = changes_of(FIELDS)
+direct_changes = changes_of(DIRECT_FIELDS)
 
 
 # Tenths of a kW: SecantusDB's indexed `$gte` misses every connector for a bound below about
@@ -519,7 +554,7 @@ class IndexAgreesWithTheDatabase(RuleBasedStateMachine):
         self.after_api_write(f"created {created['id']} with {values}", drawn, after)
         return str(created["id"])
 
-    @rule(target=connectors, values=fields, drawn=checks)
+    @rule(target=connectors, values=direct_fields, drawn=checks)
     def insert_directly(self, values: dict[str, Any], drawn: tuple[dict[str, Any], ...]) -> str:
         organization = self.organizations[values["organization"]]
         inserted = self.db.connectors.insert_one(stored_connector(organization, values)).inserted_id
@@ -543,7 +578,7 @@ class IndexAgreesWithTheDatabase(RuleBasedStateMachine):
 
     @rule(
         connector=connectors,
-        change=changes,
+        change=direct_changes,
         unset=st.booleans(),
         drawn=checks,
     )
@@ -573,6 +608,8 @@ class IndexAgreesWithTheDatabase(RuleBasedStateMachine):
                 to_set["type"] = TYPES[value]
             elif name == "powerType":
                 to_set["power_type"] = value
+            elif name == "active" and value is MISSING:
+                to_unset["active"] = ""
             else:
                 to_set[name] = value
         update: dict[str, Any] = {"$set": to_set}
@@ -636,7 +673,8 @@ def test_index_agrees_with_brute_force_through_random_writes(
 ) -> None:
     indexed, fallback = servers
     run_state_machine_as_test(
-        lambda: IndexAgreesWithTheDatabase(indexed, fallback, db, world),
+        # Hypothesis takes any callable making a machine; its stubs say a class.
+        lambda: IndexAgreesWithTheDatabase(indexed, fallback, db, world),  # type: ignore[arg-type]
         settings=settings(
             max_examples=8,
             stateful_step_count=15,
@@ -920,3 +958,60 @@ def test_a_write_through_another_server_reaches_the_index(
     agreement_within(indexed, db, questions, callers, CHANGE_STREAM_WAIT, "changed elsewhere")
     data(elsewhere.query(DELETE, {"id": connector}))
     agreement_within(indexed, db, questions, callers, CHANGE_STREAM_WAIT, "deleted elsewhere")
+
+
+CONNECTOR_ACTIVE = "query($id: ID!) { connector(id: $id) { id active } }"
+
+
+def test_active_that_is_not_a_boolean_is_inactive_on_both_servers(
+    servers: tuple[Server, Server], db: Database[dict[str, Any]], world: dict[str, Any]
+) -> None:
+    """Connectors written straight into MongoDB with `active` missing, null, 0, 1 or a string
+    are inactive: hidden from anonymous callers and other organizations, shown (as inactive)
+    to admins and their own organization, alike by searches, lists, counts and single reads,
+    from the index and from the database."""
+    organizations = world["organizations"]
+    callers: dict[str, Caller] = world["callers"]
+    spot = {"latitude": -34.42, "longitude": 150.89}
+    inserted = []
+    for number, value in enumerate([MISSING, None, 1, 0, "yes", "true", True, False] * 2):
+        values = {
+            "type": "TYPE2",
+            "format": "CABLE",
+            "powerType": "AC_3_PHASE",
+            "power": 22.0,
+            "status": "AVAILABLE",
+            "active": value,
+            "coordinates": spot,
+        }
+        document = stored_connector(organizations[0 if number % 2 else 2], values)
+        inserted.append(db.connectors.insert_one(document).inserted_id)
+    stored = {doc["_id"]: doc for doc in db.connectors.find({"_id": {"$in": inserted}})}
+    assert sum(stored_active(doc) for doc in stored.values()) == 2
+
+    here = {"lat": spot["latitude"], "lng": spot["longitude"], "radius": 50.0}
+    questions = [Question("nearby", name, here) for name in CALLERS]
+    for name in CALLERS:
+        for active in (None, True, False):
+            questions.append(Question("nearby", name, here, {"active": active}))
+            for organization in (organizations[0], organizations[2]):
+                filter = {"organizationId": organization, "active": active}
+                questions.append(Question("list", name, filter=filter))
+                questions.append(Question("owned", name, {"organization": organization}, filter))
+        for organization in (organizations[0], organizations[2]):
+            questions.append(Question("counts", name, {"organization": organization}))
+    indexed, fallback = servers
+    agreement_within(indexed, db, questions, callers, CHANGE_STREAM_WAIT, "odd active written")
+    assert_agreement(fallback, db, questions, callers, "odd active, database server")
+    for server in (indexed, fallback):
+        for name in CALLERS:
+            caller = callers[name]
+            for connector_id, doc in stored.items():
+                answer = server.query(CONNECTOR_ACTIVE, {"id": str(connector_id)}, key=caller.key)
+                expected = (
+                    {"id": str(connector_id), "active": stored_active(doc)}
+                    if caller.sees(doc)
+                    else None
+                )
+                assert data(answer)["connector"] == expected, (name, doc.get("active", MISSING))
+    db.connectors.delete_many({"_id": {"$in": inserted}})

@@ -6,6 +6,7 @@ import math
 
 import pytest
 from bson import ObjectId
+from strawberry import ID
 
 from graph.connectors.enums import ConnectorStatus, ConnectorType
 from graph.connectors.filters import connector_query
@@ -16,7 +17,7 @@ from graph.core.pagination import decode_cursor, decode_id_cursor, encode_cursor
 from graph.core.rate_limit import TokenBuckets
 from graph.core.validators import check_latitude, check_radius, check_text, viewport
 from graph.core.viewer import ADMIN, ANONYMOUS, Role, Viewer
-from graph.core.visibility import can_see, visible_query
+from graph.core.visibility import active_condition, can_see, is_active, visible_query
 
 AMSTERDAM = (52.3676, 4.9041)
 PARIS = (48.8566, 2.3522)
@@ -74,7 +75,7 @@ def test_connector_filter_becomes_one_flat_query() -> None:
     organization = ObjectId()
     query = connector_query(
         ConnectorFilter(
-            organization_id=str(organization),
+            organization_id=ID(str(organization)),
             types=[ConnectorType.TYPE2],
             available_only=True,
             statuses=[ConnectorStatus.CHARGING],
@@ -100,8 +101,28 @@ def test_visibility_of_inactive_connectors() -> None:
     assert can_see(key, inactive_own) and not can_see(key, inactive_other)
     assert can_see(ADMIN, inactive_other) and not can_see(ANONYMOUS, inactive_own)
     assert visible_query({}, ANONYMOUS) == {"active": True}
-    assert visible_query({"active": False}, ANONYMOUS) is None
+    assert visible_query({"active": active_condition(False)}, ANONYMOUS) is None
+    assert visible_query({"active": active_condition(False)}, key) == {
+        "active": {"$ne": True},
+        "organization": own,
+    }
     assert visible_query({}, key) == {"$or": [{"active": True}, {"organization": own}]}
+    # `{"active": False}` would miss connectors whose `active` is missing or not a boolean.
+    with pytest.raises(ValueError, match="not a condition on active"):
+        visible_query({"active": False}, ANONYMOUS)
+
+
+@pytest.mark.parametrize("value", [None, 0, 1, 1.0, "yes", "true", [], [1], [False], {}])
+def test_only_a_stored_true_is_active(value: object) -> None:
+    """Missing, null, numbers, strings: inactive, seen only by admins and the organization."""
+    own = ObjectId()
+    key = Viewer(Role.ORGANIZATION, own, key_id=ObjectId())
+    for stored in ({"organization": own}, {"active": value, "organization": own}):
+        assert not can_see(ANONYMOUS, stored) and not can_see(Viewer(Role.APP), stored)
+        assert can_see(ADMIN, stored) and can_see(key, stored)
+    assert is_active(True) and is_active([False, True]) and not is_active(value)
+    assert connector_query(ConnectorFilter(active=False)) == {"active": {"$ne": True}}
+    assert connector_query(ConnectorFilter(active=True)) == {"active": True}
 
 
 def test_token_buckets_refill_over_time() -> None:

@@ -4,14 +4,18 @@ what a server answers.
 The brute force reads every connector document (as pymongo returns it) and applies the
 API's rules one connector at a time, independently of how the server answers:
 
+- a connector is active exactly when its stored `active` is the boolean true (or an array
+  holding it, as MongoDB's equality reads an array); missing, null, 0, 1, a string:
+  inactive (`stored_active`);
 - a caller sees a connector when it is active, or when the caller is an admin or holds a
   key of the connector's organization (graph/core/visibility.py);
 - a filter keeps a connector when every field given holds (graph/connectors/filters.py);
   `updatedSince` keeps those updated strictly later;
 - searches (nearby, bounds) keep active connectors only, unless the filter gives `active`;
 - positions are the stored `geo.lat` / `geo.lng`; a connector without `geo` is never found by
-  a position; distances are `graph.core.geo.haversine_m`, at most the radius, nearest first
-  with ties by id;
+  a position; distances are great-circle distances computed otherwise than the server does
+  (tests/support/distance.py), at most the radius, nearest first with ties by id (two
+  connectors whose distances the two formulas cannot tell apart may come in either order);
 - lists are in id order, or by (updatedAt, id) when ordered by UPDATED_AT;
 - an organization's status counts leave inactive connectors out unless the caller manages
   it, and list statuses in the enum's order, leaving out those with none.
@@ -33,7 +37,7 @@ import httpx
 from bson import ObjectId
 from pymongo.database import Database
 
-from graph.core.geo import haversine_m
+from tests.support.distance import great_circle_m, same_distance
 
 # API enum names → stored values, in the order the API declares them.
 STATUSES = {
@@ -90,10 +94,17 @@ class Caller:
         return self.admin or (self.organization is not None and self.organization == organization)
 
     def sees(self, doc: Mapping[str, Any]) -> bool:
-        return bool(doc.get("active", True)) or self.manages(doc["organization"])
+        return stored_active(doc) or self.manages(doc["organization"])
 
 
 # ------------------------------------------------------------------ brute force
+
+
+def stored_active(doc: Mapping[str, Any]) -> bool:
+    """Is the connector active: its `active` the boolean true, or an array holding it?"""
+    value = doc.get("active")
+    values = value if isinstance(value, list) else [value]
+    return any(type(item) is bool and item for item in values)
 
 
 def documents(db: Database[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -124,7 +135,7 @@ def matches(doc: Mapping[str, Any], filter: Mapping[str, Any] | None) -> bool:
             return False
     if given.get("availableOnly") and doc["status"] != STATUSES["AVAILABLE"]:
         return False
-    if "active" in given and doc["active"] != given["active"]:
+    if "active" in given and stored_active(doc) != given["active"]:
         return False
     if "minPowerKw" in given and not doc["power"] >= given["minPowerKw"]:
         return False
@@ -156,7 +167,7 @@ def nearby(
         at = position(doc)
         if at is None or not caller.sees(doc) or not matches(doc, wanted):
             continue
-        distance = haversine_m(latitude, longitude, at[0], at[1])
+        distance = great_circle_m(latitude, longitude, at[0], at[1])
         if distance <= radius:
             found.append((distance, doc["_id"]))
     return sorted(found)
@@ -225,7 +236,7 @@ def status_counts(
     counted = Counter(
         doc["status"]
         for doc in docs
-        if doc["organization"] == organization and (every or doc.get("active") is not False)
+        if doc["organization"] == organization and (every or stored_active(doc))
     )
     return [
         {"status": name, "count": counted[stored]}
@@ -295,13 +306,38 @@ class Result:
     counts: tuple[tuple[str, int], ...] | None = None
 
     def same(self, other: Result) -> bool:
-        if (self.ids, self.total, self.counts) != (other.ids, other.total, other.counts):
+        """Does this answer (the server's) match `other` (the brute force's)?"""
+        if (self.total, self.counts) != (other.total, other.counts):
             return False
-        if (self.distances is None) != (other.distances is None):
+        if self.distances is None or other.distances is None:
+            return self.distances is other.distances and self.ids == other.ids
+        return self._same_nearest(other)
+
+    def _same_nearest(self, other: Result) -> bool:
+        """The same connectors, each at the same distance, nearest first.
+
+        The two sides compute distances by different formulas, which may differ in the last
+        bits: where the brute force's distances of two connectors are that close, either
+        order is right. Connectors the server places at exactly the same distance must come
+        in id order.
+        """
+        mine, theirs = self.distances or (), other.distances or ()
+        if len(self.ids) != len(other.ids) or sorted(self.ids) != sorted(other.ids):
             return False
+        if len(mine) != len(self.ids) or len(set(self.ids)) != len(self.ids):
+            return False
+        expected = dict(zip(other.ids, theirs, strict=True))
+        # Each connector at its distance, and each place of the order at the distance due there.
+        if not all(
+            same_distance(distance, expected[connector])
+            for connector, distance in zip(self.ids, mine, strict=True)
+        ):
+            return False
+        if not all(same_distance(a, b) for a, b in zip(mine, theirs, strict=True)):
+            return False
+        ties = zip(self.ids, self.ids[1:], mine, mine[1:], strict=False)
         return all(
-            abs(mine - theirs) <= 1e-6 + 1e-9 * abs(theirs)
-            for mine, theirs in zip(self.distances or (), other.distances or (), strict=True)
+            ObjectId(first) < ObjectId(second) for first, second, near, far in ties if near == far
         )
 
 
@@ -491,7 +527,7 @@ def probe(
             "types": [name for name, stored in TYPES.items() if stored == doc["type"]],
             "formats": [doc["format"]],
             "powerTypes": [doc["power_type"]],
-            "active": doc["active"],
+            "active": stored_active(doc),
             "minPowerKw": doc["power"],
             "maxPowerKw": doc["power"],
         }
