@@ -47,6 +47,7 @@ from graph.core.settings import Settings
 from graph.core.tasks import cancel_and_wait
 from graph.core.timestamps import now
 from graph.core.viewer import Viewer, require_key, write_scope
+from graph.core.visibility import is_active
 
 log = logging.getLogger(__name__)
 
@@ -337,8 +338,8 @@ class StationCommands:
         station_id = station["_id"]
         wanted: list[tuple[ObjectId | None, int | None, bool]] = []
         if whole_station:
-            wanted.append((None, None, station.get("active", True) is not False))
-        wanted += [(doc["_id"], doc["ocppId"], doc.get("active") is True) for doc in connectors]
+            wanted.append((None, None, is_active(station.get("active"))))
+        wanted += [(doc["_id"], doc["ocppId"], is_active(doc.get("active"))) for doc in connectors]
         latest = await latest_availability((station_id, connector) for connector, _, _ in wanted)
         sent = []
         for connector, target, operative in wanted:

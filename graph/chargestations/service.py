@@ -265,7 +265,7 @@ async def update(
     if to_set.get("active") is False:
         # Told while it is still admitted: deactivating it then ends its connection.
         current = await collection().find_one(target)
-        if current is not None and current.get("active", True):
+        if current is not None and is_active(current.get("active")):
             await deactivation_listeners.tell(viewer, current)
     try:
         doc = await update_stamped(collection(), target, to_set, to_unset)
