@@ -20,7 +20,12 @@ from graph.live.hub import StatusChange, StatusHub, SubscriberTooSlow
 
 def change(organization: ObjectId, status: ConnectorStatus) -> StatusChange:
     return StatusChange(
-        connector={"_id": ObjectId(), "organization": organization, "status": status.value},
+        connector={
+            "_id": ObjectId(),
+            "organization": organization,
+            "status": status.value,
+            "active": True,
+        },
         status=status,
         previous_status=None,
         changed_at=datetime.now(UTC),
