@@ -109,8 +109,13 @@ class StationCommandDocument(Document):
             IndexModel([("station", ASCENDING), ("_id", ASCENDING)], name="station_id"),
             # The latest availability command of each connector (and of the station).
             IndexModel(
-                [("station", ASCENDING), ("connector", ASCENDING), ("action", ASCENDING)],
-                name="station_connector_action",
+                [
+                    ("station", ASCENDING),
+                    ("connector", ASCENDING),
+                    ("action", ASCENDING),
+                    ("_id", ASCENDING),
+                ],
+                name="station_connector_action_id",
             ),
             # Commands left PENDING past their deadline, for the sweep.
             IndexModel(
