@@ -6,6 +6,10 @@ infinities, deeply nested values, ids that are not ObjectIds and ids of real
 objects. Each request must end in a GraphQL error with a code (never an
 internal error, a 500 or a dropped connection) or a result, and nothing stored
 may change unless the mutation succeeded.
+
+Half the requests are valid GraphQL (every required field present and of its
+type) so that they get past GraphQL's variable checks and test the mutation's
+own validation; the test fails when too few of them do.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from graphql import (
     GraphQLScalarType,
     get_named_type,
     is_leaf_type,
+    is_required_input_field,
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -87,18 +92,72 @@ WRONG = st.one_of(
 )
 
 
-def values_for(graphql_type: GraphQLInputType, ids: list[str]) -> st.SearchStrategy[Any]:
-    """Plausible-shaped but hostile values for a GraphQL input type, and sometimes a wrong type."""
+INT32 = st.integers(-(2**31), 2**31 - 1) | st.sampled_from([0, -1, 2**31 - 1, -(2**31)])
+FINITE = st.floats(allow_nan=False, allow_infinity=False) | st.sampled_from(
+    [0.0, -0.0, 1e308, -1e308, 5e-324]
+)
+INSTANTS = (
+    st.sampled_from(
+        ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999999+14:00", "2026-02-30T00:00:00Z", "now"]
+    )
+    | st.datetimes(timezones=st.timezones()).map(lambda moment: moment.isoformat())
+    | TEXT
+)
+
+
+def well_typed(graphql_type: GraphQLInputType, ids: list[str]) -> st.SearchStrategy[Any]:
+    """Values GraphQL's own type checks accept, hostile only in what they say.
+
+    Required input fields are always present and of their type, so the value
+    reaches the mutation's own validation; nullable ones are sometimes null.
+    """
     if isinstance(graphql_type, GraphQLNonNull):
-        return values_for(graphql_type.of_type, ids)
+        return _well_typed_value(graphql_type.of_type, ids)
+    return _well_typed_value(graphql_type, ids) | st.none()
+
+
+def _well_typed_value(graphql_type: GraphQLInputType, ids: list[str]) -> st.SearchStrategy[Any]:
+    if isinstance(graphql_type, GraphQLList):
+        return st.lists(well_typed(graphql_type.of_type, ids), max_size=4)
+    if isinstance(graphql_type, GraphQLInputObjectType):
+        fields = graphql_type.fields.items()
+        return st.fixed_dictionaries(
+            {
+                name: well_typed(field.type, ids)
+                for name, field in fields
+                if is_required_input_field(field)
+            },
+            optional={
+                name: well_typed(field.type, ids)
+                for name, field in fields
+                if not is_required_input_field(field)
+            },
+        )
+    if isinstance(graphql_type, GraphQLEnumType):
+        return st.sampled_from(list(graphql_type.values))
+    assert isinstance(graphql_type, GraphQLScalarType), graphql_type
+    return {
+        "String": TEXT,
+        "ID": st.sampled_from(ids) | st.text(alphabet="0123456789abcdef", max_size=30) | TEXT,
+        "Int": INT32,
+        "Float": FINITE | INT32,
+        "Boolean": st.booleans(),
+        "DateTime": INSTANTS,
+    }[graphql_type.name]
+
+
+def ill_typed(graphql_type: GraphQLInputType, ids: list[str]) -> st.SearchStrategy[Any]:
+    """Plausible-shaped but hostile values for a GraphQL input type, and often a wrong type."""
+    if isinstance(graphql_type, GraphQLNonNull):
+        return ill_typed(graphql_type.of_type, ids)
     proper: st.SearchStrategy[Any]
     if isinstance(graphql_type, GraphQLList):
-        proper = st.lists(values_for(graphql_type.of_type, ids), max_size=4)
+        proper = st.lists(ill_typed(graphql_type.of_type, ids), max_size=4)
     elif isinstance(graphql_type, GraphQLInputObjectType):
         proper = st.fixed_dictionaries(
             {},
             optional={
-                name: values_for(field.type, ids) for name, field in graphql_type.fields.items()
+                name: ill_typed(field.type, ids) for name, field in graphql_type.fields.items()
             },
         )
     elif isinstance(graphql_type, GraphQLEnumType):
@@ -141,14 +200,35 @@ def targets(server: Server) -> dict[str, Any]:
     }
 
 
-def check_answer(response: httpx.Response, name: str) -> bool:
-    """Asserts a coded refusal or a result; True when the mutation succeeded."""
+# A refusal that comes before the mutation's own checks, whatever the values.
+GATEKEEPERS = {"UNAUTHENTICATED", "FORBIDDEN", "RATE_LIMITED"}
+# Share of an administrator's well-typed requests that must reach the mutation's own checks.
+REACHED_SHARE = 0.5
+
+
+def check_answer(response: httpx.Response, name: str) -> str:
+    """Asserts a coded refusal or a result, and says how far the request got.
+
+    "stored": the mutation succeeded; "resolver": the mutation's own checks
+    refused it (an error on the field's path); "gate": refused before them
+    (GraphQL's type checks, a missing key, the rate limit).
+    """
     assert response.status_code in (200, 400, 401, 413, 429), (response.status_code, response.text)
     body = response.json()
-    for error in body.get("errors") or []:
+    errors = body.get("errors") or []
+    for error in errors:
         assert error.get("extensions", {}).get("code") in CODES, error
         assert "Traceback" not in error["message"] and "graph." not in error["message"]
-    return bool(body.get("data")) and body["data"].get(name) is not None
+    if body.get("data") and body["data"].get(name) is not None:
+        return "stored"
+    for error in errors:
+        code = error["extensions"]["code"]
+        if error.get("path") == [name] and code not in GATEKEEPERS:
+            if code == "BAD_USER_INPUT":
+                # A refusal by the mutation names what was wrong.
+                assert error["extensions"].get("field"), error
+            return "resolver"
+    return "gate"
 
 
 @pytest.mark.parametrize("name", sorted(MUTATIONS))
@@ -157,17 +237,28 @@ def test_generated_arguments_never_break_the_server(
 ) -> None:
     query = operation_for(name)
     field = MUTATIONS[name]
-    arguments = st.fixed_dictionaries(
-        {arg: values_for(spec.type, targets["ids"]) for arg, spec in field.args.items()}
+    valid_graphql = st.fixed_dictionaries(
+        {arg: well_typed(spec.type, targets["ids"]) for arg, spec in field.args.items()}
     )
+    wrong_types = st.fixed_dictionaries(
+        {arg: ill_typed(spec.type, targets["ids"]) for arg, spec in field.args.items()}
+    )
+    # (well typed, sent by an administrator, outcome) of every request.
+    outcomes: list[tuple[bool, bool, str]] = []
 
     @settings(
         max_examples=40,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
-    @given(variables=arguments, as_admin=st.booleans())
-    def attempt(variables: dict[str, Any], as_admin: bool) -> None:
+    @given(
+        well_typed_variables=st.booleans().flatmap(
+            lambda typed: st.tuples(st.just(typed), valid_graphql if typed else wrong_types)
+        ),
+        as_admin=st.booleans(),
+    )
+    def attempt(well_typed_variables: tuple[bool, dict[str, Any]], as_admin: bool) -> None:
+        typed, variables = well_typed_variables
         before = snapshot(db)
         key = ADMIN_KEY if as_admin else targets["key"]
         # json.dumps writes NaN and Infinity as bare words, as a careless client would.
@@ -178,11 +269,17 @@ def test_generated_arguments_never_break_the_server(
             headers={"Authorization": f"Bearer {key}", "content-type": "application/json"},
             timeout=30,
         )
-        if not check_answer(response, name):
+        outcome = check_answer(response, name)
+        if outcome != "stored":
             assert snapshot(db) == before, (name, variables)
+        outcomes.append((typed, as_admin, outcome))
 
     attempt()
     assert "totalCount" in data(server.query(HEALTHY))["organizations"]
+    # Hostile values must get past GraphQL's type checks to test the mutation itself.
+    admitted = [outcome for typed, as_admin, outcome in outcomes if typed and as_admin]
+    reached = sum(outcome != "gate" for outcome in admitted)
+    assert admitted and reached >= REACHED_SHARE * len(admitted), (name, outcomes)
 
 
 @pytest.mark.parametrize(
