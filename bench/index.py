@@ -16,7 +16,11 @@ other process may have open), three servers, one uvicorn process each:
 For each question (nearby city and rural, with and without totalCount; a
 city viewport; the list unfiltered and filtered; an organization's status
 counts) the three are first checked to give the same ids in the same order
-(and the same totals), then driven with wrk: one connection (p50/p99 under
+(and the same totals). ChargeGraph and the raw endpoint share `ConnectorIndex`,
+so their agreement alone proves little: the independent answer is aced071's,
+another engine altogether (MongoDB queries on grid cells stored in each
+document, its own distance code, aggregations for counts). Then each is
+driven with wrk: one connection (p50/p99 under
 light load), then 16 (throughput). A question too slow for wrk on a server
 (over a second a request) is timed a few requests in turn instead, and said
 so. Then freshness: statuses written straight into MongoDB at 50 a second
@@ -981,7 +985,9 @@ def report(
     elif run.checked and qs:
         lines.append(
             "Every request of every question was first asked of all three servers: the same ids in "
-            "the same order and the same totals (counts) everywhere.\n"
+            "the same order and the same totals (counts) everywhere. ChargeGraph and the raw "
+            "endpoint share ConnectorIndex; aced071, which answers from MongoDB queries with "
+            "code of its own, is the independent check.\n"
         )
     if run.results:
         lines.extend(question_table(run, qs))

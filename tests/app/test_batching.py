@@ -153,3 +153,29 @@ def test_organizations_with_their_connectors_cost_a_constant_number_of_reads(
     # aggregate each, or nothing at all from the index.
     expected = {"find": 2, "aggregate": 3} if counter.engine == "database" else {"find": 2}
     assert reads == Counter(expected)
+
+
+_, _, CITY_LATITUDE, CITY_LONGITUDE = CITIES[0]
+SEARCHES = {
+    "nearby": f"""{{ nearbyConnectors(latitude: {CITY_LATITUDE}, longitude: {CITY_LONGITUDE},
+        radiusMeters: 50000, first: 20) {{ totalCount edges {{ distanceMeters node {{ id status }} }} }} }}""",
+    "viewport": """{ connectorsInBounds(south: 35, west: -10, north: 65, east: 30, first: 50,
+        filter: {minPowerKw: 11}) { totalCount edges { node { id power type } } } }""",
+    "list": "{ connectors(first: 100, filter: {availableOnly: true}) { totalCount edges { node { id } } } }",
+}
+
+
+@pytest.mark.parametrize("search", sorted(SEARCHES))
+def test_searches_read_nothing_from_the_database_when_the_index_answers(
+    counted_server: tuple[str, ReadCounter], search: str
+) -> None:
+    """What the README promises: searches, lists and counts need no database read
+    (only the organizations or stations an answer selects are read, as above)."""
+    url, counter = counted_server
+    result, reads = reads_for(url, counter, SEARCHES[search])
+    (answer,) = result.values()
+    assert answer["totalCount"] > 0 and answer["edges"]
+    if counter.engine == "index":
+        assert reads == Counter()
+    else:
+        assert reads
