@@ -1,4 +1,4 @@
-"""The `chargegraph` command: serve the API, seed data, export the schema."""
+"""The `chargegraph` command: serve the API, seed data, export the schema and the reference docs."""
 
 from __future__ import annotations
 
@@ -228,6 +228,14 @@ def _export_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_docs(args: argparse.Namespace) -> int:
+    from graph.reference import export_docs
+
+    for written in export_docs(Path(args.root)):
+        print(f"wrote {written}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="chargegraph", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -280,6 +288,11 @@ def main(argv: list[str] | None = None) -> int:
     export = commands.add_parser("export-schema", help="print the schema in SDL")
     export.add_argument("--output", default="-", help="file to write (default: stdout)")
     export.set_defaults(run=_export_schema)
+    docs = commands.add_parser(
+        "export-docs", help="regenerate the settings table and the schema reference in docs/"
+    )
+    docs.add_argument("--root", default=".", help="the repository (default: here)")
+    docs.set_defaults(run=_export_docs)
 
     args = parser.parse_args(argv)
     if args.command == "serve":

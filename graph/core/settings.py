@@ -1,9 +1,9 @@
 """Process-wide configuration: environment variables, typed and validated at start.
 
-Every variable is a field below, named by its `validation_alias`; the README's
-configuration table lists the same variables and defaults (a test keeps them
-in step). An invalid value stops the server with a message naming the
-variable and what it accepts (`describe_errors`).
+Every variable is a field below, named by its `validation_alias` and
+explained by its `description`: the configuration page of the documentation
+is generated from them (`graph.reference`). An invalid value stops the server
+with a message naming the variable and what it accepts (`describe_errors`).
 """
 
 from __future__ import annotations
@@ -27,89 +27,165 @@ class Settings(BaseSettings):
         frozen=True, populate_by_name=True, extra="ignore", env_prefix="CHARGEGRAPH_"
     )
 
-    mongodb_uri: str = Field(default="", validation_alias="MONGODB_URI")
+    mongodb_uri: str = Field(
+        default="",
+        validation_alias="MONGODB_URI",
+        description="MongoDB to use (production: a replica set, for change streams)",
+        json_schema_extra={"shown_default": "unset: embedded database"},
+    )
     database_name: str = Field(
-        default="chargegraph", min_length=1, validation_alias="CHARGEGRAPH_DB"
+        default="chargegraph",
+        min_length=1,
+        validation_alias="CHARGEGRAPH_DB",
+        description="database name",
     )
-    data_dir: Path = Field(default=Path("./data"), validation_alias="CHARGEGRAPH_DATA_DIR")
-    # Same as `serve --demo`: add a demo network to an empty database.
-    # How long a database command may take before the request answers SERVICE_UNAVAILABLE.
+    data_dir: Path = Field(
+        default=Path("./data"),
+        validation_alias="CHARGEGRAPH_DATA_DIR",
+        description="embedded database directory (same as `--data-dir`)",
+    )
     db_timeout_seconds: float = Field(
-        default=5.0, gt=0, le=600, validation_alias="CHARGEGRAPH_DB_TIMEOUT_SECONDS"
+        default=5.0,
+        gt=0,
+        le=600,
+        validation_alias="CHARGEGRAPH_DB_TIMEOUT_SECONDS",
+        description="how long a database command may take before the request answers "
+        "`SERVICE_UNAVAILABLE`",
     )
-    demo: bool = Field(default=False, validation_alias="CHARGEGRAPH_DEMO")
-    # Where searches, lists and counts are answered: the in-memory connector index, or the
-    # database (slower; kept to check the index against).
+    demo: bool = Field(
+        default=False,
+        validation_alias="CHARGEGRAPH_DEMO",
+        description="`true` adds a demo network to an empty database (same as `--demo`)",
+    )
     search: Literal["index", "database"] = Field(
-        default="index", validation_alias="CHARGEGRAPH_SEARCH"
+        default="index",
+        validation_alias="CHARGEGRAPH_SEARCH",
+        description="`index`: searches, lists and counts from the in-memory connector index; "
+        "`database`: from MongoDB (slower; for checking the index)",
     )
-    # How many events may wait for one slow subscriber before it is dropped.
     subscriber_queue_size: int = Field(
-        default=1000, ge=1, validation_alias="CHARGEGRAPH_SUBSCRIBER_QUEUE"
+        default=1000,
+        ge=1,
+        validation_alias="CHARGEGRAPH_SUBSCRIBER_QUEUE",
+        description="events that may wait for one subscriber before it is dropped",
     )
-    # Production mode hides field suggestions ("Did you mean …") from errors.
-    production: bool = Field(default=False, validation_alias="CHARGEGRAPH_PRODUCTION")
-    introspection: bool = Field(default=True, validation_alias="CHARGEGRAPH_INTROSPECTION")
-    graphiql: bool = Field(default=True, validation_alias="CHARGEGRAPH_GRAPHIQL")
-    # Keys that may do everything (comma-separated).
+    production: bool = Field(
+        default=False,
+        validation_alias="CHARGEGRAPH_PRODUCTION",
+        description='`true` hides field suggestions ("Did you mean …") in errors',
+    )
+    introspection: bool = Field(
+        default=True,
+        validation_alias="CHARGEGRAPH_INTROSPECTION",
+        description="`false` refuses schema introspection",
+    )
+    graphiql: bool = Field(
+        default=True,
+        validation_alias="CHARGEGRAPH_GRAPHIQL",
+        description="`false` stops serving GraphiQL at `GET /graphql`",
+    )
     admin_keys: Annotated[tuple[str, ...], NoDecode] = Field(
-        default=(), validation_alias="CHARGEGRAPH_ADMIN_KEYS"
+        default=(),
+        validation_alias="CHARGEGRAPH_ADMIN_KEYS",
+        description="comma-separated admin keys (each at least 24 characters)",
     )
-    # Allowance per API key (or per client address without one), per minute; 0 = unlimited.
     writes_per_minute: int = Field(
-        default=120, ge=0, validation_alias="CHARGEGRAPH_WRITES_PER_MINUTE"
+        default=120,
+        ge=0,
+        validation_alias="CHARGEGRAPH_WRITES_PER_MINUTE",
+        description="mutation fields per minute per API key, or per client address without "
+        "one; `0` = unlimited",
     )
     searches_per_minute: int = Field(
-        default=600, ge=0, validation_alias="CHARGEGRAPH_SEARCHES_PER_MINUTE"
+        default=600,
+        ge=0,
+        validation_alias="CHARGEGRAPH_SEARCHES_PER_MINUTE",
+        description="list fields (`connectors`, `nearbyConnectors`, `connectorsInBounds`, "
+        "`organizations`, `chargestations`, at any depth) and new subscriptions per minute, "
+        "counted the same way",
     )
-    # GraphQL WebSocket connections one client address may hold open in one process.
     websockets_per_address: int = Field(
-        default=100, ge=1, validation_alias="CHARGEGRAPH_WEBSOCKETS_PER_ADDRESS"
+        default=100,
+        ge=1,
+        validation_alias="CHARGEGRAPH_WEBSOCKETS_PER_ADDRESS",
+        description="GraphQL WebSocket connections one client address may hold open in one "
+        "process (raise it when many users share one address)",
     )
-    # Subscriptions one caller (organization, app key or address) may hold open in one process.
     subscriptions_per_caller: int = Field(
-        default=200, ge=1, validation_alias="CHARGEGRAPH_SUBSCRIPTIONS_PER_CALLER"
+        default=200,
+        ge=1,
+        validation_alias="CHARGEGRAPH_SUBSCRIPTIONS_PER_CALLER",
+        description="subscriptions one caller (an organization, an app key, or an address "
+        "without a key) may hold open in one process",
     )
-    # OCPP: the heartbeat interval given to stations at boot; a station whose
-    # connection was not renewed for two intervals reads offline.
     ocpp_heartbeat_seconds: int = Field(
-        default=60, ge=1, le=86_400, validation_alias="CHARGEGRAPH_OCPP_HEARTBEAT_SECONDS"
+        default=60,
+        ge=1,
+        le=86_400,
+        validation_alias="CHARGEGRAPH_OCPP_HEARTBEAT_SECONDS",
+        description="heartbeat interval given to charge stations; a station whose connection "
+        "was not renewed for two intervals reads offline",
     )
-    # OCPP: messages one station may send per minute before it is answered with CALLERRORs.
     ocpp_messages_per_minute: int = Field(
-        default=300, ge=0, validation_alias="CHARGEGRAPH_OCPP_MESSAGES_PER_MINUTE"
+        default=300,
+        ge=0,
+        validation_alias="CHARGEGRAPH_OCPP_MESSAGES_PER_MINUTE",
+        description="OCPP messages one station may send per minute (0 = unlimited)",
     )
-    # OCPP: station status reports waiting for the database, beyond which new station
-    # connections are refused (503 with Retry-After); connected stations keep reporting.
     ocpp_queue_limit: int = Field(
-        default=2000, ge=1, validation_alias="CHARGEGRAPH_OCPP_QUEUE_LIMIT"
+        default=2000,
+        ge=1,
+        validation_alias="CHARGEGRAPH_OCPP_QUEUE_LIMIT",
+        description="station status reports waiting for the database beyond which new "
+        "station connections are refused (503 with `Retry-After`); connected stations keep "
+        "reporting",
     )
-    # OCPP: how long a command to a station (mutations such as resetChargestation) waits for
-    # the station's answer before it is recorded as TIMEOUT.
     ocpp_command_timeout_seconds: float = Field(
-        default=30, gt=0, le=600, validation_alias="CHARGEGRAPH_OCPP_COMMAND_TIMEOUT_SECONDS"
+        default=30,
+        gt=0,
+        le=600,
+        validation_alias="CHARGEGRAPH_OCPP_COMMAND_TIMEOUT_SECONDS",
+        description="how long a command to a station (`resetChargestation`, "
+        "`unlockConnector`, `requestStatusReport`, availability) waits for the station's "
+        "answer before it is recorded as `TIMEOUT`",
     )
-    # Logs: one JSON object per line, or text for a terminal (None: text when stdout is a TTY).
     log_format: Literal["json", "text"] | None = Field(
-        default=None, validation_alias="CHARGEGRAPH_LOG_FORMAT"
+        default=None,
+        validation_alias="CHARGEGRAPH_LOG_FORMAT",
+        description="`json` (one object per line) or `text`",
+        json_schema_extra={"shown_default": "text at a terminal, else json"},
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
-        default="info", validation_alias="CHARGEGRAPH_LOG_LEVEL"
+        default="info",
+        validation_alias="CHARGEGRAPH_LOG_LEVEL",
+        description="`debug`, `info`, `warning` or `error`",
     )
-    # Addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are
-    # believed (comma-separated); empty: none, the client address is the peer's.
-    forwarded_allow_ips: str = Field(default="", validation_alias="CHARGEGRAPH_FORWARDED_ALLOW_IPS")
-    # Browser origins allowed to call the API (comma-separated, e.g.
-    # https://dash.example.com); "*" lets any origin read anonymously only.
+    forwarded_allow_ips: str = Field(
+        default="",
+        validation_alias="CHARGEGRAPH_FORWARDED_ALLOW_IPS",
+        description="comma-separated addresses of reverse proxies whose `X-Forwarded-For` "
+        "gives the client's address",
+    )
     cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
-        default=(), validation_alias="CHARGEGRAPH_CORS_ORIGINS"
+        default=(),
+        validation_alias="CHARGEGRAPH_CORS_ORIGINS",
+        description="comma-separated browser origins allowed to call the API (HTTP and "
+        "WebSocket), e.g. `https://dash.example.com`; `*` alone lets any origin read "
+        "anonymously, never with a key",
     )
-    # How long shared caches (a CDN) may keep an anonymous GET query's answer.
     cache_max_age_seconds: int = Field(
-        default=5, ge=0, le=86_400, validation_alias="CHARGEGRAPH_CACHE_MAX_AGE_SECONDS"
+        default=5,
+        ge=0,
+        le=86_400,
+        validation_alias="CHARGEGRAPH_CACHE_MAX_AGE_SECONDS",
+        description="`Cache-Control: public, max-age` of anonymous GET queries (keyed ones: "
+        "`private, no-store`)",
     )
-    # Prometheus metrics at GET /metrics.
-    metrics: bool = Field(default=True, validation_alias="CHARGEGRAPH_METRICS")
+    metrics: bool = Field(
+        default=True,
+        validation_alias="CHARGEGRAPH_METRICS",
+        description="`false` stops serving Prometheus metrics at `GET /metrics` (404)",
+    )
 
     @field_validator("admin_keys", "cors_origins", mode="before")
     @classmethod

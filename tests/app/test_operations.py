@@ -173,29 +173,6 @@ def test_an_invalid_setting_stops_the_server_naming_the_variable(
     assert accepted in result.stderr
 
 
-def test_the_readme_lists_every_setting_with_its_default() -> None:
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
-    rows = re.findall(r"^\| `([A-Z_]+)` \| .* \| (.+) \|$", section, re.MULTILINE)
-    documented = dict(rows)
-    variables = {
-        field.validation_alias: field.default
-        for field in Settings.model_fields.values()
-        if isinstance(field.validation_alias, str)
-    }
-    assert set(documented) == set(variables)
-    for variable, default in variables.items():
-        shown = documented[variable]
-        if isinstance(default, bool):
-            assert shown == ("on" if default else "off"), variable
-        elif isinstance(default, int):
-            assert shown == f"`{default}`", variable
-        elif default in ("", (), None):
-            assert not shown.startswith("`"), variable
-        else:
-            assert shown.strip("`").removeprefix("./") == str(default), variable
-
-
 def test_workers_share_one_port_and_stop_together(tmp_path: Path) -> None:
     server = Server(
         env=server_env(),
