@@ -169,7 +169,7 @@ SEARCHES = {
 def test_searches_read_nothing_from_the_database_when_the_index_answers(
     counted_server: tuple[str, ReadCounter], search: str
 ) -> None:
-    """What the README promises: searches, lists and counts need no database read
+    """What the documentation promises: searches, lists and counts need no database read
     (only the organizations or stations an answer selects are read, as above)."""
     url, counter = counted_server
     result, reads = reads_for(url, counter, SEARCHES[search])
