@@ -540,7 +540,7 @@ async def test_a_killed_server_leaves_its_stations_offline_within_the_lease(
         assert (gone["chargestation"]["id"], gone["online"]) == (created["id"], False)
         shown = await read_station(server, created["id"])
         assert shown["online"] is False
-        # The bound the operations docs state (docs/ocpp.md), from the server's own records: the lease
+        # The bound docs/ocpp.md states, from the server's own records: the lease
         # ends two intervals after its last renewal (before the kill), and the
         # station is written offline at the first expiry sweep after that,
         # never before. One more sweep period absorbs a sweep's own delay.
