@@ -131,6 +131,10 @@ _station_lookups: list[StationLookup] = []
 # to a charge station: that domain tells the station (ChangeAvailability).
 activity_listeners: AsyncListeners[[Viewer, Mapping[str, Any]]] = AsyncListeners()
 on_activity_change = activity_listeners.add
+# Told of each connector deleted through the API, with the document as it was stored:
+# roaming keeps it as a removed EVSE.
+deletion_listeners: AsyncListeners[[Mapping[str, Any]]] = AsyncListeners()
+on_deletion = deletion_listeners.add
 
 
 def find_stations_with(lookup: StationLookup) -> None:
@@ -431,10 +435,11 @@ async def keep_change_history() -> None:
 
 async def delete(viewer: Viewer, connector_id: ObjectId, replica: ConnectorReplica) -> ObjectId:
     async with replica.session() as session:
-        result = await collection().delete_one(
+        deleted = await collection().find_one_and_delete(
             {"_id": connector_id, **write_scope(viewer, "deleteConnector")}, session=session
         )
-        if result.deleted_count == 0:
+        if deleted is None:
             raise missing(viewer, "connector", connector_id, "id")
         replica.wrote(connector_id, None, session)
+    await deletion_listeners.tell(deleted)
     return connector_id

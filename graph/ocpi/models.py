@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from beanie import Document
+from beanie import Document, PydanticObjectId
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 
@@ -51,3 +51,27 @@ class OcpiPartnerDocument(Document):
 def partners_collection() -> AsyncCollection[dict[str, Any]]:
     """The raw ocpi_partners collection."""
     return OcpiPartnerDocument.get_pymongo_collection()
+
+
+class RemovedEvseDocument(Document):
+    """A deleted connector, kept so that partners pulling Locations see its EVSE as REMOVED.
+
+    OCPI never deletes an EVSE: a partner learns of a removal only from an EVSE
+    whose status is REMOVED, in a full or a delta (`date_from`) pull.
+    """
+
+    id: PydanticObjectId  # type: ignore[assignment]  # the connector's id
+    chargestation: PydanticObjectId
+    organization: PydanticObjectId
+    # The connector as it was stored when it was deleted.
+    connector: dict[str, Any]
+    removedAt: datetime
+
+    class Settings:
+        name = "ocpi_removed_evses"
+        indexes = [IndexModel([("chargestation", ASCENDING)], name="chargestation")]
+
+
+def removed_evses_collection() -> AsyncCollection[dict[str, Any]]:
+    """The raw ocpi_removed_evses collection."""
+    return RemovedEvseDocument.get_pymongo_collection()

@@ -1,19 +1,29 @@
-"""The OCPI HTTP endpoints of this server: versions, version details and credentials."""
+"""The OCPI HTTP endpoints of this server: versions, version details, credentials, and the
+Locations module as CPO (Sender: partners pull ChargeGraph's stations)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
+from bson import ObjectId
+from bson.errors import InvalidId
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from graph.ocpi import service
+from graph.connectors.replica import ConnectorReplica
+from graph.core.context import Services
+from graph.ocpi import catalogue, service
+from graph.ocpi.locations import location
+from graph.ocpi.models import REGISTERED
 from graph.ocpi.protocol import (
     CLIENT_ERROR,
     INVALID_PARAMETERS,
+    UNKNOWN_LOCATION,
     VERSION,
     OcpiError,
     digest,
@@ -25,13 +35,17 @@ from graph.ocpi.settings import OcpiSettings
 
 Handler = Callable[[Request, dict[str, Any]], Awaitable[Response]]
 _ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+LOCATIONS_PATH = f"/ocpi/cpo/{VERSION}/locations"
+# The largest page of Locations this server returns (sent as X-Limit).
+MAX_PAGE = 100
 
 
 class OcpiEndpoints:
     """The routes under /ocpi, answering every request (errors too) in the OCPI envelope."""
 
-    def __init__(self, settings: OcpiSettings) -> None:
+    def __init__(self, settings: OcpiSettings, services: Services) -> None:
         self.settings = settings
+        self.services = services
 
     def base_url(self, request: Request) -> str:
         return (self.settings.base_url or str(request.base_url)).rstrip("/")
@@ -48,6 +62,24 @@ class OcpiEndpoints:
                 self._guarded(self.credentials),
                 methods=_ALL_METHODS,
             ),
+            Route(
+                LOCATIONS_PATH, self._guarded(self.locations, registered=True), methods=_ALL_METHODS
+            ),
+            Route(
+                LOCATIONS_PATH + "/{location_id}",
+                self._guarded(self.location_object, registered=True),
+                methods=_ALL_METHODS,
+            ),
+            Route(
+                LOCATIONS_PATH + "/{location_id}/{evse_uid}",
+                self._guarded(self.location_object, registered=True),
+                methods=_ALL_METHODS,
+            ),
+            Route(
+                LOCATIONS_PATH + "/{location_id}/{evse_uid}/{connector_id}",
+                self._guarded(self.location_object, registered=True),
+                methods=_ALL_METHODS,
+            ),
             # Anything else under /ocpi is unknown, answered in the envelope too.
             Route("/ocpi/{rest:path}", self._unknown, methods=_ALL_METHODS),
         ]
@@ -57,12 +89,15 @@ class OcpiEndpoints:
             request, status_code=CLIENT_ERROR, message="no such OCPI endpoint", http_status=404
         )
 
-    def _guarded(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-        """`handler` for a caller with a known token; 401 otherwise; OCPI errors enveloped."""
+    def _guarded(
+        self, handler: Handler, *, registered: bool = False
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """`handler` for a caller with a known token (a registered partner's token, Token C,
+        for the functional modules); 401 otherwise; OCPI errors enveloped."""
 
         async def endpoint(request: Request) -> Response:
             partner = await service.partner_with_token(presented_tokens(request))
-            if partner is None:
+            if partner is None or (registered and partner["status"] != REGISTERED):
                 return envelope(
                     request,
                     status_code=CLIENT_ERROR,
@@ -91,6 +126,7 @@ class OcpiEndpoints:
                 "role": "SENDER",
                 "url": f"{base}/ocpi/{VERSION}/credentials",
             },
+            {"identifier": "locations", "role": "SENDER", "url": f"{base}{LOCATIONS_PATH}"},
         ]
         return envelope(request, {"version": VERSION, "endpoints": endpoints})
 
@@ -138,6 +174,94 @@ class OcpiEndpoints:
             self.settings, partner, body, registering=request.method == "POST"
         )
         return envelope(request, self.own_credentials(request, token))
+
+    async def locations(self, request: Request, partner: dict[str, Any]) -> Response:
+        """A page of Locations, oldest station first, filtered by `last_updated`."""
+        _only(request, "GET")
+        date_from = _instant(request, "date_from")
+        date_to = _instant(request, "date_to")
+        offset = _count(request, "offset", 0, lowest=0)
+        limit = min(_count(request, "limit", MAX_PAGE, lowest=1), MAX_PAGE)
+        index = self.services.get(ConnectorReplica).current()
+        shown = [location(site) for site in await catalogue.published_sites(index)]
+        matching = [
+            found
+            for found in shown
+            if (date_from is None or _parsed(found["last_updated"]) >= date_from)
+            and (date_to is None or _parsed(found["last_updated"]) < date_to)
+        ]
+        page = matching[offset : offset + limit]
+        response = envelope(request, page)
+        response.headers["X-Total-Count"] = str(len(matching))
+        response.headers["X-Limit"] = str(MAX_PAGE)
+        if offset + limit < len(matching):
+            following = {**request.query_params, "offset": str(offset + limit), "limit": str(limit)}
+            url = f"{self.base_url(request)}{LOCATIONS_PATH}?{urlencode(following)}"
+            response.headers["Link"] = f'<{url}>; rel="next"'
+        return response
+
+    async def location_object(self, request: Request, partner: dict[str, Any]) -> Response:
+        """One Location, one of its EVSEs, or one EVSE's Connector."""
+        _only(request, "GET")
+        parameters = request.path_params
+        try:
+            station_id = ObjectId(parameters["location_id"])
+        except (InvalidId, TypeError) as error:
+            raise _unknown_object("Location", parameters["location_id"]) from error
+        index = self.services.get(ConnectorReplica).current()
+        sites = await catalogue.published_sites(index, station_id)
+        if not sites:
+            raise _unknown_object("Location", parameters["location_id"])
+        found: dict[str, Any] = location(sites[0])
+        if "evse_uid" in parameters:
+            found = _member(found["evses"], "uid", parameters["evse_uid"], "EVSE")
+        if "connector_id" in parameters:
+            found = _member(found["connectors"], "id", parameters["connector_id"], "Connector")
+        return envelope(request, found)
+
+
+def _unknown_object(kind: str, name: str) -> OcpiError:
+    return OcpiError(UNKNOWN_LOCATION, f"no {kind} {name[:40]!r} is published", http_status=404)
+
+
+def _member(members: list[dict[str, Any]], key: str, name: str, kind: str) -> dict[str, Any]:
+    for member in members:
+        if member[key] == name:
+            return member
+    raise _unknown_object(kind, name)
+
+
+def _parsed(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _instant(request: Request, name: str) -> datetime | None:
+    """An RFC 3339 query parameter (UTC when it carries no offset), or 2001 naming it."""
+    text = request.query_params.get(name)
+    if text is None:
+        return None
+    try:
+        moment = _parsed(text)
+    except ValueError as error:
+        raise OcpiError(
+            INVALID_PARAMETERS, f"{name} must be an RFC 3339 date-time, got {text[:40]!r}"
+        ) from error
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment
+
+
+def _count(request: Request, name: str, default: int, *, lowest: int) -> int:
+    """A whole-number query parameter of at least `lowest`, or 2001 naming it."""
+    text = request.query_params.get(name)
+    if text is None:
+        return default
+    if not text.isdigit() or int(text) < lowest:
+        raise OcpiError(
+            INVALID_PARAMETERS,
+            f"{name} must be a whole number of at least {lowest}, got {text[:20]!r}",
+        )
+    return int(text)
 
 
 def _only(request: Request, *methods: str) -> None:

@@ -1,0 +1,89 @@
+"""What ChargeGraph publishes over OCPI, read from the stores: the sites behind its Locations.
+
+Organizations and stations are read from MongoDB (few documents); connectors
+come from the connector index when it is loaded (`connectors.find_documents`).
+Connectors deleted through the API are kept as removed EVSEs
+(`ocpi_removed_evses`), told by the connectors domain as they are deleted;
+a connector deleted straight in MongoDB leaves no tombstone.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+from bson import ObjectId
+
+from graph.chargestations import service as chargestations
+from graph.connectors import service as connectors
+from graph.connectors.index import ConnectorIndex
+from graph.core.timestamps import now
+from graph.core.visibility import ACTIVE
+from graph.ocpi.locations import Site, publishable
+from graph.ocpi.models import removed_evses_collection
+from graph.organizations import service as organizations
+
+# Connectors read for one pull at most (every connector of every published station).
+MAX_CONNECTORS = 10_000_000
+
+
+async def keep_removed(connector: Mapping[str, Any]) -> None:
+    """Keep a deleted station connector as a removed EVSE (connectors of no station are never
+    published, so they need none)."""
+    if connector.get("chargestation") is None:
+        return
+    await removed_evses_collection().replace_one(
+        {"_id": connector["_id"]},
+        {
+            "chargestation": connector["chargestation"],
+            "organization": connector["organization"],
+            "connector": dict(connector),
+            "removedAt": now(),
+        },
+        upsert=True,
+    )
+
+
+async def published_sites(
+    index: ConnectorIndex | None, station_id: ObjectId | None = None
+) -> list[Site]:
+    """Every publishable site (or the one of `station_id`), oldest station first."""
+    parties = {
+        document["_id"]: document
+        async for document in organizations.collection().find(
+            {"ocpi.countryCode": {"$type": "string"}, "active": ACTIVE},
+            projection={"name": 1, "ocpi": 1},
+        )
+    }
+    if not parties:
+        return []
+    query: dict[str, Any] = {"organization": {"$in": list(parties)}, "active": ACTIVE}
+    if station_id is not None:
+        query["_id"] = station_id
+    stations = await chargestations.collection().find(query, sort=[("_id", 1)]).to_list()
+    if not stations:
+        return []
+    ids = [station["_id"] for station in stations]
+    attached: dict[ObjectId, list[dict[str, Any]]] = defaultdict(list)
+    for connector in await connectors.find_documents(
+        index, {"chargestation": {"$in": ids}}, None, MAX_CONNECTORS
+    ):
+        attached[connector["chargestation"]].append(connector)
+    removed: dict[ObjectId, list[dict[str, Any]]] = defaultdict(list)
+    async for tombstone in removed_evses_collection().find({"chargestation": {"$in": ids}}):
+        removed[tombstone["chargestation"]].append(tombstone)
+    moment = now()
+    sites = []
+    for station in stations:
+        lease = station.get("leaseUntil")
+        site = Site(
+            station=station,
+            organization=parties[station["organization"]],
+            connectors=sorted(attached[station["_id"]], key=lambda connector: connector["_id"]),
+            tombstones=removed[station["_id"]],
+            online=station.get("online") is True and lease is not None and lease > moment,
+        )
+        if publishable(site):
+            sites.append(site)
+    return sites
