@@ -30,6 +30,7 @@ from pymongo.errors import PyMongoError
 from graph.connectors.index import ConnectorIndex, IndexBuilder
 from graph.connectors.models import connectors_collection
 from graph.core.context import Context, Services
+from graph.core.listeners import Listeners
 from graph.core.long_reads import LongReads
 from graph.core.tasks import cancel_and_wait
 
@@ -54,6 +55,9 @@ class ConnectorReplica:
         self._held: list[tuple[str, Any]] | None = [] if enabled else None
         self._task: asyncio.Task[None] | None = None
         self.stats: dict[str, float] = {"loads": 0, "load_seconds": 0.0, "changes": 0}
+        # Told of every change event of the connectors collection, in stream order, whether
+        # or not the index is enabled (roaming pushes changes to partners from them).
+        self.changes: Listeners[[Mapping[str, Any]]] = Listeners()
 
     @staticmethod
     def of(context: Context) -> ConnectorIndex | None:
@@ -137,6 +141,7 @@ class ConnectorReplica:
 
     def apply_change(self, event: Mapping[str, Any]) -> None:
         """A change event of the connectors collection, in stream order."""
+        self.changes.tell(event)
         if not self.enabled:
             return
         self.stats["changes"] += 1

@@ -75,3 +75,49 @@ class RemovedEvseDocument(Document):
 def removed_evses_collection() -> AsyncCollection[dict[str, Any]]:
     """The raw ocpi_removed_evses collection."""
     return RemovedEvseDocument.get_pymongo_collection()
+
+
+STATUS_PUSH = "status"
+"""An outbox entry that PATCHes one EVSE's status."""
+LOCATION_PUSH = "location"
+"""An outbox entry that PUTs a whole Location (a connector added, changed or removed)."""
+
+
+class PushDocument(Document):
+    """One change waiting to be pushed to one partner (the durable outbox).
+
+    Every process reads the same change stream and writes the same entries; the
+    unique (partner, position, connector) key keeps one. `position` is the change's
+    cluster time as one integer (seconds << 32 | increment), so entries sort in the
+    order the changes were written.
+    """
+
+    partner: PydanticObjectId
+    position: int
+    connector: PydanticObjectId
+    station: PydanticObjectId
+    kind: str
+    # For STATUS_PUSH: the stored status as of the change, and when it changed.
+    status: str | None = None
+    changedAt: datetime
+    attempts: int = 0
+
+    class Settings:
+        name = "ocpi_outbox"
+        indexes = [
+            IndexModel(
+                [("partner", ASCENDING), ("position", ASCENDING), ("connector", ASCENDING)],
+                name="partner_order",
+                unique=True,
+            ),
+        ]
+
+
+def outbox_collection() -> AsyncCollection[dict[str, Any]]:
+    """The raw ocpi_outbox collection."""
+    return PushDocument.get_pymongo_collection()
+
+
+def push_leases_collection() -> AsyncCollection[dict[str, Any]]:
+    """Which process pushes to which partner, until when (`{_id: partner, holder, until}`)."""
+    return partners_collection().database["ocpi_push_leases"]

@@ -1,18 +1,23 @@
-"""The OCPI domain as the application sees it: partners, the /ocpi endpoints, removed EVSEs."""
+"""The OCPI domain as the application sees it: partners, the /ocpi endpoints, removed EVSEs,
+and pushing Location changes to partners."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
 from starlette.routing import BaseRoute
 
 from graph.connectors import service as connectors
+from graph.connectors.replica import ConnectorReplica
 from graph.core.context import Services
 from graph.core.plugin import Domain
 from graph.core.settings import Settings
+from graph.core.tasks import cancel_and_wait
 from graph.ocpi.catalogue import keep_removed
-from graph.ocpi.models import OcpiPartnerDocument, RemovedEvseDocument
+from graph.ocpi.models import OcpiPartnerDocument, PushDocument, RemovedEvseDocument
+from graph.ocpi.push import LocationPush, PushMetrics
 from graph.ocpi.routes import OcpiEndpoints
 from graph.ocpi.schema import OcpiMutations, OcpiQueries
 from graph.ocpi.settings import OcpiSettings
@@ -22,26 +27,37 @@ def endpoints(settings: Settings, services: Services) -> OcpiEndpoints:
     return OcpiEndpoints(OcpiSettings(), services)
 
 
+def location_push(settings: Settings, services: Services) -> LocationPush:
+    return LocationPush(OcpiSettings(), services.get(ConnectorReplica))
+
+
 def routes(services: Services) -> list[BaseRoute]:
     return services.get(OcpiEndpoints).routes()
 
 
 @contextlib.asynccontextmanager
-async def keeping_removed_evses(services: Services) -> AsyncIterator[None]:
-    """Connectors deleted while the application serves are kept as removed EVSEs."""
-    forget = connectors.on_deletion(keep_removed)
+async def running(services: Services) -> AsyncIterator[None]:
+    """While the application serves: connectors deleted are kept as removed EVSEs, and
+    connector changes are pushed to partners."""
+    forget_deletions = connectors.on_deletion(keep_removed)
+    push = services.get(LocationPush)
+    forget_changes = services.get(ConnectorReplica).changes.add(push.changed)
+    pushing = asyncio.create_task(push.run(), name="ocpi-location-push")
     try:
         yield
     finally:
-        forget()
+        forget_changes()
+        forget_deletions()
+        await cancel_and_wait(pushing)
 
 
 DOMAIN = Domain(
     name="ocpi",
     queries=(OcpiQueries,),
     mutations=(OcpiMutations,),
-    documents=(OcpiPartnerDocument, RemovedEvseDocument),
-    services=(endpoints,),
+    documents=(OcpiPartnerDocument, RemovedEvseDocument, PushDocument),
+    services=(endpoints, location_push),
     routes=routes,
-    lifespan=keeping_removed_evses,
+    lifespan=running,
+    metrics=lambda services: PushMetrics(services.get(LocationPush)),
 )

@@ -7,8 +7,6 @@ validated against the 2.2.1 object shapes (tests/support/ocpi_shapes.py).
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,56 +17,28 @@ from ocpp.v16 import call as call16
 
 from graph.connectors.enums import ConnectorStatus, ConnectorType, PowerType
 from graph.ocpi.locations import POWER_TYPE, STANDARD, STATUS
-from tests.support.ocpi_peer import Peer, token_header
+from tests.support.ocpi_peer import token_header
 from tests.support.ocpi_shapes import problems
+from tests.support.ocpi_sites import (
+    ADDRESS,
+    CREATE_STATION,
+    DELETE_CONNECTOR,
+    SET_STATUS,
+    UPDATE_CONNECTOR,
+    network,
+    next_party,
+    registered_partner_token,
+)
 from tests.support.ocpp import eventually, station
 from tests.support.server import (
     Server,
-    connector_input,
     create_organization,
     data,
     unique_endpoint,
 )
 
 LOCATIONS = "/ocpi/cpo/2.2.1/locations"
-CREATE_STATION = """
-mutation($input: CreateChargestationInput!) { createChargestation(input: $input) { id endpoint } }
-"""
-CREATE_CONNECTOR = (
-    "mutation($input: CreateConnectorInput!) { createConnector(input: $input) { id endpoint } }"
-)
-SET_STATUS = """
-mutation($id: ID!, $status: ConnectorStatus!) { setConnectorStatus(id: $id, status: $status) { id } }
-"""
-DELETE_CONNECTOR = "mutation($id: ID!) { deleteConnector(id: $id) }"
-UPDATE_CONNECTOR = """
-mutation($id: ID!, $input: UpdateConnectorInput!) { updateConnector(id: $id, input: $input) { id } }
-"""
-ADDRESS = {
-    "streetAndNumber": "Keizersgracht 1",
-    "postalCode": "1015 CJ",
-    "city": "Amsterdam",
-    "country": "NL",
-}
-_parties = (f"{a}{b}{c}" for a, b, c in itertools.product("QRS", "0123456789", "ABCDEFGHIJ"))
-
-
-@pytest.fixture(scope="module")
-def token(server: Server) -> Iterator[str]:
-    """Token C of a partner registered through the credentials handshake."""
-    with Peer().running() as peer:
-        invitation = data(
-            server.query(
-                'mutation { createOcpiPartner(input: {name: "Puller"}) { tokenA } }',
-            )
-        )["createOcpiPartner"]
-        answer = httpx.post(
-            f"{server.base_url}/ocpi/2.2.1/credentials",
-            headers=token_header(invitation["tokenA"]),
-            json=peer.credentials(),
-            timeout=30,
-        )
-        yield answer.json()["data"]["token"]
+token = registered_partner_token
 
 
 def get(server: Server, token: str, path: str, **params: Any) -> httpx.Response:
@@ -81,47 +51,6 @@ def body_of(response: httpx.Response, status_code: int = 1000) -> Any:
     body = response.json()
     assert body["status_code"] == status_code, body
     return body.get("data")
-
-
-def network(server: Server, stations: int = 1, **station_fields: Any) -> dict[str, Any]:
-    """An organization with an OCPI identity and stations with two connectors each."""
-    party = next(_parties)
-    organization = create_organization(
-        server, name=f"Roaming {party}", ocpi={"countryCode": "NL", "partyId": party}
-    )
-    created = []
-    for number in range(stations):
-        fields = {
-            "organizationId": organization["id"],
-            "endpoint": f"OCPI-{party}-{number}",
-            "coordinates": {"latitude": 52.3728 + number / 1000, "longitude": 4.8936},
-            "address": ADDRESS,
-            "timeZone": "Europe/Amsterdam",
-            **station_fields,
-        }
-        made = data(server.query(CREATE_STATION, {"input": fields}))["createChargestation"]
-        made["connectors"] = [
-            data(
-                server.query(
-                    CREATE_CONNECTOR,
-                    {
-                        "input": connector_input(
-                            organization["id"],
-                            chargestationId=made["id"],
-                            ocppId=ocpp_id,
-                            **kind,
-                        )
-                    },
-                )
-            )["createConnector"]
-            for ocpp_id, kind in (
-                (1, {"type": "CCS2", "powerType": "DC", "power": 150.0, "format": "CABLE"}),
-                (2, {"type": "TYPE2", "powerType": "AC_3_PHASE", "power": 22.0,
-                     "format": "SOCKET", "maxVoltage": 230, "maxAmperage": 32}),
-            )
-        ]  # fmt: skip
-        created.append(made)
-    return {"organization": organization, "party": party, "stations": created}
 
 
 def pull_all(server: Server, token: str, **params: Any) -> tuple[list[dict[str, Any]], int]:
@@ -291,7 +220,7 @@ def test_stations_missing_what_a_location_needs_are_not_published(
     no_address = network(server, address=None)
     no_zone = network(server, timeZone=None)
     inactive = network(server, active=False)
-    party = next(_parties)
+    party = next_party()
     organization = create_organization(server, name="No Roaming Identity")
     data(
         server.query(

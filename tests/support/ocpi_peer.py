@@ -53,6 +53,10 @@ class Peer:
     # token the registering server gave it (and that it checked on the server's versions).
     token_c: str = "peer-token-C-0001"
     server_token: str | None = None
+    # As Locations receiver: what was pushed to it, in order, and whether it is down
+    # (answering 503, as a partner in maintenance does).
+    pushed: list[tuple[str, str, Any]] = field(default_factory=list)
+    down: bool = False
 
     @property
     def base_url(self) -> str:
@@ -120,12 +124,29 @@ class Peer:
         ]
         return ocpi_answer({"version": "2.2.1", "endpoints": endpoints})
 
+    async def _locations(self, request: Request) -> JSONResponse:
+        """The Locations receiver: takes PUTs and PATCHes signed with this partner's token."""
+        if self.down:
+            return JSONResponse({"message": "maintenance"}, status_code=503)
+        if not self._authorised(request):
+            return ocpi_answer(None, 2000, 401)
+        body = await request.json()
+        if request.method == "PATCH" and "last_updated" not in body:
+            return ocpi_answer(None, 2001, 400)
+        self.pushed.append((request.method, request.url.path, body))
+        return ocpi_answer(None)
+
     def app(self) -> Starlette:
         return Starlette(
             routes=[
                 Route("/ocpi/versions", self._versions),
                 Route("/ocpi/2.2.1", self._details),
                 Route("/ocpi/2.2.1/credentials", self._credentials, methods=["POST"]),
+                Route(
+                    "/ocpi/emsp/2.2.1/locations/{rest:path}",
+                    self._locations,
+                    methods=["PUT", "PATCH"],
+                ),
             ]
         )
 

@@ -1,0 +1,396 @@
+"""Pushing Location changes to partners' Locations receivers, through a durable outbox.
+
+Every change of a connector of an organization with an OCPI identity, read
+from the change stream every process already reads (the connector index's
+feed), becomes one entry per registered partner that offers a Locations
+RECEIVER (`ocpi_outbox`): a status change PATCHes the EVSE (`{status,
+last_updated}`); any other change — a connector added, changed in another
+field, moved or deleted — PUTs the whole Location as it is when it is sent.
+Every process writes the same entries; their unique key (partner, the
+change's cluster time, connector) keeps one of each.
+
+One process at a time pushes to a partner: the holder of its lease
+(`ocpi_push_leases`, renewed while it works, taken over by another process
+once it lapses). It sends the partner's entries in the order the changes
+were written, one after the other, and deletes each once the partner
+accepted it, so delivery is at least once and in order per EVSE. While the
+partner cannot be reached or answers with a server error, the same entry is
+retried with a growing delay (up to `MAX_BACKOFF_SECONDS`), and everything
+behind it waits; an entry the partner refuses as a client error (HTTP 4xx)
+is dropped, logged and counted, so one bad object cannot stop the rest.
+Entries survive restarts of any or every process. Changes written while no
+process runs are not pushed; partners' pulls (`date_from`) catch them up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from bson import ObjectId
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
+
+from graph.connectors.replica import ConnectorReplica
+from graph.core.timestamps import now
+from graph.core.visibility import ACTIVE
+from graph.ocpi import catalogue
+from graph.ocpi.locations import evse, location, ocpi_time
+from graph.ocpi.models import (
+    LOCATION_PUSH,
+    REGISTERED,
+    STATUS_PUSH,
+    outbox_collection,
+    partners_collection,
+    push_leases_collection,
+)
+from graph.ocpi.protocol import SUCCESS, authorization
+from graph.ocpi.settings import OcpiSettings
+from graph.organizations import service as organizations
+
+log = logging.getLogger(__name__)
+
+# A lease lets one process push to a partner; it is renewed at half its length.
+LEASE_SECONDS = 10.0
+# How often the partners and organizations taking part are read again: a partner gets
+# the changes made from then on (what came before is in its first pull).
+REFRESH_SECONDS = 1.0
+# How long an idle pusher waits for new entries written by another process.
+IDLE_SECONDS = 1.0
+# Retries of an entry the partner did not take wait 1 s, then 2, 4, ... up to this.
+MAX_BACKOFF_SECONDS = 30.0
+BATCH = 100
+# An update touching only these fields is a status change (an EVSE PATCH).
+STATUS_FIELDS = frozenset({"status", "updatedAt"})
+DUPLICATE_KEY = 11000
+# Organizations whose connectors are published.
+ROAMING: Mapping[str, Any] = {"ocpi.countryCode": {"$type": "string"}, "active": ACTIVE}
+
+
+@dataclass(frozen=True)
+class Receiver:
+    """A partner's Locations receiver: where to push and how to sign."""
+
+    partner: ObjectId
+    name: str
+    url: str
+    token: str
+    raw_token: bool
+    # The partner's first role, for the OCPI-to-* routing headers.
+    role: Mapping[str, Any]
+
+
+def position_of(event: Mapping[str, Any]) -> int:
+    """A change's cluster time as one sortable integer."""
+    moment = event["clusterTime"]
+    return int(moment.time) << 32 | int(moment.inc)
+
+
+class LocationPush:
+    """This process's part in pushing: writing outbox entries, and pushing for the partners
+    whose lease it holds."""
+
+    def __init__(self, settings: OcpiSettings, replica: ConnectorReplica) -> None:
+        self.settings = settings
+        self.replica = replica
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._events: asyncio.Queue[Mapping[str, Any]] = asyncio.Queue()
+        self._written = asyncio.Event()
+        self._receivers: list[Receiver] = []
+        self._organizations: set[ObjectId] = set()
+        # Organizations found without an OCPI identity since the last refresh.
+        self._not_roaming: set[ObjectId] = set()
+        self._refreshed_at = -float("inf")  # time.monotonic() of the last refresh
+        self._held_until: dict[ObjectId, datetime] = {}
+        self._retry_at: dict[ObjectId, datetime] = {}
+        self._backoff: dict[ObjectId, float] = {}
+        # Figures for /metrics: entries waiting per partner name, and how pushes ended.
+        self.waiting: dict[str, int] = {}
+        self.pushed: Counter[tuple[str, str]] = Counter()
+
+    # --- writing the outbox -----------------------------------------------------
+
+    def changed(self, event: Mapping[str, Any]) -> None:
+        """A connector change event (told in stream order by the connector replica)."""
+        self._events.put_nowait(event)
+
+    async def _refresh(self) -> None:
+        """Read again who receives pushes and whose connectors are pushed."""
+        if time.monotonic() - self._refreshed_at < REFRESH_SECONDS:
+            return
+        receivers = []
+        async for partner in partners_collection().find({"status": REGISTERED}):
+            url = next(
+                (
+                    endpoint.get("url")
+                    for endpoint in partner.get("endpoints") or []
+                    if endpoint.get("identifier") == "locations"
+                    and endpoint.get("role") == "RECEIVER"
+                ),
+                None,
+            )
+            if url and partner.get("partnerToken"):
+                receivers.append(
+                    Receiver(
+                        partner=partner["_id"],
+                        name=partner["name"],
+                        url=url.rstrip("/"),
+                        token=partner["partnerToken"],
+                        raw_token=bool(partner.get("rawToken")),
+                        role=(partner.get("roles") or [{}])[0],
+                    )
+                )
+        self._receivers = receivers
+        self._organizations = {
+            document["_id"]
+            async for document in organizations.collection().find(ROAMING, projection={"_id": 1})
+        }
+        self._not_roaming.clear()
+        for receiver in receivers:
+            self.waiting[receiver.name] = await outbox_collection().count_documents(
+                {"partner": receiver.partner}
+            )
+        self._refreshed_at = time.monotonic()
+
+    async def _roaming(self, organization: Any) -> bool:
+        """Are the organization's connectors published? An organization not known to be is
+        read once (it may have got its OCPI identity since the last refresh)."""
+        if organization in self._organizations or organization is None:
+            return organization is not None
+        if organization in self._not_roaming:
+            return False
+        if await organizations.collection().find_one({"_id": organization, **ROAMING}) is None:
+            self._not_roaming.add(organization)
+            return False
+        self._organizations.add(organization)
+        return True
+
+    async def entries(self, event: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The outbox entries one connector change makes."""
+        if not self._receivers:
+            return []
+        after = event.get("fullDocument") or {}
+        before = event.get("fullDocumentBeforeChange") or {}
+        stations = {
+            document["chargestation"]
+            for document in (before, after)
+            if document.get("chargestation") is not None
+            and await self._roaming(document.get("organization"))
+        }
+        if not stations:
+            return []
+        update = event.get("updateDescription") or {}
+        changed = set(update.get("updatedFields") or {}) | set(update.get("removedFields") or [])
+        status_only = event["operationType"] == "update" and changed <= STATUS_FIELDS
+        current = after or before
+        common = {
+            "position": position_of(event),
+            "connector": event["documentKey"]["_id"],
+            "kind": STATUS_PUSH if status_only else LOCATION_PUSH,
+            "status": (update.get("updatedFields") or {}).get("status", current.get("status")),
+            "changedAt": current.get("updatedAt") or now(),
+            "attempts": 0,
+        }
+        return [
+            {**common, "partner": receiver.partner, "station": station}
+            for receiver in self._receivers
+            for station in stations
+        ]
+
+    async def _write_entries(self) -> None:
+        """Turn change events into outbox entries, for as long as the application serves."""
+        while True:
+            event = await self._events.get()
+            delay = 0.5
+            while True:
+                try:
+                    await self._refresh()
+                    made = await self.entries(event)
+                    if made:
+                        await outbox_collection().insert_many(made, ordered=False)
+                    break
+                except BulkWriteError as error:
+                    if any(
+                        failed.get("code") != DUPLICATE_KEY
+                        for failed in error.details.get("writeErrors", [])
+                    ):
+                        raise
+                    break  # another process wrote them first
+                except PyMongoError as error:
+                    log.warning("OCPI outbox: could not write a change, retrying: %s", error)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+            self._written.set()
+
+    # --- pushing ----------------------------------------------------------------
+
+    async def _hold(self, partner: ObjectId) -> bool:
+        """Take or renew the partner's lease; True while this process holds it."""
+        moment = now()
+        held = self._held_until.get(partner)
+        if held is not None and (held - moment).total_seconds() > LEASE_SECONDS / 2:
+            return True
+        until = moment + timedelta(seconds=LEASE_SECONDS)
+        try:
+            await push_leases_collection().find_one_and_update(
+                {"_id": partner, "$or": [{"until": {"$lt": moment}}, {"holder": self.holder}]},
+                {"$set": {"holder": self.holder, "until": until}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            self._held_until.pop(partner, None)
+            return False
+        self._held_until[partner] = until
+        return True
+
+    async def _push_all(self) -> None:
+        """Push for every partner whose lease this process holds (runs while the app serves)."""
+        while True:
+            busy = False
+            try:
+                await self._refresh()
+                for receiver in self._receivers:
+                    retry_at = self._retry_at.get(receiver.partner)
+                    if retry_at is not None and retry_at > now():
+                        continue
+                    if await self._hold(receiver.partner):
+                        busy |= await self._push(receiver)
+            except PyMongoError as error:
+                log.warning("OCPI push: the database failed, retrying: %s", error)
+            except Exception:
+                # A bug must not end pushing for good: log it, and go on after a pause.
+                log.exception("OCPI push failed")
+            if not busy:
+                self._written.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._written.wait(), IDLE_SECONDS)
+
+    async def _push(self, receiver: Receiver) -> bool:
+        """Send the partner's next entries in order; True when some were sent."""
+        batch = (
+            await outbox_collection()
+            .find({"partner": receiver.partner})
+            .sort([("position", 1), ("connector", 1)])
+            .limit(BATCH)
+            .to_list()
+        )
+        async with httpx.AsyncClient(timeout=self.settings.call_timeout_seconds) as client:
+            for entry in batch:
+                outcome = await self._send(client, receiver, entry)
+                if outcome == "failed":
+                    delay = self._backoff.get(receiver.partner, 0.5) * 2
+                    self._backoff[receiver.partner] = min(delay, MAX_BACKOFF_SECONDS)
+                    self._retry_at[receiver.partner] = now() + timedelta(seconds=delay)
+                    await outbox_collection().update_one(
+                        {"_id": entry["_id"]}, {"$inc": {"attempts": 1}}
+                    )
+                    return False
+                self._backoff.pop(receiver.partner, None)
+                self._retry_at.pop(receiver.partner, None)
+                self.pushed[(receiver.name, outcome)] += 1
+                await outbox_collection().delete_one({"_id": entry["_id"]})
+        return bool(batch)
+
+    async def _send(
+        self, client: httpx.AsyncClient, receiver: Receiver, entry: Mapping[str, Any]
+    ) -> str:
+        """One entry to the partner: "sent", "refused" (a client error, dropped), "skipped"
+        (nothing published to send) or "failed" (to retry)."""
+        sites = await catalogue.published_sites(self.replica.current(), entry["station"])
+        if not sites:
+            return "skipped"
+        site = sites[0]
+        party = site.organization["ocpi"]
+        url = f"{receiver.url}/{party['countryCode']}/{party['partyId']}/{site.station['_id']}"
+        if entry["kind"] == LOCATION_PUSH:
+            method, body = "PUT", location(site)
+        else:
+            connector = next(
+                (found for found in site.connectors if found["_id"] == entry["connector"]), None
+            )
+            if connector is None:
+                return "skipped"  # deleted since: the deletion's PUT follows
+            shown = evse({**connector, "status": entry["status"]}, party, site.online)
+            method, url = "PATCH", f"{url}/{connector['_id']}"
+            body = {"status": shown["status"], "last_updated": ocpi_time(entry["changedAt"])}
+        headers = {
+            "Authorization": authorization(receiver.token, raw=receiver.raw_token),
+            "X-Request-ID": uuid.uuid4().hex,
+            "X-Correlation-ID": uuid.uuid4().hex,
+            "OCPI-from-country-code": party["countryCode"],
+            "OCPI-from-party-id": party["partyId"],
+        }
+        if receiver.role.get("country_code") and receiver.role.get("party_id"):
+            headers["OCPI-to-country-code"] = str(receiver.role["country_code"])
+            headers["OCPI-to-party-id"] = str(receiver.role["party_id"])
+        try:
+            response = await client.request(method, url, json=body, headers=headers)
+        except httpx.HTTPError as error:
+            log.info("OCPI push to %s failed, will retry: %s", receiver.name, error)
+            return "failed"
+        if 200 <= response.status_code < 300 and _accepted(response):
+            return "sent"
+        if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
+            log.warning(
+                "OCPI push: %s refused %s %s (HTTP %d): %s",
+                receiver.name,
+                method,
+                url,
+                response.status_code,
+                response.text[:200],
+            )
+            return "refused"
+        log.info("OCPI push to %s: HTTP %d, will retry", receiver.name, response.status_code)
+        return "failed"
+
+    async def run(self) -> None:
+        """Write entries and push them, until cancelled."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._write_entries(), name="ocpi-outbox")
+            group.create_task(self._push_all(), name="ocpi-push")
+
+
+def _accepted(response: httpx.Response) -> bool:
+    """A 2xx answer whose envelope, if it carries one, says success."""
+    try:
+        body = response.json()
+    except ValueError:
+        return True
+    return not isinstance(body, dict) or body.get("status_code", SUCCESS) == SUCCESS
+
+
+class PushMetrics:
+    """What waits to be pushed, per partner, and how pushes ended (this process's)."""
+
+    def __init__(self, push: LocationPush) -> None:
+        self.push = push
+
+    def collect(self) -> Iterator[Metric]:
+        waiting = GaugeMetricFamily(
+            "chargegraph_ocpi_push_waiting",
+            "Location changes waiting to be pushed, per partner (as last counted here).",
+            labels=["partner"],
+        )
+        for name, count in sorted(self.push.waiting.items()):
+            waiting.add_metric([name], count)
+        yield waiting
+        pushed = CounterMetricFamily(
+            "chargegraph_ocpi_pushes",
+            "Location changes this process pushed, per partner and outcome (sent, refused by "
+            "the partner, skipped as no longer published).",
+            labels=["partner", "outcome"],
+        )
+        for (name, outcome), count in sorted(self.push.pushed.items()):
+            pushed.add_metric([name, outcome], count)
+        yield pushed
