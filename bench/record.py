@@ -1,14 +1,15 @@
 """The record of a benchmark run: one JSON object a line in bench/results/<benchmark>.jsonl.
 
-Every benchmark takes `start()` first thing and ends with `record_run(...)`, which
-adds what it knows by itself (machine, code version, command, load average after
-the run), appends the record and regenerates docs/benchmarks.md (`bench.report`).
+Every benchmark calls `begin()` first thing (the time, the load average and the
+code version at its start) and ends with `record_run(...)`, which adds what it
+knows by itself (machine, command, load average after the run), appends the record and regenerates docs/benchmarks.md (`bench.report`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
+import os
+import platform
 import shlex
 import subprocess
 import sys
@@ -18,8 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.report import PAGE, RESULTS, check, load_of, table_figures, write
-from bench.run import ROOT, machine
+from bench.report import PAGE, RESULTS, ROOT, append, load_of, table_figures, write
 
 
 @dataclass(frozen=True)
@@ -39,23 +39,37 @@ class Target:
 
 @dataclass(frozen=True)
 class Start:
-    """When a run started and how busy the machine was then."""
+    """When a run started, how busy the machine was then and the code it measures."""
 
     at: datetime
     uptime: str  # `uptime`'s line, which the markdown reports quote
+    code: str  # as `code()` gives it (others may commit while a run goes on)
 
     @property
     def load(self) -> list[float]:
         return load_of(self.uptime)
 
 
+def machine() -> str:
+    model = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (
+        f"{os.cpu_count()} cores ({model}), {memory:.0f} GiB, {platform.system()} "
+        f"{platform.machine()}, Python {platform.python_version()}"
+    )
+
+
 def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
-def start() -> Start:
+def begin() -> Start:
     """Taken by a benchmark before it does anything else."""
-    return Start(datetime.now(UTC).replace(microsecond=0), uptime())
+    return Start(datetime.now(UTC).replace(microsecond=0), uptime(), code())
 
 
 def _git(*arguments: str) -> str:
@@ -102,10 +116,11 @@ def record_run(
     notes: Iterable[str] = (),
     *,
     title: str | None = None,
-    results: Path = RESULTS,
-    page: Path | None = PAGE,
+    results: Path | None = None,
+    page: Path | None = None,
 ) -> dict[str, Any]:
-    """Append the run's record to `results`/<benchmark>.jsonl and regenerate `page`.
+    """Append the run's record to `results` (bench/results)/<benchmark>.jsonl and
+    regenerate `page` (docs/benchmarks.md).
 
     `report` is the run's markdown (its tables and prose); every number of its
     tables is among the figures, with `figures` added to them (numbers the tables
@@ -118,7 +133,7 @@ def record_run(
         "started": f"{started.at:%Y-%m-%dT%H:%M:%SZ}",
         "machine": machine(),
         "command": command_line(),
-        "code": code(),
+        "code": started.code,
         "load_before": started.load,
         "load_after": load_of(uptime()),
         "figures": table_figures(markdown) | (figures or {}),
@@ -126,13 +141,17 @@ def record_run(
         "report": markdown,
         "notes": list(notes),
     }
-    check(record)
-    results.mkdir(parents=True, exist_ok=True)
-    path = results / f"{benchmark}.jsonl"
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n")
-    print(f"recorded in {path}")
-    if page is not None:
-        write(results, page)
-        print(f"regenerated {page}")
+    results = results or RESULTS
+    page = page or PAGE
+    append([record], results)
+    write(results, page)
+    print(f"recorded in {results / benchmark}.jsonl; regenerated {page}")
     return record
+
+
+def bound(
+    name: str, value: float, limit: float, unit: str, *, at_least: bool = False, digits: int = 1
+) -> Target:
+    """A target that is a bound on one figure: `value` ≤ `limit` (or ≥ with `at_least`)."""
+    sign, met = ("≥", value >= limit) if at_least else ("≤", value <= limit)
+    return Target(name, f"{sign} {limit:g} {unit}", f"{value:.{digits}f} {unit}", met, value, limit)
