@@ -188,7 +188,7 @@ def load(results: Path = RESULTS) -> list[dict[str, Any]]:
 
 def recorded_text(results: Path = RESULTS) -> str:
     """The JSON text of every record: a figure quoted anywhere should be found in it."""
-    return "\n".join(path.read_text(encoding="utf-8") for path in sorted(results.glob("*.jsonl")))
+    return "".join(path.read_text(encoding="utf-8") for path in sorted(results.glob("*.jsonl")))
 
 
 # --------------------------------------------------------------------------- figures

@@ -378,10 +378,10 @@ def report(
                     f"{loaded.p50_ms:.2f} | {loaded.p99_ms:.2f} | {loaded.rps:,.0f} | {ratio} |"
                 )
             print(f"{scenario:34} {target:12} throughput {ratio:>5} of baseline")
-    record_run("run", started, lines, targets(results))
+    record_run("run", started, lines, measured_targets(results))
 
 
-def targets(results: dict[str, dict[str, dict[str, Result]]]) -> list[Target]:
+def measured_targets(results: dict[str, dict[str, dict[str, Result]]]) -> list[Target]:
     """Nearby p50 ≤ 15 ms under light load; throughput against the baseline's."""
 
     def ours(scenario: str) -> Result:
