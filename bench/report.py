@@ -287,6 +287,12 @@ differed from the commit), the load average before and after the run, every
 figure of its tables by name ("row/column"), the targets with the figure
 measured and whether each was met, the run's own report (tables and prose) and
 notes that explain it. Do not edit this page: edit or add records.
+
+The runs up to 2026-12-05 13:45 were converted from the log this page used to
+be (`python -m bench.report --import-markdown`): each keeps its section of that
+log whole as its report, and the summaries written between runs are notes of
+the last run each covers; targets stated only in prose were written into the
+runs they describe.
 """
 
 
@@ -368,7 +374,7 @@ def render(records: list[dict[str, Any]]) -> str:
                 row(
                     f"[{when(record)}](#{anchor[position]})",
                     record["code"] or "—",
-                    load_text(record["load_before"])[:4],
+                    f"{record['load_before'][0]:.2f}" if record["load_before"] else "—",
                     *(record["figures"].get(figure, "—") for _, figure in benchmark.headlines),
                     f"{sum(t['met'] for t in targets)} of {len(targets)}" if targets else "—",
                 )

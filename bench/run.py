@@ -392,28 +392,25 @@ def measured_targets(results: dict[str, dict[str, dict[str, Result]]]) -> list[T
         return 100 * measured["chargegraph"]["loaded"].rps / measured["baseline"]["loaded"].rps
 
     city, rural = "nearby, city (5 km, first 20)", "nearby, rural (5 km, first 20)"
-    ratio = "{} throughput ÷ the raw baseline's"
+    shares = {
+        "nearby city": (city, 80),
+        "nearby rural": (rural, 80),
+        "connector by id": ("connector by id", 50),
+        "page of 100 with organizations": ("page of 100 with organizations", 50),
+    }
     return [
         bound("nearby city p50 under light load", ours(city).p50_ms, 15, "ms"),
         bound("nearby rural p50 under light load", ours(rural).p50_ms, 15, "ms"),
-        bound(ratio.format("nearby city"), share(city), 80, "%", at_least=True, digits=0),
-        bound(ratio.format("nearby rural"), share(rural), 80, "%", at_least=True, digits=0),
+    ] + [
         bound(
-            ratio.format("connector by id"),
-            share("connector by id"),
-            50,
+            f"{name} throughput ÷ the raw baseline's",
+            share(scenario),
+            limit,
             "%",
             at_least=True,
             digits=0,
-        ),
-        bound(
-            ratio.format("page of 100 with organizations"),
-            share("page of 100 with organizations"),
-            50,
-            "%",
-            at_least=True,
-            digits=0,
-        ),
+        )
+        for name, (scenario, limit) in shares.items()
     ]
 
 
