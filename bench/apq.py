@@ -199,8 +199,8 @@ class Measured:
 def main() -> None:
     args = rounds_arguments(__doc__)
 
-    started = begin()
-    print(started.uptime, flush=True)
+    began = begin()
+    print(began.uptime, flush=True)
     ensure_seeded(args.connectors)
     city, _ = points(random.Random(11))
     chosen = variants(city)
@@ -273,7 +273,7 @@ def main() -> None:
         embedded.stop()
     load_after = uptime()
     print(load_after)
-    report(args, started, load_after, recorded, sizes, response_sizes, results)
+    report(args, began, load_after, recorded, sizes, response_sizes, results)
 
 
 def report(
