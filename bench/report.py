@@ -551,11 +551,17 @@ def summary_parts(heading: str, body: str) -> list[tuple[str, str]]:
 
 def import_markdown(path: Path, results: Path = RESULTS) -> list[dict[str, Any]]:
     """Records for the sections of an old-format page; summaries become notes of the
-    last run they cover (same benchmark and day, not after the time their title ends)."""
+    last run they cover (same benchmark and day, not after the time their title ends).
+
+    `path` may be the generated page with old-format sections appended (as a branch
+    that still appends markdown leaves it): only those sections are imported."""
     text = path.read_text(encoding="utf-8")
     sections = [s.split("\n", 1) for s in re.split(r"^## ", text, flags=re.MULTILINE)[1:]]
     records, summaries = [], []
+    generated = {"Targets today", *(benchmark.title for benchmark in BENCHMARKS)}
     for heading, body in ((h.strip(), b.strip()) for h, b in sections):
+        if heading in generated:
+            continue  # this page as bench.report writes it, old-format sections added to it
         match = RUN_TITLE.fullmatch(heading)
         if match:
             records.append(run_record(match, body))

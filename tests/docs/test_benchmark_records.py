@@ -222,3 +222,25 @@ def test_bench_index_records_its_verdicts_as_targets(recorded: Records) -> None:
         }
     ]
     assert "## " not in stored["report"]
+
+
+def test_old_format_sections_appended_to_the_page_are_imported_alone(tmp_path: Path) -> None:
+    old_section = (
+        "\n## Hostile requests (python -m bench.hostile), 2026-12-06 10:00 UTC\n\n"
+        "Command: `python -m bench.hostile`. Machine: 2 cores (AMD EPYC), 24 GiB, Linux x86_64, "
+        "Python 3.11.7. Code: 1234567 (graph/ unchanged since). Load before: `10:00:01 up 1:00,  "
+        "0 user,  load average: 0.10, 0.20, 0.30`.\n\n"
+        "| question | p50 ms |\n| --- | --- |\n| baseline: { __typename } | 1.64 |\n"
+        "\n## Hostile requests: what the 10:00 run shows (run of 2026-12-06 10:00 UTC, above)\n\n"
+        "Refused before any cost.\n"
+    )
+    page = tmp_path / "benchmarks.md"
+    page.write_text(report.PAGE.read_text(encoding="utf-8") + old_section, encoding="utf-8")
+    (imported,) = report.import_markdown(page, tmp_path / "results")
+    assert imported["started"] == "2026-12-06T10:00:01Z" and imported["code"] == "1234567"
+    assert imported["load_before"] == [0.1, 0.2, 0.3]
+    assert imported["figures"] == {"baseline: { __typename }/p50 ms": 1.64}
+    assert imported["notes"] == [
+        "**Hostile requests: what the 10:00 run shows (run of 2026-12-06 10:00 UTC, above)**"
+        "\n\nRefused before any cost.\n"
+    ]
