@@ -50,7 +50,7 @@ def test_every_link_of_the_page_reaches_a_run() -> None:
     assert set(re.findall(r"\]\(#([\w-]+)\)", page)) <= set(anchors)
 
 
-def test_the_old_page_s_targets_are_today_s_where_no_later_run_measured_them() -> None:
+def test_targets_today_hold_each_target_s_latest_run_at_each_scale() -> None:
     today = report.render(report.load()).split("## Targets today")[1].split("\n## ")[0]
     assert (
         "| OCPP stations | CALLRESULT p99 (1,000 stations, 500 subscribers) | ≤ 100 ms |" in today
