@@ -2,7 +2,8 @@
 
 Every benchmark calls `begin()` first thing (the time, the load average and the
 code version at its start) and ends with `record_run(...)`, which adds what it
-knows by itself (machine, command, load average after the run), appends the record and regenerates docs/benchmarks.md (`bench.report`).
+knows by itself (machine, command, load average after the run), appends the
+record and regenerates docs/benchmarks.md (`bench.report`).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class Start:
 
 
 def machine() -> str:
+    """Cores, CPU model, memory, system and Python of this machine."""
     model = "unknown CPU"
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         if line.startswith("model name"):
