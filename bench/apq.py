@@ -16,8 +16,8 @@ Bytes sent are those of the requests wrk itself sends (request line, headers,
 body): wrk is pointed at a local socket that records them, for one full cycle
 of the points; each recorded request is then sent as is, over a raw socket, to
 ChargeGraph, which must answer it with the same data for all three. Then wrk
-drives each (1 connection, then 16), rounds alternating the order. Appends
-the figures to docs/benchmarks.md.
+drives each (1 connection, then 16), rounds alternating the order. Records
+the run (bench/record.py).
 """
 
 from __future__ import annotations
@@ -33,22 +33,14 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from statistics import mean
 from typing import Any
 from urllib.parse import quote
 
-from bench.run import DATA_DIR, NEARBY_QUERY, Result, ensure_seeded, machine, points, wrk
-from bench.workers import (
-    Server,
-    append_report,
-    code_version,
-    command_line,
-    cpu_seconds,
-    rounds_arguments,
-    uptime,
-)
+from bench.record import Start, begin, code_version, command_line, machine, record_run, uptime
+from bench.run import DATA_DIR, NEARBY_QUERY, Result, ensure_seeded, points, wrk
+from bench.workers import Server, cpu_seconds, rounds_arguments
 from graph.embedded import EmbeddedDatabase
 
 DIGEST = hashlib.sha256(NEARBY_QUERY.encode()).hexdigest()
@@ -207,9 +199,8 @@ class Measured:
 def main() -> None:
     args = rounds_arguments(__doc__)
 
-    started_at = datetime.now(UTC)
-    load_before = uptime()
-    print(load_before, flush=True)
+    began = begin()
+    print(began.uptime, flush=True)
     ensure_seeded(args.connectors)
     city, _ = points(random.Random(11))
     chosen = variants(city)
@@ -282,13 +273,12 @@ def main() -> None:
         embedded.stop()
     load_after = uptime()
     print(load_after)
-    report(args, started_at, load_before, load_after, recorded, sizes, response_sizes, results)
+    report(args, began, load_after, recorded, sizes, response_sizes, results)
 
 
 def report(
     args: argparse.Namespace,
-    started_at: datetime,
-    load_before: str,
+    started: Start,
     load_after: str,
     recorded: dict[str, list[bytes]],
     sizes: dict[str, list[int]],
@@ -297,7 +287,6 @@ def report(
 ) -> None:
     text = mean(sizes["POST, query text"])
     lines = [
-        f"\n## Persisted queries (python -m bench.apq), {started_at:%Y-%m-%d %H:%M} UTC\n",
         f"Machine: {machine()}. `{command_line()}`. Embedded database on bench/data (seeded by "
         "bench/run.py); one `chargegraph serve` process (search and write limits off, database "
         "timeout 60 s). The nearby question of bench/run.py (city points, 5 km, first 20; "
@@ -307,7 +296,7 @@ def report(
         f"{len(sizes['POST, query text'])} points; each recorded request was then sent as is to "
         "ChargeGraph, and all three ways gave the same data. Bytes received: the whole HTTP "
         "response.\n",
-        f"Code: {code_version()}. Load before: `{load_before}`; after: `{load_after}`.\n",
+        f"Code: {code_version()}. Load before: `{started.uptime}`; after: `{load_after}`.\n",
         "| request | bytes sent (mean, min to max) | ÷ POST with text | bytes received (mean) |",
         "| --- | ---: | ---: | ---: |",
     ]
@@ -344,7 +333,7 @@ def report(
     )
     lines.append(f"\nThroughput at 16 connections, mean of the rounds: {summary}.")
     print(summary)
-    append_report(lines)
+    record_run("apq", started, lines)
 
 
 if __name__ == "__main__":

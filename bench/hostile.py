@@ -16,8 +16,8 @@ helps:
 
 While the chain requests are sent, a second client asks `/healthz` in a loop:
 its latency shows whether the hostile requests hold the event loop. Prints the
-time per request (p50, p99), the ratio to the baseline, and appends the run to
-docs/benchmarks.md.
+time per request (p50, p99), the ratio to the baseline, and records the run
+(bench/record.py).
 """
 
 from __future__ import annotations
@@ -31,14 +31,12 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from statistics import median, quantiles
 
 import httpx
 
-from bench.run import machine
-from bench.workers import append_report, code_version, command_line, uptime
+from bench.record import Start, begin, code_version, command_line, machine, record_run
 from graph.embedded import EmbeddedDatabase, free_port
 
 
@@ -91,7 +89,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
-    load_before = uptime()
+    started = begin()
     with tempfile.TemporaryDirectory() as data:
         database = EmbeddedDatabase(Path(data) / "mongo")
         uri = database.start()
@@ -122,7 +120,7 @@ def main() -> None:
             server.terminate()
             server.wait(30)
             database.stop()
-    report(results, args.requests, load_before)
+    report(results, args.requests, started)
 
 
 def ask_health(base: str, health: list[float], stop: threading.Event) -> None:
@@ -156,14 +154,11 @@ def measure(base: str, requests: int) -> dict[str, Figures]:
     return results
 
 
-def report(results: dict[str, Figures], requests: int, load_before: str) -> None:
+def report(results: dict[str, Figures], requests: int, started: Start) -> None:
     baseline = next(iter(results.values())).p50
     lines = [
-        "",
-        f"## Hostile requests (python -m bench.hostile), {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-        "",
         f"Command: `{command_line()}`. Machine: {machine()}. Code: {code_version()}.",
-        f"Load before: `{load_before}`. {requests} requests per question, each text new "
+        f"Load before: `{started.uptime}`. {requests} requests per question, each text new "
         "to the server (no cache helps); `/healthz` asked in a loop meanwhile.",
         "",
         "| question | bytes | answer | p50 ms | p99 ms | p50 ÷ baseline | /healthz p50 / max ms |",
@@ -176,7 +171,7 @@ def report(results: dict[str, Figures], requests: int, load_before: str) -> None
             f"| {median(figures.health):.2f} / {max(figures.health):.2f} |"
         )
     print("\n".join(lines))
-    append_report(lines)
+    record_run("hostile", started, lines)
 
 
 if __name__ == "__main__":

@@ -63,6 +63,8 @@ from bson import ObjectId
 from pymongo import AsyncMongoClient, MongoClient, WriteConcern
 
 from bench.ocpp import CpuMeter, percentile, rss_kb, summarize_profile
+from bench.record import Start, Target, code_version, command_line, record_run, uptime
+from bench.report import split_target
 from bench.run import (
     NEARBY_QUERY,
     NEARBY_TOTAL_QUERY,
@@ -74,7 +76,7 @@ from bench.run import (
     start,
     wrk,
 )
-from bench.workers import append_report, code_version, command_line, cpu_seconds, uptime
+from bench.workers import cpu_seconds
 from graph.embedded import EmbeddedDatabase, free_port
 from graph.seed import CITIES
 
@@ -1042,6 +1044,17 @@ def report(
     return lines
 
 
+def record(run: Run, lines: list[str], verdict: list[Verdict]) -> None:
+    """Record the run (bench/record.py): its report without its heading, its targets."""
+    at = datetime.strptime(run.started, "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+    code = run.code.split()[0] + ("-dirty" if "uncommitted" in run.code else "")
+    targets = []
+    for v in verdict:
+        name, limit = split_target(v.target)
+        targets.append(Target(f"{name} ({run.connectors:,} connectors)", limit, v.measured, v.met))
+    record_run("index", Start(at, run.started_uptime, code), lines[1:], targets)
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -1142,7 +1155,7 @@ def main() -> None:
     lines = report(run, qs, args, verdicts(run, qs))
     print("\n".join(lines))
     if not args.no_record:
-        append_report(lines)
+        record(run, lines, verdicts(run, qs))
 
 
 if __name__ == "__main__":

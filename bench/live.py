@@ -27,7 +27,7 @@ dropped as too slow, stream restarts) are recorded around each phase.
 Scenarios: one process, subscribers each watching one organization
 (`steady`); the broadcast case, everyone watching everything, at rising
 write rates (`broadcast`); two server processes sharing the subscribers
-(`scaled`). Appends the figures to docs/benchmarks.md.
+(`scaled`). Records the run (bench/record.py).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ import time
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +55,17 @@ from pymongo import MongoClient
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from bench.run import machine
-from bench.workers import append_report, code_version, command_line, uptime
+from bench.record import (
+    Start,
+    Target,
+    begin,
+    bound,
+    code_version,
+    command_line,
+    machine,
+    record_run,
+    uptime,
+)
 from graph.embedded import EmbeddedDatabase, free_port
 
 ORGANIZATIONS = 20
@@ -698,9 +707,8 @@ def main() -> None:
     args = parser.parse_args()
     chosen = args.scenarios.split(",")
 
-    started_at = datetime.now(UTC)
-    load_before = uptime()
-    print(load_before, flush=True)
+    started = begin()
+    print(started.uptime, flush=True)
     results: list[tuple[list[Outcome], str]] = []
     try:
         if "steady" in chosen:
@@ -723,14 +731,13 @@ def main() -> None:
         load_after = uptime()
         print(load_after, flush=True)
         if results:
-            report(results, args, started_at, load_before, load_after)
+            report(results, args, started, load_after)
 
 
 def report(
     results: list[tuple[list[Outcome], str]],
     args: argparse.Namespace,
-    started_at: datetime,
-    load_before: str,
+    started: Start,
     load_after: str,
 ) -> None:
     where = (
@@ -740,7 +747,6 @@ def report(
         "(`journal=True`, as ChargeGraph writes)"
     )
     lines = [
-        f"\n## Live status (python -m bench.live), {started_at:%Y-%m-%d %H:%M} UTC\n",
         f"Machine: {machine()}. `{command_line()}`. Embedded database {where}; statuses written "
         "straight into the database; subscribers in separate asyncio load-generator processes "
         "(one per server), writes started once every server's /healthz counted all its "
@@ -754,7 +760,7 @@ def report(
         "(late or lost, unknown). Hub figures are the servers' /healthz counters over the "
         "phase (events read from the change stream, deliveries queued to subscribers, "
         "subscribers dropped as too slow, stream restarts).\n",
-        f"Code: {code_version()}. Load before: `{load_before}`; after: `{load_after}`.\n",
+        f"Code: {code_version()}. Load before: `{started.uptime}`; after: `{load_after}`.\n",
         "| server processes | subscribers | watching | writes/s (writes, s taken) | expected | "
         f"delivered within {ON_TIME_SECONDS:g} s of the last write | late (latest, s after the "
         "last write) | lost | pending when the wait ran out (waited, s) | p50 (ms) | p99 (ms) | "
@@ -785,7 +791,31 @@ def report(
                 )
     if notes:
         lines += ["", *notes]
-    append_report(lines)
+    record_run("live", started, lines, targets(results))
+
+
+def targets(results: list[tuple[list[Outcome], str]]) -> list[Target]:
+    """p99 ≤ 250 ms in every scenario, no event lost, ≤ 50 kB per idle subscriber."""
+    found = []
+    for outcomes, watching in results:
+        for o in outcomes:
+            if watching == "everything":
+                name = f"broadcast to {o.subscribers:,} subscribers at {o.rate:g} writes/s"
+            elif o.processes == 1:
+                name = f"1 process, {o.subscribers:,} subscribers, {o.rate:g} writes/s"
+            else:
+                each = o.subscribers // o.processes
+                name = f"{o.processes} processes, {each:,} subscribers each, {o.rate:g} writes/s"
+            found.append(bound(f"p99, {name}", o.p99_ms, 250, "ms", digits=0))
+    every = [o for outcomes, _ in results for o in outcomes]
+    lost, pending = sum(o.lost for o in every), sum(o.pending for o in every)
+    expected = sum(o.expected for o in every)
+    figure = f"{lost:,} of {expected:,}" + (
+        f" ({pending:,} pending when the wait ran out)" if pending else ""
+    )
+    found.append(Target("events lost", "0", figure, lost == 0, lost, 0))
+    found.append(bound("memory per idle subscriber", every[0].kb_per_subscriber, 50, "kB"))
+    return found
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ same station load then runs against a minimal central system built with the
 same `ocpp` package and no database (`--serve-baseline`, websockets + uvloop)
 for the ratio. Then the station count is stepped (`--steps`, shorter runs)
 until a target is missed or the generators cannot keep up. Every run is
-appended to docs/benchmarks.md.
+recorded (bench/record.py).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from typing import Any
 
 import httpx
 
-from bench.run import REPORT, machine
+from bench.record import Start, Target, begin, bound, machine, record_run, uptime
 from graph.embedded import EmbeddedDatabase, free_port
 
 PERIOD = 10.0  # seconds between a station's StatusNotifications
@@ -85,10 +85,6 @@ def machine_ticks() -> tuple[int, int]:
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     total = sum(values[:8])
     return total - values[3] - values[4], total
-
-
-def uptime() -> str:
-    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
 def load_average() -> str:
@@ -996,7 +992,7 @@ def main() -> None:
         help="with --profile, also the embedded database (into NAME-database.EXT)",
     )
     parser.add_argument("--note", default="", help="a sentence added to the recorded run")
-    parser.add_argument("--no-record", action="store_true", help="do not append to the report")
+    parser.add_argument("--no-record", action="store_true", help="do not record the run")
     parser.add_argument("--serve-baseline", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_baseline is not None:
@@ -1006,10 +1002,8 @@ def main() -> None:
     steps = [int(s) for s in args.steps.split(",") if s.strip()]
     down_steps = [int(s) for s in args.down_steps.split(",") if s.strip()]
     logs = Path(tempfile.mkdtemp(prefix="chargegraph-ocpp-"))
-    began = datetime.now(UTC)
-    code = git_state()  # now: others commit while it runs
-    uptime_before = uptime()
-    print(f"{uptime_before}\nlogs in {logs}", flush=True)
+    started = begin()  # the code now: others commit while it runs
+    print(f"{started.uptime}\nlogs in {logs}", flush=True)
     outcomes: list[Outcome] = []
     baseline_outcome: Outcome | None = None
     profile_lines: list[str] = []
@@ -1097,12 +1091,10 @@ def main() -> None:
         return
     record(
         args,
-        began,
-        code,
+        started,
         network,
         outcomes,
         baseline_outcome,
-        uptime_before,
         uptime_after,
         limit_note,
         profile_lines,
@@ -1201,22 +1193,6 @@ def capacity(outcomes: list[Outcome]) -> str:
     )
 
 
-def git_state() -> str:
-    """The commit measured, and whether the working tree differs from it (others edit it)."""
-    head = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPORT.parent
-    ).stdout.strip()
-    changed = subprocess.run(
-        ["git", "status", "--porcelain", "--", "graph"],
-        capture_output=True,
-        text=True,
-        cwd=REPORT.parent,
-    ).stdout.splitlines()
-    if changed:
-        return f"{head} plus uncommitted changes to {len(changed)} file(s) under graph/"
-    return head
-
-
 def gap(value: float, target: float, unit: str) -> str:
     if value != value:  # nan
         return "not measured"
@@ -1227,19 +1203,16 @@ def gap(value: float, target: float, unit: str) -> str:
 
 def record(
     args: argparse.Namespace,
-    began: datetime,
-    code: str,
+    started: Start,
     network: Network,
     outcomes: list[Outcome],
     baseline: Outcome | None,
-    uptime_before: str,
     uptime_after: str,
     limit_note: str,
     profile_lines: list[str],
 ) -> None:
     main_run = outcomes[0]
     lines = [
-        f"\n## OCPP stations (python -m bench.ocpp), {began:%Y-%m-%d %H:%M} UTC\n",
         f"Machine: {machine()}. `python -m bench.ocpp --stations {args.stations} --subscribers "
         f"{args.subscribers} --seconds {args.seconds:g} --steps {args.steps or '-'} --down-steps {args.down_steps or '-'} --step-seconds "
         f"{args.step_seconds:g} --generators {args.generators} --organizations "
@@ -1264,7 +1237,7 @@ def record(
         f"for every subscriber of the station's organization; later than {DEADLINE:g} s is late, "
         "never (before the same connector's same status 40 s later) is lost. Everything runs on "
         "this machine.\n",
-        f"Code: commit {code}. Load before: `{uptime_before}`; after: `{uptime_after}`."
+        f"Code: commit {started.code}. Load before: `{started.uptime}`; after: `{uptime_after}`."
         + (f" {args.note}" if args.note else "")
         + "\n",
         "| run | server | stations connected | connectors in database | s | status reports + heartbeats | CALLRESULT p50 / p99 / max (ms) | errors | deliveries on time / expected | late | lost (reports) | report -> subscriber p50 / p99 / max (ms) | kB per station | send lag vs schedule p50 / p99 (ms) | generators' own lag p99 (ms), CALLs not sent by the end | CPU % of a core: server / database / generators / subscribers / other | load avg before -> after |",
@@ -1342,9 +1315,25 @@ def record(
         lines.append(
             "\npy-spy (--nonblocking) on the server during the main run: " + " ".join(profile_lines)
         )
-    with REPORT.open("a") as handle:
-        handle.write("\n".join(lines) + "\n")
-    print(f"appended to {REPORT}")
+    record_run("ocpp", started, lines, targets(main_run))
+
+
+def targets(main_run: Outcome) -> list[Target]:
+    """The main run's targets, named with its size (as its "Targets, main run" sentence)."""
+    size = f"({main_run.stations:,} stations, {main_run.subscribers} subscribers)"
+    lost = f"{main_run.lost_reports} (late deliveries {main_run.late})"
+    return [
+        bound(f"CALLRESULT p99 {size}", main_run.call_p99, CALL_P99_TARGET_MS, "ms"),
+        bound(
+            f"report -> subscriber p99 {size}",
+            main_run.deliver_p99,
+            DELIVERY_P99_TARGET_MS,
+            "ms",
+        ),
+        Target(f"errors {size}", "0", str(main_run.errors), main_run.errors == 0),
+        Target(f"lost reports {size}", "0", lost, main_run.lost_reports == 0),
+        bound(f"memory {size}", main_run.kb_per_station, KB_PER_STATION_TARGET, "kB"),
+    ]
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ CALLRESULT latency, and the time from the first connection until every
 station reads online and every connector's status is the one reported (polled
 in the database). The same storm then runs against the minimal central
 system of bench/ocpp.py (the `ocpp` package, no database) for the ratio.
-Appends the run to docs/benchmarks.md.
+Records the run (bench/record.py).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from statistics import median
 from tempfile import mkdtemp
@@ -33,9 +32,8 @@ from ocpp.v16 import ChargePoint, call
 from pymongo import MongoClient
 from websockets.asyncio.client import connect
 
-from bench.ocpp import Baseline, ChargeGraph, Network, cpu_ticks, git_state, uptime
-from bench.run import machine
-from bench.workers import append_report, command_line
+from bench.ocpp import Baseline, ChargeGraph, Network, cpu_ticks
+from bench.record import Start, Target, begin, code_version, command_line, machine, record_run
 
 TARGET_SECONDS = 30.0
 
@@ -155,9 +153,8 @@ def main() -> None:
     parser.add_argument("--stations", type=int, default=1000)
     parser.add_argument("--within", type=float, default=2.0)
     args = parser.parse_args()
-    load_before = uptime()
-    code = git_state()
-    began = datetime.now(UTC)
+    started = begin()
+    code = code_version()
     logs = Path(mkdtemp(prefix="chargegraph-storm-"))
     server = ChargeGraph(logs)
     try:
@@ -181,14 +178,13 @@ def main() -> None:
         reference, _ = storm(baseline.ocpp_url, endpoints, args.within, None)
     finally:
         baseline.close()
-    report(args, began, code, load_before, result, current, cpu, reference)
+    report(args, started, code, result, current, cpu, reference)
 
 
 def report(
     args: argparse.Namespace,
-    began: datetime,
+    started: Start,
     code: str,
-    load_before: str,
     result: Storm,
     current: float | None,
     cpu: dict[str, int],
@@ -202,39 +198,64 @@ def report(
         and current <= TARGET_SECONDS
     )
 
-    def figures(storm: Storm) -> str:
+    numbers: dict[str, float | int | str] = {}
+
+    def figures(storm: Storm, server: str) -> str:
         ordered = sorted(storm.latencies) or [0.0]
+        p50, p99 = median(ordered), ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+        numbers.update(
+            {
+                f"{server}/connected": storm.connected,
+                f"{server}/answered": len(storm.latencies),
+                f"{server}/errors": len(storm.errors),
+                f"{server}/handshakes refused": storm.refused,
+                f"{server}/CALLRESULT p50 (ms)": round(p50, 1),
+                f"{server}/CALLRESULT p99 (ms)": round(p99, 1),
+                f"{server}/all answered after (s)": round(storm.answered_at, 1),
+            }
+        )
         return (
             f"{storm.connected:,} connected, {len(storm.latencies):,} of {expected:,} messages "
             f"answered, {len(storm.errors)} errors ({storm.refused} handshakes refused); "
-            f"CALLRESULT p50 {median(ordered):.1f} ms, p99 "
-            f"{ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]:.1f} ms"
+            f"CALLRESULT p50 {p50:.1f} ms, p99 {p99:.1f} ms"
         )
 
     ticks_per_second = 100
+    online = f"{current:.1f} s" if current is not None else "never"
+    ratio = result.answered_at / max(reference.answered_at, 1e-9)
     lines = [
-        "",
-        f"## OCPP reconnect storm (python -m bench.ocpp_storm), {began:%Y-%m-%d %H:%M} UTC",
-        "",
         f"Command: `{command_line()}`. Machine: {machine()}. Code: {code}. Load before: "
-        f"`{load_before}`. The embedded database `chargegraph serve` starts itself; "
+        f"`{started.uptime}`. The embedded database `chargegraph serve` starts itself; "
         f"{args.stations:,} stations (2 connectors each) connect within {args.within:g} s, each "
         "sending BootNotification, two StatusNotifications and a Heartbeat.",
         "",
-        f"- ChargeGraph: {figures(result)}; all answered after {result.answered_at:.1f} s; every "
+        f"- ChargeGraph: {figures(result, 'chargegraph')}; all answered after {result.answered_at:.1f} s; every "
         "station online and every status current "
         + (f"{current:.1f} s after the first connection" if current is not None else "NEVER")
         + f" (target ≤ {TARGET_SECONDS:g} s, 0 errors: {'met' if met else 'MISSED'}); CPU "
         f"server {cpu['server'] / ticks_per_second:.1f} s, database "
         f"{cpu['database'] / ticks_per_second:.1f} s.",
-        f"- Minimal `ocpp` central system, no database: {figures(reference)}; all answered after "
-        f"{reference.answered_at:.1f} s (ChargeGraph ÷ minimal: "
-        f"{result.answered_at / max(reference.answered_at, 1e-9):.1f}x).",
+        f"- Minimal `ocpp` central system, no database: {figures(reference, 'minimal')}; all "
+        f"answered after {reference.answered_at:.1f} s (ChargeGraph ÷ minimal: {ratio:.1f}x).",
     ]
     if result.errors:
         lines.append(f"- First errors: {'; '.join(result.errors[:3])}")
     print("\n".join(lines), flush=True)
-    append_report(lines)
+    if current is not None:
+        numbers["chargegraph/online after (s)"] = round(current, 1)
+    numbers["chargegraph ÷ minimal, all answered after"] = round(ratio, 1)
+    numbers["chargegraph/CPU server (s)"] = cpu["server"] / ticks_per_second
+    numbers["chargegraph/CPU database (s)"] = cpu["database"] / ticks_per_second
+    target = Target(
+        f"{args.stations:,} stations reconnecting within {args.within:g} s: every station online "
+        "and every status current",
+        f"≤ {TARGET_SECONDS:g} s, 0 errors",
+        f"{online}, {len(result.errors)} errors",
+        met,
+        current,
+        TARGET_SECONDS,
+    )
+    record_run("ocpp_storm", started, lines, [target], numbers)
 
 
 if __name__ == "__main__":

@@ -6,8 +6,7 @@ Seeds the embedded database under bench/data once (reused by later runs),
 starts ChargeGraph, the raw pymongo baseline and the naive Beanie `Near`
 peer on that database, checks that ChargeGraph and the baseline give the same
 answers, drives each with wrk (one connection for latency under light load,
-16 for throughput), prints the figures and the ratios, and appends them to
-docs/benchmarks.md.
+16 for throughput), prints the figures and the ratios, and records the run (bench/record.py).
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ import argparse
 import contextlib
 import json
 import os
-import platform
 import random
 import re
 import subprocess
@@ -24,19 +22,18 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 from pymongo import MongoClient
 
+from bench.record import Start, Target, begin, bound, machine, record_run
 from graph.embedded import EmbeddedDatabase, free_port
 from graph.seed import CITIES, scatter
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "bench" / "data"
-REPORT = ROOT / "docs" / "benchmarks.md"
 
 NEARBY_QUERY = (
     "query($lat: Float!, $lng: Float!) { nearbyConnectors(latitude: $lat, longitude: $lng, "
@@ -178,16 +175,6 @@ def points(rng: random.Random) -> tuple[list[tuple[float, float]], list[tuple[fl
     return city, rural
 
 
-def machine() -> str:
-    model = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{os.cpu_count()} cores ({model}), {memory:.0f} GiB, {platform.system()} {platform.machine()}, Python {platform.python_version()}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -195,6 +182,7 @@ def main() -> None:
     parser.add_argument("--connectors", type=int, default=100_000)
     parser.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
     args = parser.parse_args()
+    started = begin()
 
     ensure_seeded(args.connectors)
     embedded = EmbeddedDatabase(DATA_DIR)
@@ -242,7 +230,7 @@ def main() -> None:
             process.terminate()
             process.wait(30)
         embedded.stop()
-    report(results, args.connectors)
+    report(results, args.connectors, started)
 
 
 def measure(
@@ -363,9 +351,10 @@ def measure(
     return results
 
 
-def report(results: dict[str, dict[str, dict[str, Result]]], connectors: int) -> None:
+def report(
+    results: dict[str, dict[str, dict[str, Result]]], connectors: int, started: Start
+) -> None:
     lines = [
-        f"\n## Read paths, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n",
         f"Machine: {machine()}. Embedded database, {connectors:,} connectors; one uvicorn worker each; "
         "wrk with 1 connection (light load) and 16 connections (throughput), all on this machine.\n",
         "| query | server | p50 light (ms) | p99 light (ms) | p50 at 16 conns (ms) | p99 at 16 conns (ms) | req/s at 16 conns | ÷ baseline |",
@@ -389,14 +378,40 @@ def report(results: dict[str, dict[str, dict[str, Result]]], connectors: int) ->
                     f"{loaded.p50_ms:.2f} | {loaded.p99_ms:.2f} | {loaded.rps:,.0f} | {ratio} |"
                 )
             print(f"{scenario:34} {target:12} throughput {ratio:>5} of baseline")
-    REPORT.parent.mkdir(exist_ok=True)
-    if not REPORT.exists():
-        REPORT.write_text(
-            "# Benchmarks\n\nMeasured by the commands in `bench/`; newest runs last.\n"
+    record_run("run", started, lines, measured_targets(results))
+
+
+def measured_targets(results: dict[str, dict[str, dict[str, Result]]]) -> list[Target]:
+    """Nearby p50 ≤ 15 ms under light load; throughput against the baseline's."""
+
+    def ours(scenario: str) -> Result:
+        return results[scenario]["chargegraph"]["light"]
+
+    def share(scenario: str) -> float:
+        measured = results[scenario]
+        return 100 * measured["chargegraph"]["loaded"].rps / measured["baseline"]["loaded"].rps
+
+    city, rural = "nearby, city (5 km, first 20)", "nearby, rural (5 km, first 20)"
+    shares = {
+        "nearby city": (city, 80),
+        "nearby rural": (rural, 80),
+        "connector by id": ("connector by id", 50),
+        "page of 100 with organizations": ("page of 100 with organizations", 50),
+    }
+    return [
+        bound("nearby city p50 under light load", ours(city).p50_ms, 15, "ms"),
+        bound("nearby rural p50 under light load", ours(rural).p50_ms, 15, "ms"),
+    ] + [
+        bound(
+            f"{name} throughput ÷ the raw baseline's",
+            share(scenario),
+            limit,
+            "%",
+            at_least=True,
+            digits=0,
         )
-    with REPORT.open("a") as handle:
-        handle.write("\n".join(lines) + "\n")
-    print(f"\nappended to {REPORT.relative_to(ROOT)}")
+        for name, (scenario, limit) in shares.items()
+    ]
 
 
 if __name__ == "__main__":

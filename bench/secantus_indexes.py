@@ -9,8 +9,8 @@ same status update (`status` and `updatedAt` by `_id`, in unordered bulks of
 longer declares, (4) the declared ones with journaled writes (`j: true`, as
 ChargeGraph's client writes). On MongoDB a write touches only the indexes whose keys it
 changes (here two); on the embedded server its cost grows with every index
-the collection has. Prints ms per update and appends the run to
-docs/benchmarks.md.
+the collection has. Prints ms per update and records the run
+(bench/record.py).
 """
 
 from __future__ import annotations
@@ -25,8 +25,7 @@ from bson import ObjectId
 from pymongo import GEOSPHERE, IndexModel, MongoClient, UpdateOne
 from pymongo.collection import Collection
 
-from bench.run import machine
-from bench.workers import append_report, code_version, command_line, uptime
+from bench.record import begin, code_version, command_line, machine, record_run
 from graph.connectors.models import ConnectorDocument
 from graph.embedded import EmbeddedDatabase
 
@@ -77,7 +76,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--connectors", type=int, default=2000)
     args = parser.parse_args()
-    load_before = uptime()
+    started = begin()
     declared = list(ConnectorDocument.Settings.indexes)
     two_d = IndexModel(
         [("location", GEOSPHERE)], name="location_2dsphere", **{"2dsphereIndexVersion": 3}
@@ -112,12 +111,8 @@ def main() -> None:
             database.stop()
     baseline = next(iter(results.values()))
     lines = [
-        "",
-        f"## Embedded server: write cost by index count (python -m bench.secantus_indexes), "
-        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-        "",
         f"Command: `{command_line()}`. Machine: {machine()}. Code: {code_version()}. "
-        f"Load before: `{load_before}`. {args.connectors:,} connectors per collection, "
+        f"Load before: `{started.uptime}`. {args.connectors:,} connectors per collection, "
         f"{ROUNDS} rounds of status updates by `_id` in unordered bulks of {BULK}, "
         "pymongo straight to a fresh SecantusDB (retryable writes off).",
         "",
@@ -125,7 +120,7 @@ def main() -> None:
         "| --- | --- | --- |",
         *(f"| {name} | {ms:.2f} | {ms / baseline:.1f} |" for name, ms in results.items()),
     ]
-    append_report(lines)
+    record_run("secantus_indexes", started, lines)
 
 
 if __name__ == "__main__":

@@ -13,10 +13,7 @@ first 20, as bench/run.py picks them): one connection (light load), then 16
 (throughput). The CPU time of the server processes, the database and wrk is
 read from /proc around each 16-connection run. Rounds alternate the order of
 the servers. Prints the ratios (2 workers ÷ 1 worker, each ÷ baseline) and
-appends the figures to docs/benchmarks.md.
-
-Also home of the run records every benchmark here writes (`uptime`,
-`code_version`).
+records the run (bench/record.py).
 """
 
 from __future__ import annotations
@@ -28,13 +25,11 @@ import os
 import random
 import resource
 import secrets
-import shlex
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from statistics import mean
 from typing import Any
@@ -42,60 +37,30 @@ from typing import Any
 import httpx
 from pymongo import MongoClient
 
+from bench.record import (
+    Start,
+    Target,
+    begin,
+    bound,
+    code_version,
+    command_line,
+    machine,
+    record_run,
+    uptime,
+)
 from bench.run import (
     BY_ID_QUERY,
     DATA_DIR,
     NEARBY_QUERY,
-    REPORT,
-    ROOT,
     Result,
     ensure_seeded,
     lua_script,
-    machine,
     points,
     wrk,
 )
 from graph.embedded import EmbeddedDatabase, free_port
 
 TICKS = os.sysconf("SC_CLK_TCK")
-
-
-# Run records -----------------------------------------------------------------
-
-
-def uptime() -> str:
-    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
-
-
-def code_version() -> str:
-    """The commit, and whether the application's code differs from it."""
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
-    ).stdout.strip()
-    changed = subprocess.run(
-        ["git", "status", "--porcelain", "--", "graph", "pyproject.toml"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    ).stdout.splitlines()
-    if changed:
-        return f"{commit} plus uncommitted changes to {len(changed)} file(s) under graph/"
-    return f"{commit} (graph/ unchanged since)"
-
-
-def command_line() -> str:
-    """How this benchmark was started, as `python -m module args`."""
-    path = Path(sys.argv[0]).resolve()
-    module = path.stem
-    with contextlib.suppress(ValueError):
-        module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
-    return " ".join(["python", "-m", module, *(shlex.quote(a) for a in sys.argv[1:])])
-
-
-def append_report(lines: list[str]) -> None:
-    with REPORT.open("a") as handle:
-        handle.write("\n".join(lines) + "\n")
-    print(f"appended to {REPORT.relative_to(ROOT)}")
 
 
 # CPU time of processes, from /proc --------------------------------------------
@@ -331,9 +296,8 @@ def rounds_arguments(description: str | None) -> argparse.Namespace:
 def main() -> None:
     args = rounds_arguments(__doc__)
 
-    started_at = datetime.now(UTC)
-    load_before = uptime()
-    print(load_before, flush=True)
+    started = begin()
+    print(started.uptime, flush=True)
     ensure_seeded(args.connectors)
     embedded = EmbeddedDatabase(DATA_DIR)
     uri = embedded.start()
@@ -377,19 +341,17 @@ def main() -> None:
         embedded.stop()
     load_after = uptime()
     print(load_after)
-    report(results, args, present, started_at, load_before, load_after)
+    report(results, args, present, started, load_after)
 
 
 def report(
     results: list[dict[str, dict[str, Measured]]],
     args: argparse.Namespace,
     present: int,
-    started_at: datetime,
-    load_before: str,
+    started: Start,
     load_after: str,
 ) -> None:
     lines = [
-        f"\n## Workers (python -m bench.workers), {started_at:%Y-%m-%d %H:%M} UTC\n",
         f"Machine: {machine()}. `{command_line()}`. Embedded database on bench/data "
         f"({present:,} connectors, seeded by bench/run.py), started once and shared; each server "
         "started alone in turn: the raw pymongo baseline of bench/run.py (one uvicorn process), "
@@ -398,7 +360,7 @@ def report(
         f"(throughput), {args.duration} s each; {args.rounds} round(s), the order reversed every "
         "other round. CPU in % of one core during the 16-connection run, from /proc (server: "
         "each process of the server; with --workers the first is uvicorn's supervisor).\n",
-        f"Code: {code_version()}. Load before: `{load_before}`; after: `{load_after}`.\n",
+        f"Code: {code_version()}. Load before: `{started.uptime}`; after: `{load_after}`.\n",
         "| round | query | server | p50 light (ms) | p99 light (ms) | req/s at 16 conns | "
         "p50 at 16 (ms) | p99 at 16 (ms) | CPU %: server processes / database / wrk |",
         "| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
@@ -421,6 +383,7 @@ def report(
         "| --- | ---: | ---: | ---: | --- |",
     ]
     print()
+    targets: list[Target] = []
     for query in QUERIES:
         two_one, one_base, two_base = [], [], []
         for measured_round in results:
@@ -437,6 +400,18 @@ def report(
             f"{rounds} |"
         )
         lines.append(line)
+        if query == "connector by id":
+            targets += [
+                bound(
+                    f"connector by id throughput ÷ the raw baseline's, {workers}",
+                    100 * mean(ratios),
+                    50,
+                    "%",
+                    at_least=True,
+                    digits=0,
+                )
+                for workers, ratios in (("1 worker", one_base), ("2 workers", two_base))
+            ]
         print(
             f"{query:30} 2 workers / 1 worker {mean(two_one):.2f}x; 1 worker / baseline "
             f"{mean(one_base):.0%}; 2 workers / baseline {mean(two_base):.0%} (rounds: {rounds})"
@@ -445,7 +420,7 @@ def report(
         "\nRatios are of req/s at 16 connections, mean of the rounds (each round's in the "
         "last column)."
     )
-    append_report(lines)
+    record_run("workers", started, lines, targets)
 
 
 if __name__ == "__main__":
