@@ -7,6 +7,7 @@ from pathlib import Path
 
 from graphql import build_schema
 
+from bench.report import recorded_text
 from graph.reference import (
     CONFIGURATION_PAGE,
     SCHEMA_FILE,
@@ -17,6 +18,8 @@ from graph.reference import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
+# Pages written by generators (they quote only what they are generated from).
+GENERATED = {Path("docs/benchmarks.md"), SCHEMA_PAGE, CONFIGURATION_PAGE}
 README = (ROOT / "README.md").read_text()
 # The two commands a newcomer needs, exactly as they must be typed.
 RUN = "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/chargegraph serve --demo"
@@ -61,3 +64,35 @@ def test_the_schema_reference_is_generated_from_the_committed_schema() -> None:
         assert f"### {name}\n" in committed
         for field_name in getattr(named, "fields", {}):
             assert f"| `{field_name}` |" in committed, (name, field_name)
+
+
+FIGURE = re.compile(
+    r"(?<![\w.])(\d[\d,]*(?:\.\d+)?)\s?(?:ms|s|kB|MB|MiB|GB|%|\u00d7|req/s|requests/s|minutes)(?!\w)"
+)
+# A paragraph with one of these words reports a measurement.
+MEASURED = re.compile(r"measured|Measured|bench\.|p50|p99|took|recorded|throughput")
+
+
+def recorded_numbers() -> list[float]:
+    """Every number in the benchmark records."""
+    text = recorded_text()
+    return [float(number.replace(",", "")) for number in re.findall(r"\d[\d,]*(?:\.\d+)?", text)]
+
+
+def test_every_figure_the_documentation_quotes_is_in_a_benchmark_record() -> None:
+    recorded = recorded_numbers()
+    pages = [ROOT / "README.md", ROOT / "SECURITY.md"] + [
+        page for page in (ROOT / "docs").rglob("*.md") if page.relative_to(ROOT) not in GENERATED
+    ]
+    unrecorded = []
+    for page in pages:
+        for paragraph in page.read_text().split("\n\n"):
+            if not MEASURED.search(paragraph):
+                continue
+            for quoted in FIGURE.findall(paragraph):
+                value = float(quoted.replace(",", ""))
+                decimals = len(quoted.partition(".")[2])
+                # Quoted as recorded, or rounded from a recorded figure.
+                if not any(round(number, decimals) == value for number in recorded):
+                    unrecorded.append(f"{page.relative_to(ROOT)}: {quoted}")
+    assert not unrecorded
