@@ -7,6 +7,7 @@ credentials handshake; it offers a Locations RECEIVER and records what it gets.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -96,27 +97,43 @@ async def test_a_station_s_reports_reach_the_partner_in_order(server: Server, pe
     assert set(received[-1]) == {"status", "last_updated"}
 
 
+@contextlib.contextmanager
+def partner_down(server: Server, peer: Peer, connector: str, statuses: list[str]) -> Iterator[None]:
+    """The partner answers 503 while `connector` goes through `statuses`; the changes wait
+    in the outbox (operators see them waiting) until the block ends."""
+    peer.down = True
+    try:
+        for status in statuses:
+            data(server.query(SET_STATUS, {"id": connector, "status": status}))
+        wait_for(lambda: (waiting(server) or 0) >= len(statuses), "the waiting gauge to show them")
+        yield
+    finally:
+        peer.down = False
+
+
+def delivered(peer: Peer, station_id: str, connector: str, count: int) -> list[dict[str, Any]]:
+    """The PATCHes of one EVSE once `count` have arrived, checked to be in written order."""
+    received: list[dict[str, Any]] = wait_for(
+        lambda: (
+            len(patches(peer, station_id, connector)) >= count
+            and patches(peer, station_id, connector)
+        ),
+        f"{count} PATCHes",
+    )
+    moments = [body["last_updated"] for body in received]
+    assert len(received) == count and moments == sorted(moments) and len(set(moments)) == count
+    return received
+
+
 def test_changes_wait_out_a_partner_outage_and_arrive_in_order(server: Server, peer: Peer) -> None:
     built = network(server)
     (made,) = built["stations"]
     slow = made["connectors"][1]["id"]
     wait_for(lambda: pushed_to(peer, made["id"]), "the Location to be PUT")
-    peer.down = True
-    try:
-        for status in ("CHARGING", "RESERVED", "FAULTED", "AVAILABLE"):
-            data(server.query(SET_STATUS, {"id": slow, "status": status}))
-        # The changes wait, and operators see them waiting.
-        wait_for(lambda: (waiting(server) or 0) >= 4, "the waiting gauge to show the changes")
+    with partner_down(server, peer, slow, ["CHARGING", "RESERVED", "FAULTED", "AVAILABLE"]):
         assert patches(peer, made["id"], slow) == []
-    finally:
-        peer.down = False
-    received = wait_for(
-        lambda: len(patches(peer, made["id"], slow)) >= 4 and patches(peer, made["id"], slow),
-        "the PATCHes after the outage",
-    )
     # Every change once, in the order written (the station is not connected: UNKNOWN).
-    moments = [body["last_updated"] for body in received]
-    assert len(received) == 4 and moments == sorted(moments) and len(set(moments)) == 4
+    received = delivered(peer, made["id"], slow, 4)
     assert {body["status"] for body in received} == {"UNKNOWN"}
     wait_for(lambda: waiting(server) == 0, "the waiting gauge to come back to 0")
 
@@ -126,18 +143,7 @@ def test_changes_waiting_for_a_partner_survive_a_server_restart(server: Server, 
     (made,) = built["stations"]
     fast = made["connectors"][0]["id"]
     wait_for(lambda: pushed_to(peer, made["id"]), "the Location to be PUT")
-    peer.down = True
-    try:
-        for status in ("CHARGING", "AVAILABLE"):
-            data(server.query(SET_STATUS, {"id": fast, "status": status}))
-        wait_for(lambda: (waiting(server) or 0) >= 2, "the changes to be in the outbox")
+    with partner_down(server, peer, fast, ["CHARGING", "AVAILABLE"]):
         server.stop()
         server.start()
-    finally:
-        peer.down = False
-    received = wait_for(
-        lambda: len(patches(peer, made["id"], fast)) >= 2 and patches(peer, made["id"], fast),
-        "the PATCHes after the restart",
-    )
-    moments = [body["last_updated"] for body in received]
-    assert len(received) == 2 and moments == sorted(moments)
+    delivered(peer, made["id"], fast, 2)
