@@ -10,7 +10,7 @@ a connector deleted straight in MongoDB leaves no tombstone.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bson import ObjectId
@@ -46,9 +46,9 @@ async def keep_removed(connector: Mapping[str, Any]) -> None:
 
 
 async def published_sites(
-    index: ConnectorIndex | None, station_id: ObjectId | None = None
+    index: ConnectorIndex | None, station_ids: Sequence[ObjectId] | None = None
 ) -> list[Site]:
-    """Every publishable site (or the one of `station_id`), oldest station first."""
+    """Every publishable site (or those of `station_ids`), oldest station first."""
     parties = {
         document["_id"]: document
         async for document in organizations.collection().find(
@@ -59,8 +59,8 @@ async def published_sites(
     if not parties:
         return []
     query: dict[str, Any] = {"organization": {"$in": list(parties)}, "active": ACTIVE}
-    if station_id is not None:
-        query["_id"] = station_id
+    if station_ids is not None:
+        query["_id"] = {"$in": list(station_ids)}
     stations = await chargestations.collection().find(query, sort=[("_id", 1)]).to_list()
     if not stations:
         return []

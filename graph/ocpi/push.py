@@ -307,7 +307,7 @@ class LocationPush:
     ) -> str:
         """One entry to the partner: "sent", "refused" (a client error, dropped), "skipped"
         (nothing published to send) or "failed" (to retry)."""
-        sites = await catalogue.published_sites(self.replica.current(), entry["station"])
+        sites = await catalogue.published_sites(self.replica.current(), [entry["station"]])
         if not sites:
             return "skipped"
         site = sites[0]

@@ -20,6 +20,7 @@ from graph.core.context import Services
 from graph.ocpi import catalogue, service
 from graph.ocpi.locations import location
 from graph.ocpi.models import REGISTERED
+from graph.ocpi.paging import Snapshots
 from graph.ocpi.protocol import (
     CLIENT_ERROR,
     INVALID_PARAMETERS,
@@ -38,6 +39,8 @@ _ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 LOCATIONS_PATH = f"/ocpi/cpo/{VERSION}/locations"
 # The largest page of Locations this server returns (sent as X-Limit).
 MAX_PAGE = 100
+# The query parameter of `Link` naming the snapshot a walk pages through (graph.ocpi.paging).
+SNAPSHOT = "snapshot"
 
 
 class OcpiEndpoints:
@@ -46,6 +49,7 @@ class OcpiEndpoints:
     def __init__(self, settings: OcpiSettings, services: Services) -> None:
         self.settings = settings
         self.services = services
+        self.snapshots = Snapshots()
 
     def base_url(self, request: Request) -> str:
         return (self.settings.base_url or str(request.base_url)).rstrip("/")
@@ -183,19 +187,31 @@ class OcpiEndpoints:
         offset = _count(request, "offset", 0, lowest=0)
         limit = min(_count(request, "limit", MAX_PAGE, lowest=1), MAX_PAGE)
         index = self.services.get(ConnectorReplica).current()
-        shown = [location(site) for site in await catalogue.published_sites(index)]
-        matching = [
-            found
-            for found in shown
-            if (date_from is None or _parsed(found["last_updated"]) >= date_from)
-            and (date_to is None or _parsed(found["last_updated"]) < date_to)
-        ]
-        page = matching[offset : offset + limit]
-        response = envelope(request, page)
-        response.headers["X-Total-Count"] = str(len(matching))
+        token = request.query_params.get(SNAPSHOT)
+        matched = self.snapshots.get(token)
+        if matched is None:
+            sites = [
+                site
+                for site in await catalogue.published_sites(index)
+                if (date_from is None or site.last_changed() >= date_from)
+                and (date_to is None or site.last_changed() < date_to)
+            ]
+            matched = tuple(site.station["_id"] for site in sites)
+            token = self.snapshots.keep(matched)
+            on_page = sites[offset : offset + limit]
+        else:
+            # The stations of this page as they are now (one unpublished since is left out).
+            on_page = await catalogue.published_sites(index, matched[offset : offset + limit])
+        response = envelope(request, [location(site) for site in on_page])
+        response.headers["X-Total-Count"] = str(len(matched))
         response.headers["X-Limit"] = str(MAX_PAGE)
-        if offset + limit < len(matching):
-            following = {**request.query_params, "offset": str(offset + limit), "limit": str(limit)}
+        if offset + limit < len(matched):
+            following = {
+                **request.query_params,
+                "offset": str(offset + limit),
+                "limit": str(limit),
+                SNAPSHOT: token,
+            }
             url = f"{self.base_url(request)}{LOCATIONS_PATH}?{urlencode(following)}"
             response.headers["Link"] = f'<{url}>; rel="next"'
         return response
@@ -209,7 +225,7 @@ class OcpiEndpoints:
         except (InvalidId, TypeError) as error:
             raise _unknown_object("Location", parameters["location_id"]) from error
         index = self.services.get(ConnectorReplica).current()
-        sites = await catalogue.published_sites(index, station_id)
+        sites = await catalogue.published_sites(index, [station_id])
         if not sites:
             raise _unknown_object("Location", parameters["location_id"])
         found: dict[str, Any] = location(sites[0])
