@@ -46,7 +46,7 @@ from graph.connectors.replica import ConnectorReplica
 from graph.core.timestamps import now
 from graph.core.visibility import ACTIVE
 from graph.ocpi import catalogue
-from graph.ocpi.locations import evse, location, ocpi_time
+from graph.ocpi.locations import Site, evse, location, ocpi_time
 from graph.ocpi.models import (
     LOCATION_PUSH,
     REGISTERED,
@@ -118,6 +118,8 @@ class LocationPush:
         # Figures for /metrics: entries waiting per partner name, and how pushes ended.
         self.waiting: dict[str, int] = {}
         self.pushed: Counter[tuple[str, str]] = Counter()
+        # The HTTP client of `run()`, while it runs.
+        self._client: httpx.AsyncClient | None = None
 
     # --- writing the outbox -----------------------------------------------------
 
@@ -277,7 +279,11 @@ class LocationPush:
                     await asyncio.wait_for(self._written.wait(), IDLE_SECONDS)
 
     async def _push(self, receiver: Receiver) -> bool:
-        """Send the partner's next entries in order; True when some were sent."""
+        """Send the partner's next entries in order; True when some were sent.
+
+        The batch's sites are read once, after its entries (so every change an entry
+        stands for is in them), and the entries sent are removed together.
+        """
         batch = (
             await outbox_collection()
             .find({"partner": receiver.partner})
@@ -285,9 +291,17 @@ class LocationPush:
             .limit(BATCH)
             .to_list()
         )
-        async with httpx.AsyncClient(timeout=self.settings.call_timeout_seconds) as client:
+        if not batch:
+            return False
+        stations = list({entry["station"] for entry in batch})
+        sites = {
+            site.station["_id"]: site
+            for site in await catalogue.published_sites(self.replica.current(), stations)
+        }
+        done: list[ObjectId] = []
+        try:
             for entry in batch:
-                outcome = await self._send(client, receiver, entry)
+                outcome = await self._send(receiver, entry, sites.get(entry["station"]))
                 if outcome == "failed":
                     delay = self._backoff.get(receiver.partner, 0.5) * 2
                     self._backoff[receiver.partner] = min(delay, MAX_BACKOFF_SECONDS)
@@ -299,18 +313,17 @@ class LocationPush:
                 self._backoff.pop(receiver.partner, None)
                 self._retry_at.pop(receiver.partner, None)
                 self.pushed[(receiver.name, outcome)] += 1
-                await outbox_collection().delete_one({"_id": entry["_id"]})
-        return bool(batch)
+                done.append(entry["_id"])
+        finally:
+            if done:
+                await outbox_collection().delete_many({"_id": {"$in": done}})
+        return True
 
-    async def _send(
-        self, client: httpx.AsyncClient, receiver: Receiver, entry: Mapping[str, Any]
-    ) -> str:
+    async def _send(self, receiver: Receiver, entry: Mapping[str, Any], site: Site | None) -> str:
         """One entry to the partner: "sent", "refused" (a client error, dropped), "skipped"
         (nothing published to send) or "failed" (to retry)."""
-        sites = await catalogue.published_sites(self.replica.current(), [entry["station"]])
-        if not sites:
+        if site is None:
             return "skipped"
-        site = sites[0]
         party = site.organization["ocpi"]
         url = f"{receiver.url}/{party['countryCode']}/{party['partyId']}/{site.station['_id']}"
         if entry["kind"] == LOCATION_PUSH:
@@ -334,8 +347,9 @@ class LocationPush:
         if receiver.role.get("country_code") and receiver.role.get("party_id"):
             headers["OCPI-to-country-code"] = str(receiver.role["country_code"])
             headers["OCPI-to-party-id"] = str(receiver.role["party_id"])
+        assert self._client is not None, "pushing runs inside run()"
         try:
-            response = await client.request(method, url, json=body, headers=headers)
+            response = await self._client.request(method, url, json=body, headers=headers)
         except httpx.HTTPError as error:
             log.info("OCPI push to %s failed, will retry: %s", receiver.name, error)
             return "failed"
@@ -356,9 +370,12 @@ class LocationPush:
 
     async def run(self) -> None:
         """Write entries and push them, until cancelled."""
-        async with asyncio.TaskGroup() as group:
-            group.create_task(self._write_entries(), name="ocpi-outbox")
-            group.create_task(self._push_all(), name="ocpi-push")
+        # One client for every push: connections to a partner are kept alive.
+        async with httpx.AsyncClient(timeout=self.settings.call_timeout_seconds) as client:
+            self._client = client
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._write_entries(), name="ocpi-outbox")
+                group.create_task(self._push_all(), name="ocpi-push")
 
 
 def _accepted(response: httpx.Response) -> bool:
