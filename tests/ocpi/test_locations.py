@@ -303,3 +303,14 @@ def test_every_stored_status_type_and_power_type_has_its_ocpi_value() -> None:
         (PowerType, POWER_TYPE),
     ):
         assert {member.value for member in enum} == set(mapping), enum
+
+
+def test_a_page_whose_snapshot_is_unknown_is_computed_again(server: Server, token: str) -> None:
+    """A Link followed to another process (or after the snapshot expired) still pages right."""
+    built = network(server, stations=3)
+    everything, _ = pull_all(server, token)
+    ids = [found["id"] for found in everything]
+    second = get(server, token, LOCATIONS, limit=1, offset=1, snapshot="from-another-process")
+    assert [found["id"] for found in body_of(second)] == ids[1:2]
+    assert second.headers["X-Total-Count"] == str(len(ids))
+    assert all(made["id"] in ids for made in built["stations"])
