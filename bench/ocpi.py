@@ -418,20 +418,19 @@ def report(
         "",
         "| what | server | requests | p50 (ms) | p99 (ms) | max (ms) |",
         "| --- | --- | ---: | ---: | ---: | ---: |",
-        f"| a page of {PAGE} Locations ({pages} pages a walk, {args.pull_rounds} walks) | "
-        f"chargegraph | {len(pulled)} | {pull_p50:.1f} | {percentile(pulled, 0.99):.1f} | "
+        f"| pull: a page of {PAGE} Locations | chargegraph | {len(pulled)} | {pull_p50:.1f} | {percentile(pulled, 0.99):.1f} | "
         f"{max(pulled):.1f} |",
-        f"| a page of {PAGE} stations and connectors, not mapped | raw pymongo | "
+        f"| pull: a page of {PAGE} stations and connectors, not mapped | raw pymongo | "
         f"{len(raw_timings)} | {statistics.median(raw_timings):.1f} | "
         f"{percentile(raw_timings, 0.99):.1f} | {max(raw_timings):.1f} |",
-        f"| status write → PATCH at the partner ({args.rate:g}/s for {args.seconds:g} s) | "
-        f"chargegraph | {len(live_delays)} | {percentile(live_delays, 0.5):.1f} | "
+        f"| push: status write → PATCH at the partner | chargegraph | {len(live_delays)} | {percentile(live_delays, 0.5):.1f} | "
         f"{push_p99:.1f} | {max(live_delays, default=0):.1f} |",
-        f"| the same writes acknowledged by the database | baseline | {len(acknowledged)} | "
+        f"| push: the same writes acknowledged by the database | baseline | {len(acknowledged)} | "
         f"{percentile(acknowledged, 0.5):.1f} | {percentile(acknowledged, 0.99):.1f} | "
         f"{max(acknowledged):.1f} |",
         "",
-        f"Page time ChargeGraph ÷ raw at p50: {pull_p50 / statistics.median(raw_timings):.1f} times. "
+        f"Pull: {pages} pages a walk, {args.pull_rounds} walks. Push: {args.rate:g} writes a "
+        f"second for {args.seconds:g} s. Page time ChargeGraph ÷ raw at p50: {pull_p50 / statistics.median(raw_timings):.1f} times. "
         f"Live push: {len(live)} writes, {live_lost} never arrived, {live_disorder} EVSEs with "
         f"PATCHes out of order; {partner.puts} PUTs. Outage of {args.outage:g} s "
         f"({len(during)} writes while the partner answered 503, {partner.refused_while_down} "

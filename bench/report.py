@@ -102,6 +102,15 @@ BENCHMARKS = (
         (("declared indexes, ms per update", "the 10 indexes ChargeGraph declares/ms per update"),),
     ),
     Benchmark(
+        "ocpi",
+        "OCPI Locations",
+        "python -m bench.ocpi",
+        (
+            ("page p50 (ms)", "pull: a page of 100 Locations/p50 (ms)"),
+            ("push p99 (ms)", "push: status write → PATCH at the partner/p99 (ms)"),
+        ),
+    ),
+    Benchmark(
         "seed",
         "Seeding",
         "chargegraph seed",

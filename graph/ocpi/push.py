@@ -11,12 +11,13 @@ change's cluster time, connector) keeps one of each.
 
 One process at a time pushes to a partner: the holder of its lease
 (`ocpi_push_leases`, renewed while it works, taken over by another process
-once it lapses). It sends the partner's entries in the order the changes
-were written, one after the other, and deletes each once the partner
-accepted it, so delivery is at least once and in order per EVSE. While the
-partner cannot be reached or answers with a server error, the same entry is
-retried with a growing delay (up to `MAX_BACKOFF_SECONDS`), and everything
-behind it waits; an entry the partner refuses as a client error (HTTP 4xx)
+once it lapses). It sends each EVSE's entries in the order the changes were
+written, one after the other (different EVSEs side by side, at most
+`CONCURRENT_REQUESTS` at once), and deletes each once the partner accepted
+it, so delivery is at least once and in order per EVSE. While the partner
+cannot be reached or answers with a server error, the entry is retried with a
+growing delay (up to `MAX_BACKOFF_SECONDS`), and that EVSE's later entries
+wait behind it; an entry the partner refuses as a client error (HTTP 4xx)
 is dropped, logged and counted, so one bad object cannot stop the rest.
 Entries survive restarts of any or every process. Changes written while no
 process runs are not pushed; partners' pulls (`date_from`) catch them up.
@@ -71,6 +72,10 @@ IDLE_SECONDS = 1.0
 # Retries of an entry the partner did not take wait 1 s, then 2, 4, ... up to this.
 MAX_BACKOFF_SECONDS = 30.0
 BATCH = 100
+# Change events turned into outbox entries by one insert, at most.
+MAX_EVENTS_A_WRITE = 1000
+# PATCHes and PUTs in flight to one partner at once (each EVSE's still one after another).
+CONCURRENT_REQUESTS = 16
 # An update touching only these fields is a status change (an EVSE PATCH).
 STATUS_FIELDS = frozenset({"status", "updatedAt"})
 DUPLICATE_KEY = 11000
@@ -211,14 +216,17 @@ class LocationPush:
         ]
 
     async def _write_entries(self) -> None:
-        """Turn change events into outbox entries, for as long as the application serves."""
+        """Turn change events into outbox entries, for as long as the application serves:
+        every event waiting is written in one insert."""
         while True:
-            event = await self._events.get()
+            events = [await self._events.get()]
+            while not self._events.empty() and len(events) < MAX_EVENTS_A_WRITE:
+                events.append(self._events.get_nowait())
             delay = 0.5
             while True:
                 try:
                     await self._refresh()
-                    made = await self.entries(event)
+                    made = [entry for event in events for entry in await self.entries(event)]
                     if made:
                         await outbox_collection().insert_many(made, ordered=False)
                     break
@@ -228,9 +236,9 @@ class LocationPush:
                         for failed in error.details.get("writeErrors", [])
                     ):
                         raise
-                    break  # another process wrote them first
+                    break  # another process wrote those first; the others are written
                 except PyMongoError as error:
-                    log.warning("OCPI outbox: could not write a change, retrying: %s", error)
+                    log.warning("OCPI outbox: could not write changes, retrying: %s", error)
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, MAX_BACKOFF_SECONDS)
             self._written.set()
@@ -298,25 +306,41 @@ class LocationPush:
             site.station["_id"]: site
             for site in await catalogue.published_sites(self.replica.current(), stations)
         }
+        # Each connector's entries go one after the other, in order; connectors side by side.
+        # Once one is not taken, that connector's later entries wait, and the partner's next
+        # round waits out the backoff.
+        by_connector: dict[ObjectId, list[Mapping[str, Any]]] = {}
+        for entry in batch:
+            by_connector.setdefault(entry["connector"], []).append(entry)
         done: list[ObjectId] = []
-        try:
-            for entry in batch:
-                outcome = await self._send(receiver, entry, sites.get(entry["station"]))
+        failed: list[ObjectId] = []
+        gate = asyncio.Semaphore(CONCURRENT_REQUESTS)
+
+        async def send_in_order(entries: list[Mapping[str, Any]]) -> None:
+            for entry in entries:
+                async with gate:
+                    outcome = await self._send(receiver, entry, sites.get(entry["station"]))
                 if outcome == "failed":
-                    delay = self._backoff.get(receiver.partner, 0.5) * 2
-                    self._backoff[receiver.partner] = min(delay, MAX_BACKOFF_SECONDS)
-                    self._retry_at[receiver.partner] = now() + timedelta(seconds=delay)
-                    await outbox_collection().update_one(
-                        {"_id": entry["_id"]}, {"$inc": {"attempts": 1}}
-                    )
-                    return False
-                self._backoff.pop(receiver.partner, None)
-                self._retry_at.pop(receiver.partner, None)
+                    failed.append(entry["_id"])
+                    return
                 self.pushed[(receiver.name, outcome)] += 1
                 done.append(entry["_id"])
+
+        try:
+            await asyncio.gather(*(send_in_order(entries) for entries in by_connector.values()))
         finally:
             if done:
                 await outbox_collection().delete_many({"_id": {"$in": done}})
+        if failed:
+            delay = self._backoff.get(receiver.partner, 0.5) * 2
+            self._backoff[receiver.partner] = min(delay, MAX_BACKOFF_SECONDS)
+            self._retry_at[receiver.partner] = now() + timedelta(seconds=delay)
+            await outbox_collection().update_many(
+                {"_id": {"$in": failed}}, {"$inc": {"attempts": 1}}
+            )
+            return False
+        self._backoff.pop(receiver.partner, None)
+        self._retry_at.pop(receiver.partner, None)
         return True
 
     async def _send(self, receiver: Receiver, entry: Mapping[str, Any], site: Site | None) -> str:
