@@ -19,7 +19,7 @@ from graph.chargestations import service as chargestations
 from graph.connectors import service as connectors
 from graph.connectors.index import ConnectorIndex
 from graph.core.timestamps import now
-from graph.core.visibility import ACTIVE
+from graph.core.visibility import ACTIVE, is_active
 from graph.ocpi.locations import Site, publishable
 from graph.ocpi.models import removed_evses_collection
 from graph.organizations import service as organizations
@@ -58,10 +58,18 @@ async def published_sites(
     }
     if not parties:
         return []
-    query: dict[str, Any] = {"organization": {"$in": list(parties)}, "active": ACTIVE}
-    if station_ids is not None:
-        query["_id"] = {"$in": list(station_ids)}
-    stations = await chargestations.collection().find(query, sort=[("_id", 1)]).to_list()
+    if station_ids is None:
+        query: dict[str, Any] = {"organization": {"$in": list(parties)}, "active": ACTIVE}
+    else:
+        # By id alone, the rest checked here: an index lookup per id, where adding the
+        # organization and activity made the embedded server test each id list against
+        # every station (bench.ocpi's profile).
+        query = {"_id": {"$in": list(station_ids)}}
+    stations = [
+        station
+        for station in await chargestations.collection().find(query, sort=[("_id", 1)]).to_list()
+        if station.get("organization") in parties and is_active(station.get("active"))
+    ]
     if not stations:
         return []
     ids = [station["_id"] for station in stations]
