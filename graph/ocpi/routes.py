@@ -11,12 +11,14 @@ from urllib.parse import urlencode
 
 from bson import ObjectId
 from bson.errors import InvalidId
+from pymongo.errors import PyMongoError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from graph.connectors.replica import ConnectorReplica
 from graph.core.context import Services
+from graph.core.error_policy import RETRY_AFTER_SECONDS, database_unavailable
 from graph.ocpi import catalogue, service
 from graph.ocpi.locations import location
 from graph.ocpi.models import REGISTERED
@@ -24,6 +26,7 @@ from graph.ocpi.paging import Snapshots
 from graph.ocpi.protocol import (
     CLIENT_ERROR,
     INVALID_PARAMETERS,
+    SERVER_ERROR,
     UNKNOWN_LOCATION,
     VERSION,
     OcpiError,
@@ -97,21 +100,26 @@ class OcpiEndpoints:
         self, handler: Handler, *, registered: bool = False
     ) -> Callable[[Request], Awaitable[Response]]:
         """`handler` for a caller with a known token (a registered partner's token, Token C,
-        for the functional modules); 401 otherwise; OCPI errors enveloped."""
+        for the functional modules); 401 otherwise; OCPI errors enveloped, and an unavailable
+        database too (3000, HTTP 503, Retry-After), as the GraphQL endpoint answers it."""
 
         async def endpoint(request: Request) -> Response:
-            partner = await service.partner_with_token(presented_tokens(request))
-            if partner is None or (registered and partner["status"] != REGISTERED):
-                return envelope(
-                    request,
-                    status_code=CLIENT_ERROR,
-                    message="missing or unknown token",
-                    http_status=401,
-                )
             try:
+                partner = await service.partner_with_token(presented_tokens(request))
+                if partner is None or (registered and partner["status"] != REGISTERED):
+                    return envelope(
+                        request,
+                        status_code=CLIENT_ERROR,
+                        message="missing or unknown token",
+                        http_status=401,
+                    )
                 return await handler(request, partner)
             except OcpiError as error:
                 return refusal(request, error)
+            except PyMongoError as failure:
+                if not database_unavailable(failure):
+                    raise
+                return _unavailable(request)
 
         return endpoint
 
@@ -234,6 +242,17 @@ class OcpiEndpoints:
         if "connector_id" in parameters:
             found = _member(found["connectors"], "id", parameters["connector_id"], "Connector")
         return envelope(request, found)
+
+
+def _unavailable(request: Request) -> Response:
+    response = envelope(
+        request,
+        status_code=SERVER_ERROR,
+        message=f"the database is unavailable; retry after {RETRY_AFTER_SECONDS} s",
+        http_status=503,
+    )
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def _unknown_object(kind: str, name: str) -> OcpiError:

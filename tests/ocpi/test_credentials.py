@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,6 +17,7 @@ import pytest
 from pymongo.database import Database
 
 from tests.support.access import create_key
+from tests.support.faults import deployment, fail_point
 from tests.support.ocpi_peer import Peer, token_header
 from tests.support.server import Server, create_organization, data, error
 
@@ -331,3 +333,24 @@ def test_unknown_endpoints_and_methods_answer_in_the_envelope(server: Server) ->
     unknown = call(server, "GET", "/ocpi/2.2.1/tariffs", token_a)
     assert unknown.status_code == 404
     assert_envelope(unknown, 2000)
+
+
+def test_an_unavailable_database_is_503_with_retry_after_in_the_envelope(
+    tmp_path: Path,
+) -> None:
+    with deployment(tmp_path) as running:
+        # ShutdownInProgress for the next read: the token lookup.
+        fail_point(running.database.uri, ["find"], 91)
+        response = httpx.get(
+            f"{running.api.base_url}/ocpi/versions",
+            headers={"X-Request-ID": "req-1", "X-Correlation-ID": "cor-1", **token_header("t")},
+            timeout=30,
+        )
+        assert response.status_code == 503
+        assert response.headers["Retry-After"] == "2"
+        assert_envelope(response, 3000)
+        # Once the database answers again, the same call is judged on its token.
+        again = httpx.get(
+            f"{running.api.base_url}/ocpi/versions", headers=token_header("t"), timeout=30
+        )
+        assert again.status_code == 401
