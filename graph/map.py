@@ -119,10 +119,14 @@ _PAGE = """<!doctype html>
       return `hsl(${{hue}}, 70%, 42%)`;
     }}
 
-    function clearMarkers() {{
-      for (const marker of state.markers.values()) marker.remove();
-      state.markers.clear();
-      state.connectors.clear();
+    // Markers are kept by key (cluster id, connector id) so that what did not change stays put.
+    function keepOnly(keys) {{
+      for (const [key, marker] of state.markers) {{
+        if (keys.has(key)) continue;
+        marker.remove();
+        state.markers.delete(key);
+        if (key.startsWith("connector:")) state.connectors.delete(key.slice(10));
+      }}
     }}
 
     function showDetails(text) {{
@@ -136,7 +140,8 @@ _PAGE = """<!doctype html>
 
     function addCluster(cluster) {{
       const element = document.createElement("div");
-      const size = Math.round(Math.min(64, 22 + 7 * Math.log2(cluster.count)));
+      if (state.markers.has("cluster:" + cluster.id)) return;
+      const size = Math.round(Math.min(46, 20 + 5 * Math.log2(cluster.count)));
       element.className = "cluster";
       element.style.width = element.style.height = `${{size}}px`;
       element.style.background = shareColour(availableShare(cluster));
@@ -169,6 +174,13 @@ _PAGE = """<!doctype html>
     }}
 
     function addConnector(connector) {{
+      const shown = state.connectors.get(connector.id);
+      if (shown) {{
+        shown.data = connector;
+        paintConnector(shown.element, connector.status);
+        shown.marker.setLngLat([connector.coordinates.longitude, connector.coordinates.latitude]);
+        return;
+      }}
       const element = document.createElement("div");
       element.className = "connector";
       element.dataset.id = connector.id;
@@ -180,7 +192,7 @@ _PAGE = """<!doctype html>
       const marker = new maplibregl.Marker({{ element }})
         .setLngLat([connector.coordinates.longitude, connector.coordinates.latitude]).addTo(map);
       state.markers.set("connector:" + connector.id, marker);
-      state.connectors.set(connector.id, {{ element, data: connector }});
+      state.connectors.set(connector.id, {{ element, marker, data: connector }});
     }}
 
     const CLUSTERS = `query($bounds: BoundsInput!, $zoom: Int!, $filter: ConnectorFilter) {{
@@ -206,7 +218,8 @@ _PAGE = """<!doctype html>
       }}
       if (generation !== state.generation) return;  // a newer answer is on its way
       const answer = data.connectorClusters;
-      clearMarkers();
+      keepOnly(new Set([...answer.clusters.map((c) => "cluster:" + c.id),
+        ...answer.connectors.map((c) => "connector:" + c.id)]));
       answer.clusters.forEach(addCluster);
       answer.connectors.forEach(addConnector);
       document.getElementById("summary").textContent =
@@ -250,8 +263,10 @@ _PAGE = """<!doctype html>
       }},
       center: [10, 51],
       zoom: 3.6,
+      hash: true,  // the view is in the address: #zoom/latitude/longitude
       attributionControl: {{ customAttribution: "Country outlines: Natural Earth" }},
     }});
+    state.map = map;
     map.addControl(new maplibregl.NavigationControl(), "top-right");
     map.on("load", async () => {{
       const topology = await (await fetch("{assets}/countries-50m.json")).json();
@@ -267,7 +282,7 @@ _PAGE = """<!doctype html>
     map.on("moveend", refresh);
     for (const id of ["available", "power"]) document.getElementById(id).addEventListener("change", refresh);
     typesBox.addEventListener("change", refresh);
-    setInterval(refresh, REFRESH_MS);
+    state.timer = setInterval(refresh, REFRESH_MS);
   </script>
 </body>
 </html>

@@ -248,9 +248,8 @@ def cell_range(box: Box, zoom: int, field_name: str = "bounds") -> CellRange:
         columns = np.arange(size, dtype=np.int64)
         edges: frozenset[int] = frozenset()
     elif box.crosses_antimeridian:
-        columns = np.concatenate(
-            [np.arange(first_column, size), np.arange(0, last_column + 1)]
-        ).astype(np.int64)
+        # Both ends may fall in one column (a box of nearly the whole world): each cell once.
+        columns = np.union1d(np.arange(first_column, size), np.arange(0, last_column + 1))
         edges = frozenset({first_column, last_column})
     else:
         columns = np.arange(first_column, last_column + 1, dtype=np.int64)
