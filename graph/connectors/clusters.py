@@ -348,15 +348,17 @@ def cluster(
     low, high = int(starts[0]), int(stops[-1])
     candidates = int((stops - starts).sum())
     if candidates * 2 >= high - low:
-        matched = np.flatnonzero(matcher(slice(low, high))) + low
+        matched = np.flatnonzero(matcher(slice(low, high)))
+        matched += low
     else:
         rows = _expand(starts, stops)
         matched = rows[matcher(rows)]
     # Each cell's run of matching rows.
     first = np.searchsorted(matched, starts, side="left")
     last = np.searchsorted(matched, stops, side="left")
-    members = matched[_expand(first, last)] if len(matched) else matched
     counts = last - first
+    # Matching rows between the cells' runs (a slice covers those too) are left out.
+    members = matched if counts.sum() == len(matched) else matched[_expand(first, last)]
     # Cells the viewport's edge crosses: their rows get the exact box test.
     columns_of, rows_of = _cell_coordinates(codes)
     edge = np.isin(columns_of, list(cells.edge_columns)) | np.isin(rows_of, list(cells.edge_rows))
@@ -388,7 +390,7 @@ def cluster(
     grouped = ~lone
     if not grouped.any():
         return Clustering([], connectors, total)
-    figures = _figures(order, members, heads, counts, grouped)
+    figures = _figures(order, members, heads, grouped, _possible_statuses(query))
     first_keys = order.keys[members[heads[grouped]]]
     last_keys = order.keys[members[tails[grouped]]]
     splits = _split_zoom(first_keys, last_keys).tolist()
@@ -440,8 +442,17 @@ def _cell_coordinates(codes: Ints) -> tuple[Ints, Ints]:
     return compact(codes), compact(codes >> 1)
 
 
+def _possible_statuses(query: Mapping[str, Any]) -> list[int]:
+    """The status codes a filter lets through (all, unless it names some)."""
+    names = ENUMS["status"]
+    condition = query.get("status")
+    if isinstance(condition, Mapping) and set(condition) == {"$in"}:
+        return [code for code, name in enumerate(names) if name in condition["$in"]]
+    return list(range(len(names)))
+
+
 def _figures(
-    order: SpatialOrder, members: Ints, heads: Ints, counts: Ints, grouped: Any
+    order: SpatialOrder, members: Ints, heads: Ints, grouped: Any, statuses_wanted: list[int]
 ) -> tuple[list[Any], ...]:
     """Per grouped cell: sums of latitude and longitude, box, highest power, statuses."""
     columns = order.columns
@@ -457,10 +468,9 @@ def _figures(
     east = np.maximum.reduceat(lngs, at)[grouped].tolist()
     power = np.maximum.reduceat(powers, at)[grouped].tolist()
     names = ENUMS["status"]
-    present = np.flatnonzero(np.bincount(statuses, minlength=len(names)))
     per_status = {
-        names[code]: np.add.reduceat(statuses == code, at, dtype=np.int64)[grouped].tolist()
-        for code in present.tolist()
+        names[code]: np.add.reduceat(statuses == code, at, dtype=np.int32)[grouped].tolist()
+        for code in statuses_wanted
     }
     by_cell = [
         {name: values[i] for name, values in per_status.items() if values[i]}
