@@ -24,6 +24,9 @@ def test_demo_network_is_added_once_and_answers_the_first_query(tmp_path: Path) 
     try:
         first = data(server.query(FIRST_QUERY))["connectors"]
         assert "GraphiQL: http://localhost:" in server.log()
+        # The demo opens on the live map: its address is printed, and it is served.
+        assert f"Live map: http://localhost:{server.port}/map" in server.log()
+        assert "maplibre-gl.js" in httpx.get(f"{server.base_url}/map").text
     finally:
         server.stop()
     assert first["totalCount"] >= 200
