@@ -347,36 +347,34 @@ def cluster(
         return Clustering([], [], 0)
     low, high = int(starts[0]), int(stops[-1])
     candidates = int((stops - starts).sum())
+    # The mask over the runs' rows: one slice when they fill most of their span (a
+    # country), else the runs' rows gathered (a city, whose runs are scattered).
     if candidates * 2 >= high - low:
-        matched = np.flatnonzero(matcher(slice(low, high)))
-        matched += low
+        rows: Ints | None = None
+        mask = matcher(slice(low, high))
+        # Rows between two runs lie in cells outside the viewport.
+        gaps = np.flatnonzero(starts[1:] > stops[:-1])
+        for gap_start, gap_stop in zip(
+            (stops[:-1][gaps] - low).tolist(), (starts[1:][gaps] - low).tolist(), strict=True
+        ):
+            mask[gap_start:gap_stop] = False
     else:
         rows = _expand(starts, stops)
-        matched = rows[matcher(rows)]
-    # Each cell's run of matching rows.
-    first = np.searchsorted(matched, starts, side="left")
-    last = np.searchsorted(matched, stops, side="left")
-    counts = last - first
-    # Matching rows between the cells' runs (a slice covers those too) are left out.
-    members = matched if counts.sum() == len(matched) else matched[_expand(first, last)]
-    # Cells the viewport's edge crosses: their rows get the exact box test.
+        mask = matcher(rows)
+    # Cells the viewport's edge crosses: their matching rows get the exact box test.
     columns_of, rows_of = _cell_coordinates(codes)
     edge = np.isin(columns_of, list(cells.edge_columns)) | np.isin(rows_of, list(cells.edge_rows))
     clipped = np.zeros(len(codes), dtype=bool)
     if edge.any():
-        offsets = np.cumsum(counts) - counts
-        at = _expand(offsets[edge], offsets[edge] + counts[edge])
-        lats = order.columns["lat"][members[at]]
-        lngs = order.columns["lng"][members[at]]
-        outside = at[~_inside(box, lats, lngs)]
-        if len(outside):
-            cell_of = np.repeat(np.arange(len(codes)), counts)
-            dropped = np.bincount(cell_of[outside], minlength=len(codes))
-            clipped = dropped > 0
-            keep = np.ones(len(members), dtype=bool)
-            keep[outside] = False
-            members = members[keep]
-            counts = counts - dropped
+        at = _expand(starts[edge], stops[edge])
+        in_mask = at - low if rows is None else np.searchsorted(rows, at)
+        inside = _inside(box, order.columns["lat"][at], order.columns["lng"][at])
+        cut = mask[in_mask] & ~inside
+        clipped[np.searchsorted(starts, at[cut], side="right") - 1] = True
+        mask[in_mask[cut]] = False
+    members = np.flatnonzero(mask) + low if rows is None else rows[mask]
+    # Each cell's run of matching rows.
+    counts = np.searchsorted(members, stops) - np.searchsorted(members, starts)
     nonempty = counts > 0
     codes, counts, clipped = codes[nonempty], counts[nonempty], clipped[nonempty]
     total = int(counts.sum())
@@ -534,13 +532,20 @@ def read_cluster_id(text: str, field_name: str = "id") -> ClusterKey:
             and isinstance(query, dict)
             and set(query) <= FILTER_FIELDS
             and isinstance(digest, int)
-            and (bounds is None or (isinstance(bounds, list) and len(bounds) == 4))
+            and (
+                bounds is None
+                or (
+                    isinstance(bounds, list)
+                    and len(bounds) == 4
+                    and all(isinstance(value, float) for value in bounds)
+                )
+            )
         )
     except KeyError:
         raise refusal from None
     if not valid:
         raise refusal
-    box = Box(*(float(value) for value in bounds)) if bounds is not None else None
+    box = Box(*bounds) if bounds is not None else None
     return ClusterKey(zoom, cell, query, digest, box)
 
 

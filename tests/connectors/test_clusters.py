@@ -24,6 +24,7 @@ from tests.support.server import (
     create_organization,
     data,
     error,
+    server_fixture,
 )
 
 CLUSTERS = """
@@ -360,9 +361,43 @@ def test_cluster_ids_from_another_zoom_or_filter_or_made_up_are_refused(
         forged(cluster["id"], q={"active": True, "status": {"$in": ["Charging"]}}),
         forged(cluster["id"], q={"_id": "x"}),
         forged(cluster["id"], z=99),
+        forged(cluster["id"], b=["a", 1, 2, 3]),
     ]
     for bad in bad_ids:
         refused = error(server.query(MEMBERS, {"id": bad}, key=None))
         assert refused["extensions"] == {"code": "BAD_USER_INPUT", "field": "id"}, bad
     too_many = error(server.query(MEMBERS, {"id": cluster["id"], "first": 101}, key=None))
     assert too_many["extensions"]["field"] == "first"
+
+
+database_server = server_fixture(
+    "A server on the same database answering from MongoDB, not from its index.",
+    CHARGEGRAPH_SEARCH="database",
+)
+
+
+@pytest.mark.parametrize(
+    ("bounds", "zoom", "filter"),
+    [
+        (AMSTERDAM, 9, None),
+        (FIJI, 8, None),
+        (CENTRE, 13, {"availableOnly": True}),
+        (WORLD, 2, None),
+    ],
+)
+def test_the_database_engine_gives_the_same_clusters(
+    server: Server,
+    database_server: Server,
+    network: dict[str, Any],
+    bounds: dict[str, float],
+    zoom: int,
+    filter: dict[str, Any] | None,
+) -> None:
+    from_index = clusters_of(server, bounds, zoom, filter)
+    from_database = clusters_of(database_server, bounds, zoom, filter)
+    assert from_database == from_index
+    assert from_index["totalCount"] > 0
+    for cluster in from_database["clusters"]:
+        assert members_of(database_server, cluster["id"], None) == members_of(
+            server, cluster["id"], None
+        )
