@@ -141,7 +141,9 @@ def in_process(count: int, repeat: int) -> list[tuple[str, str, float, float, st
         key = clusters.read_cluster_id(clusters.cluster_id(biggest, ANONYMOUS, box))
 
         def members(key: clusters.ClusterKey) -> None:
-            index.documents(clusters.cluster_members(index, key, ANONYMOUS)[:20])
+            index.documents(
+                clusters.first_rows(clusters.cluster_members(index, key, ANONYMOUS), 20)
+            )
 
         cell = clusters.cell_box(key)
         ours = p50_ms(partial(members, key), repeat)

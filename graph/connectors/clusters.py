@@ -591,7 +591,7 @@ def cluster_members(
     visible: Mapping[str, Any],
     field_name: str = "id",
 ) -> Ints:
-    """Index rows (id order) of a cluster's members, as the caller sees them now.
+    """Index rows of a cluster's members (in curve order), as the caller sees them now.
 
     Refuses (BAD_USER_INPUT naming `field_name`) a cluster whose members changed
     since its id was given, or that this caller does not see alike.
@@ -611,5 +611,13 @@ def cluster_members(
             "ask connectorClusters again",
             field=field_name,
         )
-    rows: Ints = np.sort(order.positions[places])
+    rows: Ints = order.positions[places]
     return rows
+
+
+def first_rows(rows: Ints, count: int) -> Ints:
+    """The `count` smallest rows (the first in id order), sorted, without sorting them all."""
+    if len(rows) > count:
+        rows = np.partition(rows, count - 1)[:count] if count else rows[:0]
+    result: Ints = np.sort(rows)
+    return result

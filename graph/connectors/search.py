@@ -336,5 +336,6 @@ async def cluster_connectors(
     source, matched = await _located_index(index, query, clusters.cell_box(key))
     members = clusters.cluster_members(source, key, matched)
     rows = members if after_id is None else members[members >= source.after(after_id)]
-    nodes = [Connector.from_document(document) for document in source.documents(rows[:first])]
+    page = clusters.first_rows(rows, first)
+    nodes = [Connector.from_document(document) for document in source.documents(page)]
     return page_of(nodes, len(rows) > first, id_cursor, _counted(lambda: len(members)))
