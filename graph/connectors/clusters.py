@@ -27,7 +27,7 @@ Why a grid, and why this one:
   cell's figures are `reduceat` reductions over its run of matching rows:
   a handful of vectorised passes over the matching rows, however many cells.
 - The columns a filter reads and the figures read are copied in that order
-  (about 60 bytes a connector), so those passes read memory in sequence
+  (about 75 bytes a connector), so those passes read memory in sequence
   rather than jumping through the id-ordered index. The copy is built on
   first use, and kept current by the index's `watch` hook: a change that does
   not move a connector (a status report, the common case) is copied in place;
