@@ -91,9 +91,14 @@ _PAGE = """<!doctype html>
       return result;
     }}
 
-    // MapLibre's zoom counts 512-pixel tiles; the API's counts 256-pixel ones.
+    // MapLibre's zoom counts 512-pixel tiles; the API's counts 256-pixel ones. A very
+    // large screen rounds down, so the box stays within the API's 4,096 pixels.
     function apiZoom() {{
-      return Math.max(0, Math.min(20, Math.round(map.getZoom()) + 1));
+      const container = map.getContainer();
+      const widest = Math.max(container.clientWidth, container.clientHeight);
+      let zoom = Math.max(0, Math.min(20, Math.round(map.getZoom()) + 1));
+      while (zoom > 0 && widest * Math.pow(2, zoom - 1 - map.getZoom()) > 4000) zoom -= 1;
+      return zoom;
     }}
 
     function viewBounds() {{

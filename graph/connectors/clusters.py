@@ -32,7 +32,7 @@ Why a grid, and why this one:
   first use, and kept current by the index's `watch` hook: a change that does
   not move a connector (a status report, the common case) is copied in place;
   a connector added, moved or renumbered makes the next question rebuild the
-  order (one argsort; about a third of a second at a million connectors).
+  order (one argsort: 200 to 260 ms at a million connectors here).
 
 Cells on the viewport's edge are checked against the exact box, as
 `connectorsInBounds` checks it, so the counts add up to its `totalCount` for
