@@ -111,6 +111,15 @@ BENCHMARKS = (
         ),
     ),
     Benchmark(
+        "clusters",
+        "Map clusters",
+        "python -m bench.clusters",
+        (
+            ("Europe z5 p50 (ms)", "Europe, zoom 5, no filter/clusters p50 (ms)"),
+            ("Paris z12 p50 (ms)", "Paris, zoom 12, no filter/clusters p50 (ms)"),
+        ),
+    ),
+    Benchmark(
         "seed",
         "Seeding",
         "chargegraph seed",

@@ -31,6 +31,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from graph.access.service import Authenticator
 from graph.compat.cross_web import HTTPException, starlette_request
 from graph.compat.strawberry import graphql_schema
+from graph.connectors.enums import ConnectorType
 from graph.core.context import Context, Services
 from graph.core.error_policy import RETRY_AFTER_SECONDS, UNAVAILABLE, database_unavailable
 from graph.core.errors import ClientError, RateLimited
@@ -45,6 +46,7 @@ from graph.core.viewer import Role
 from graph.database import Database, connect
 from graph.domains import DOMAINS
 from graph.graphiql import ASSETS_DIR, ASSETS_URL_PATH, graphiql_page
+from graph.map import MAP_ASSETS_DIR, MAP_ASSETS_URL_PATH, MAP_PATH, map_page
 from graph.schema import build_schema
 from graph.seed import seed_demo
 
@@ -364,6 +366,9 @@ def create_app(settings: Settings, **client_options: Any) -> Starlette:
             status_code=200 if everything else 503,
         )
 
+    async def live_map(request: Request) -> HTMLResponse:
+        return HTMLResponse(map_page([member.name for member in ConnectorType], ASSETS_URL_PATH))
+
     async def prometheus(request: Request) -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
@@ -378,6 +383,8 @@ def create_app(settings: Settings, **client_options: Any) -> Starlette:
             Route("/graphql", view),
             WebSocketRoute("/graphql", view),
             Mount(ASSETS_URL_PATH, StaticFiles(directory=ASSETS_DIR), name="graphiql-assets"),
+            Route(MAP_PATH, live_map),
+            Mount(MAP_ASSETS_URL_PATH, StaticFiles(directory=MAP_ASSETS_DIR), name="map-assets"),
             Route("/healthz", health),
             Route("/readyz", ready),
             *([Route("/metrics", prometheus)] if settings.metrics else []),

@@ -70,6 +70,8 @@ def _serve(args: argparse.Namespace) -> int:
         shown_host,
         args.port,
     )
+    if settings.demo:
+        print(f"Live map: http://{shown_host}:{args.port}/map", file=sys.stderr, flush=True)
     if demo_key is not None:
         # For the person at the terminal, not for the logs: keys are never logged.
         print(

@@ -282,12 +282,19 @@ class Matcher:
     something else here).
     """
 
-    def __init__(self, index: ConnectorIndex, query: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        index: ConnectorIndex,
+        query: Mapping[str, Any],
+        columns: Mapping[str, Any] | None = None,
+    ) -> None:
         self.index = index
+        # The index's columns, or the same columns in another row order (graph.connectors.clusters).
+        self.columns = index.columns if columns is None else columns
         self.tests = [self._compile(field, condition) for field, condition in query.items()]
 
     def __call__(self, rows: Rows | slice) -> Mask:
-        columns = self.index.columns
+        columns = self.columns
         mask: Mask = columns["alive"][rows].copy()
         for test in self.tests:
             if not mask.any():
@@ -296,9 +303,9 @@ class Matcher:
         return mask
 
     def _compile(self, field: str, condition: Any) -> Callable[[Rows | slice], Mask]:
-        columns = self.index.columns
+        columns = self.columns
         if field in ("$or", "$and"):
-            parts = [Matcher(self.index, sub) for sub in condition]
+            parts = [Matcher(self.index, sub, columns) for sub in condition]
             if field == "$or":
                 return lambda rows: np.logical_or.reduce([part(rows) for part in parts])
             return lambda rows: np.logical_and.reduce([part(rows) for part in parts])
@@ -351,7 +358,10 @@ _COMPARE = {
 
 
 def _range(
-    columns: dict[str, Any], field: str, condition: Mapping[str, Any], convert: Callable[[Any], Any]
+    columns: Mapping[str, Any],
+    field: str,
+    condition: Mapping[str, Any],
+    convert: Callable[[Any], Any],
 ) -> Callable[[Rows | slice], Mask]:
     bounds = [(_COMPARE[operator], convert(value)) for operator, value in condition.items()]
 
@@ -384,6 +394,8 @@ class ConnectorIndex:
         # Older change events for them are skipped (they would undo the write).
         self._written: dict[ObjectId, Timestamp] = {}
         self.irregular = 0
+        # Told of each row written or removed, or of None when rows moved or went (`watch`).
+        self._watchers: list[Callable[[int | None], None]] = []
 
     # --- building -------------------------------------------------------------
 
@@ -414,6 +426,15 @@ class ConnectorIndex:
         return self.nbytes() / self.count if self.count else 0.0
 
     # --- changes --------------------------------------------------------------
+
+    def watch(self, watcher: Callable[[int | None], None]) -> None:
+        """Call `watcher(row)` after each row is written or removed, `watcher(None)` when
+        rows are renumbered or dropped: what a structure derived from the rows needs."""
+        self._watchers.append(watcher)
+
+    def _changed(self, row: int | None) -> None:
+        for watcher in self._watchers:
+            watcher(row)
 
     def _position(self, key: bytes) -> int:
         return int(np.searchsorted(self.columns["id"][: self.size], np.bytes_(key)))
@@ -452,6 +473,7 @@ class ConnectorIndex:
             self._unsorted.add(position)
             if len(self._unsorted) > MAX_UNSORTED:
                 self._by_cell = None
+        self._changed(position)
 
     def _open_row(self, position: int) -> None:
         """Make room for a new row at `position` (the end, usually)."""
@@ -466,6 +488,7 @@ class ConnectorIndex:
                 column[position + 1 : self.size + 1] = column[position : self.size]
             # Rows after it shifted: the grid order must be rebuilt.
             self._by_cell = None
+            self._changed(None)
         self.size += 1
 
     def remove(self, connector_id: ObjectId) -> None:
@@ -475,6 +498,7 @@ class ConnectorIndex:
             return
         self.columns["alive"][row] = False
         self.dead += 1
+        self._changed(row)
         if self.dead > max(1024, self.size // 4):
             self._compact()
 
@@ -483,6 +507,7 @@ class ConnectorIndex:
         self.columns = {name: column[keep] for name, column in self.columns.items()}
         self.size, self.dead = len(keep), 0
         self._by_cell = None
+        self._changed(None)
 
     def apply_write(
         self, connector_id: ObjectId, document: Mapping[str, Any] | None, at: Timestamp | None
@@ -517,8 +542,11 @@ class ConnectorIndex:
                 self.upsert(document)
 
     def clear(self) -> None:
+        watchers = self._watchers
         fresh = ConnectorIndex()
         self.__dict__.update(fresh.__dict__)
+        self._watchers = watchers
+        self._changed(None)
 
     # --- reading --------------------------------------------------------------
 
@@ -592,7 +620,7 @@ class ConnectorIndex:
     ) -> Page:
         """The first matches after `after`, in id order."""
         matcher = Matcher(self, query)
-        start = 0 if after is None else self._after(after)
+        start = 0 if after is None else self.after(after)
         wanted = first + 1
         if box is not None:
             rows = self._in_box(box)
@@ -620,7 +648,7 @@ class ConnectorIndex:
         updated = self.columns["updatedAt"][rows]
         if after is not None:
             moment, connector_id = after
-            start = self._after(connector_id)
+            start = self.after(connector_id)
             keep = (updated > moment) | ((updated == moment) & (rows >= start))
             rows, updated = rows[keep], updated[keep]
         wanted = first + 1
@@ -662,7 +690,7 @@ class ConnectorIndex:
         matcher = Matcher(self, query)
         wanted = first + 1
         reach = min(radius_m, max(FIRST_RADIUS_M, after[0] * 1.5 if after else 0.0))
-        start = self._after(after[1]) if after is not None else 0
+        start = self.after(after[1]) if after is not None else 0
         while True:
             rows, distances = self._within(matcher, latitude, longitude, reach)
             if after is not None:
@@ -699,7 +727,7 @@ class ConnectorIndex:
         inside = distances <= radius_m
         return rows[inside], distances[inside]
 
-    def _after(self, connector_id: ObjectId) -> int:
+    def after(self, connector_id: ObjectId) -> int:
         """The first row whose id is greater than `connector_id`."""
         return int(
             np.searchsorted(

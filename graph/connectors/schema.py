@@ -11,7 +11,9 @@ from graph.connectors.enums import ConnectorStatus
 from graph.connectors.filters import connector_query
 from graph.connectors.replica import ConnectorReplica
 from graph.connectors.types import (
+    BoundsInput,
     Connector,
+    ConnectorClusters,
     ConnectorFilter,
     ConnectorOrder,
     CreateConnectorInput,
@@ -137,6 +139,60 @@ class ConnectorQueries:
             check_page_size(first),
             after,
             box=viewport(south, west, north, east),
+        )
+
+    @strawberry.field(
+        description=(
+            "The connectors matching a filter inside a map viewport, grouped for a map at "
+            "`zoom`: nearby connectors in one cluster per cell of about 64 screen pixels "
+            "(256-pixel tiles), connectors alone in their cell returned as themselves. The "
+            "same data and zoom give the same clusters wherever the viewport is. Counts "
+            "hold only what the caller may see, as `connectorsInBounds` does."
+        ),
+        metadata=SEARCH,
+    )
+    async def connector_clusters(
+        self,
+        info: Info,
+        bounds: Annotated[
+            BoundsInput,
+            strawberry.argument(
+                description="The viewport; at most 4,096 pixels each way at `zoom`."
+            ),
+        ],
+        zoom: Annotated[
+            int, strawberry.argument(description="The map's zoom, 0 to 20 (256-pixel tiles).")
+        ],
+        filter: FilterArgument = None,
+    ) -> ConnectorClusters:
+        return await search.connector_clusters(
+            info.context.viewer,
+            ConnectorReplica.of(info.context),
+            search.drivers_query(filter),
+            viewport(bounds.south, bounds.west, bounds.north, bounds.east, "bounds"),
+            zoom,
+        )
+
+    @strawberry.field(
+        description=(
+            "The connectors of a cluster that `connectorClusters` returned, in creation order. "
+            "A cluster whose members changed since is refused (BAD_USER_INPUT naming `id`)."
+        ),
+        metadata=SEARCH,
+    )
+    async def cluster_connectors(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="A `ConnectorCluster.id`.")],
+        first: PageSize = DEFAULT_PAGE_SIZE,
+        after: After = None,
+    ) -> Connection[Connector]:
+        return await search.cluster_connectors(
+            info.context.viewer,
+            ConnectorReplica.of(info.context),
+            id,
+            check_page_size(first),
+            after,
         )
 
 

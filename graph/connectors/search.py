@@ -16,18 +16,25 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import strawberry
 from bson import ObjectId
 from bson.errors import InvalidId
 
-from graph.connectors import service
+from graph.connectors import clusters, service
+from graph.connectors.enums import ConnectorStatus
 from graph.connectors.filters import connector_query
 from graph.connectors.index import ConnectorIndex, instant, millis
 from graph.connectors.types import (
+    Bounds,
     Connector,
+    ConnectorCluster,
+    ConnectorClusters,
     ConnectorFilter,
     ConnectorOrder,
+    Coordinates,
     NearbyConnectorConnection,
     NearbyConnectorEdge,
+    StatusCount,
 )
 from graph.core.errors import BadUserInput
 from graph.core.geo import Box, box_around, box_condition, haversine_m, ring_cells, rings
@@ -263,3 +270,72 @@ async def _by_update(
         _updated_cursor,
         count_total,
     )
+
+
+# --- clusters ------------------------------------------------------------------
+
+
+async def _located_index(
+    index: ConnectorIndex | None, query: dict[str, Any], box: Box
+) -> tuple[ConnectorIndex, dict[str, Any]]:
+    """The index and the query to cluster with: without a loaded index, the matches in the
+    box read from the database into an index of their own (the query already applied)."""
+    if index is not None:
+        return index, query
+    documents = await service.collection().find({**query, **box_condition(box)}).to_list()
+    return ConnectorIndex.from_documents([documents]), {}
+
+
+async def connector_clusters(
+    viewer: Viewer,
+    index: ConnectorIndex | None,
+    wanted: dict[str, Any],
+    box: Box,
+    zoom: int,
+) -> ConnectorClusters:
+    """The matching connectors the caller may see in `box`, clustered for a map at `zoom`."""
+    cells = clusters.cell_range(box, clusters.check_zoom(zoom))
+    query = visible_query(wanted, viewer)
+    if query is None:
+        return ConnectorClusters(clusters=[], connectors=[], total_count=0)
+    source, matched = await _located_index(index, query, box)
+    found = clusters.cluster(source, matched, box, zoom, cells)
+    return ConnectorClusters(
+        clusters=[
+            ConnectorCluster(
+                id=strawberry.ID(clusters.cluster_id(figures, wanted, box)),
+                coordinates=Coordinates(latitude=figures.latitude, longitude=figures.longitude),
+                count=figures.count,
+                counts_by_status=[
+                    StatusCount(status=status, count=figures.statuses[str(status.value)])
+                    for status in ConnectorStatus
+                    if figures.statuses.get(str(status.value))
+                ],
+                max_power_kw=figures.max_power,
+                expansion_zoom=figures.expansion_zoom,
+                bounds=Bounds(
+                    south=figures.south, west=figures.west, north=figures.north, east=figures.east
+                ),
+            )
+            for figures in found.clusters
+        ],
+        connectors=[Connector.from_document(document) for document in found.connectors],
+        total_count=found.total,
+    )
+
+
+async def cluster_connectors(
+    viewer: Viewer, index: ConnectorIndex | None, cluster: str, first: int, after: str | None
+) -> Connection[Connector]:
+    """A page of a cluster's members, in creation order."""
+    key = clusters.read_cluster_id(cluster)
+    after_id = decode_id_cursor(after) if after is not None else None
+    query = visible_query(key.query, viewer)
+    if query is None:
+        raise BadUserInput("id names a cluster this caller cannot see", field="id")
+    source, matched = await _located_index(index, query, clusters.cell_box(key))
+    members = clusters.cluster_members(source, key, matched)
+    rows = members if after_id is None else members[members >= source.after(after_id)]
+    page = clusters.first_rows(rows, first)
+    nodes = [Connector.from_document(document) for document in source.documents(page)]
+    return page_of(nodes, len(rows) > first, id_cursor, _counted(lambda: len(members)))

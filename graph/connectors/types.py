@@ -149,6 +149,24 @@ class CoordinatesInput:
     longitude: float = strawberry.field(description="Degrees east of Greenwich, -180 to 180.")
 
 
+@strawberry.input(description="A map viewport; west > east crosses the antimeridian.")
+class BoundsInput:
+    south: float = strawberry.field(description="Southern edge, degrees north.")
+    west: float = strawberry.field(description="Western edge, degrees east.")
+    north: float = strawberry.field(description="Northern edge, degrees north.")
+    east: float = strawberry.field(description="Eastern edge, degrees east.")
+
+
+@strawberry.type(
+    description="A latitude/longitude box; west > east when it crosses the antimeridian."
+)
+class Bounds:
+    south: float = strawberry.field(description="Southern edge, degrees north.")
+    west: float = strawberry.field(description="Western edge, degrees east.")
+    north: float = strawberry.field(description="Northern edge, degrees north.")
+    east: float = strawberry.field(description="Eastern edge, degrees east.")
+
+
 @strawberry.input(description="Narrows a list of connectors; an absent field does not filter.")
 class ConnectorFilter:
     organization_id: strawberry.ID | None = strawberry.field(
@@ -315,4 +333,53 @@ class UpdateConnectorInput:
     chargestation_id: strawberry.ID | None = strawberry.field(
         default=strawberry.UNSET,
         description="Attach it to this charge station (of the same organization); null detaches it.",
+    )
+
+
+@strawberry.type(
+    description=(
+        "Nearby connectors grouped on the map: a cell of about 64 screen pixels at the zoom "
+        "asked (256-pixel tiles) holding two or more matching connectors."
+    )
+)
+class ConnectorCluster:
+    id: strawberry.ID = strawberry.field(
+        description=(
+            "Pass to `clusterConnectors` for its members. The same while its members stay the "
+            "same; once they change, `clusterConnectors` refuses it (BAD_USER_INPUT)."
+        )
+    )
+    coordinates: Coordinates = strawberry.field(
+        description="The members' centroid (mean latitude and longitude): where to draw it."
+    )
+    count: int = strawberry.field(description="How many matching connectors it holds.")
+    counts_by_status: list[StatusCount] = strawberry.field(
+        description="How many of its members are in each status (statuses with none left out)."
+    )
+    max_power_kw: float = strawberry.field(description="The highest power of its members, in kW.")
+    expansion_zoom: int = strawberry.field(
+        description=(
+            "The first zoom at which its members no longer share one cell: zoom there to see it "
+            "split. 21 when they stand too close together to split on the map (one station's "
+            "connectors): list them with `clusterConnectors`."
+        )
+    )
+    bounds: Bounds = strawberry.field(description="The box of its members' positions.")
+
+
+@strawberry.type(
+    description="What a map shows at one zoom: clusters, and connectors standing alone."
+)
+class ConnectorClusters:
+    clusters: list[ConnectorCluster] = strawberry.field(
+        description="Groups of two or more connectors, in no particular order."
+    )
+    connectors: list[Connector] = strawberry.field(
+        description="Connectors alone in their cell at this zoom, in creation order."
+    )
+    total_count: int = strawberry.field(
+        description=(
+            "All matching connectors in the bounds: the clusters' counts plus the lone "
+            "connectors (what `connectorsInBounds` counts for the same bounds and filter)."
+        )
     )

@@ -101,8 +101,8 @@ class Settings(BaseSettings):
         ge=0,
         validation_alias="CHARGEGRAPH_SEARCHES_PER_MINUTE",
         description="list fields (`connectors`, `nearbyConnectors`, `connectorsInBounds`, "
-        "`organizations`, `chargestations`, at any depth) and new subscriptions per minute, "
-        "counted the same way",
+        "`connectorClusters`, `clusterConnectors`, `organizations`, `chargestations`, at any "
+        "depth) and new subscriptions per minute, counted the same way",
     )
     websockets_per_address: int = Field(
         default=100,

@@ -27,7 +27,7 @@ from graph.connectors import service
 from graph.connectors.enums import ConnectorStatus
 from graph.connectors.index import ConnectorIndex
 from graph.connectors.replica import ConnectorReplica
-from graph.connectors.types import Connector
+from graph.connectors.types import BoundsInput, Connector
 from graph.core.context import Context, Info
 from graph.core.errors import BadUserInput
 from graph.core.geo import Box
@@ -127,14 +127,6 @@ class NearInput:
     latitude: float = strawberry.field(description="Centre, degrees north (-90 to 90).")
     longitude: float = strawberry.field(description="Centre, degrees east (-180 to 180).")
     radius_meters: float = strawberry.field(description="Radius in metres, 0 to 100000.")
-
-
-@strawberry.input(description="A map viewport; west > east crosses the antimeridian.")
-class BoundsInput:
-    south: float = strawberry.field(description="Southern edge, degrees north.")
-    west: float = strawberry.field(description="Western edge, degrees east.")
-    north: float = strawberry.field(description="Northern edge, degrees north.")
-    east: float = strawberry.field(description="Eastern edge, degrees east.")
 
 
 def _optional_id(value: strawberry.ID | None, field: str) -> ObjectId | None:

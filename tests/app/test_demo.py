@@ -26,6 +26,9 @@ def test_demo_network_is_added_once_and_answers_the_first_query(tmp_path: Path) 
         # The README's first query, as a newcomer sends it: without a key.
         anonymous = data(server.query(FIRST_QUERY, key=None))["connectors"]
         assert "GraphiQL: http://localhost:" in server.log()
+        # The demo opens on the live map: its address is printed, and it is served.
+        assert f"Live map: http://localhost:{server.port}/map" in server.log()
+        assert "maplibre-gl.js" in httpx.get(f"{server.base_url}/map").text
     finally:
         server.stop()
     # The demo network is the same on every machine: the README quotes its counts.

@@ -11,7 +11,7 @@ from pymongo.database import Database
 
 from graph.core.timestamps import now
 from tests.support.live import next_event, subscribed, wait_for_subscribers
-from tests.support.server import ADMIN_KEY, Server, data
+from tests.support.server import ADMIN_KEY, Server, create_connector, data
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "guide.md"
 
@@ -83,6 +83,17 @@ def test_every_operation_in_the_guide_works(server: Server, db: Database[dict[st
     assert [edge["node"]["id"] for edge in nearby["edges"]] == [connector["id"]]
     network = run("Network", {"org": organization}, key=operator)["organization"]
     assert network["chargestations"]["edges"][0]["node"]["endpoint"] == "CS-AMS-0001"
+    # A second connector at the station: one cluster of two at city zoom, none apart at 21.
+    neighbour = create_connector(
+        server, organization, chargestationId=station["id"], ocppId=2, type="CCS2", power=50.0
+    )
+    amsterdam = {"south": 52.3, "west": 4.8, "north": 52.45, "east": 5.0}
+    clustered = run("MapClusters", {"bounds": amsterdam, "zoom": 12}, key=app_key)
+    (cluster,) = clustered["connectorClusters"]["clusters"]
+    assert (cluster["count"], cluster["expansionZoom"]) == (2, 21)
+    members = run("ClusterMembers", {"id": cluster["id"]}, key=app_key)["clusterConnectors"]
+    assert {edge["node"]["id"] for edge in members["edges"]} == {connector["id"], neighbour["id"]}
+    data(server.query("mutation($id: ID!) { deleteConnector(id: $id) }", {"id": neighbour["id"]}))
 
     with subscribed(
         server, {"org": organization}, query=operations.pop("Live"), key=operator
