@@ -336,7 +336,8 @@ def _steps(
         if field_name == "__typename":
             field = executor.schema.get_field(parent_type, field_name)
             assert field is not None
-            steps.append(TypeName(name, Site(field, group, parent_type), _leaf(field.type)))
+            site = Site(field, group, parent_type)
+            steps.append(TypeName(name, site, _completion(executor, field.type, site)))
             continue
         if field_name.startswith("__"):
             raise Uncompiled("introspection")

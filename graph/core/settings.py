@@ -112,7 +112,7 @@ class Settings(BaseSettings):
     metrics: bool = Field(default=True, validation_alias="CHARGEGRAPH_METRICS")
     # Queries answered by compiled plans (graph.core.plans); false: all by graphql-core.
     compiled_execution: bool = Field(
-        default=False, validation_alias="CHARGEGRAPH_COMPILED_EXECUTION"
+        default=True, validation_alias="CHARGEGRAPH_COMPILED_EXECUTION"
     )
 
     @field_validator("admin_keys", "cors_origins", mode="before")
