@@ -17,7 +17,7 @@ import re
 
 import orjson
 
-_MAY_DIFFER = re.compile(rb"[^\x00-\x7e]|e-\d(?!\d)|0\.0000")
+_SMALL_EXPONENT = re.compile(rb"e-\d(?!\d)")
 
 
 def encode_json(value: object) -> str:
@@ -26,6 +26,11 @@ def encode_json(value: object) -> str:
         text = orjson.dumps(value)
     except TypeError:
         return json.dumps(value, separators=(",", ":"))
-    if _MAY_DIFFER.search(text) is not None:
+    if (
+        not text.isascii()
+        or b"\x7f" in text
+        or b"0.0000" in text
+        or (b"e-" in text and _SMALL_EXPONENT.search(text) is not None)
+    ):
         return json.dumps(value, separators=(",", ":"))
     return text.decode()

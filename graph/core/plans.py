@@ -51,6 +51,7 @@ from graphql import (
     Undefined,
     VariableNode,
     Visitor,
+    get_named_type,
     visit,
 )
 
@@ -67,6 +68,11 @@ COMPILED = "compiled"
 EXECUTOR = "executor"
 # Plans kept per schema; cleared when full (operations are bounded by the parser cache).
 MAX_PLANS = 2048
+
+# Values that are never awaitable nor exceptions (as Strawberry's is_awaitable knows them).
+_PLAIN = frozenset({str, int, float, bool})
+# What completed fields mostly are: never awaitable (checked without a call).
+_SETTLED = frozenset({str, int, float, bool, type(None), dict, list})
 
 # (executor, value, path) -> the completed value, or an awaitable of it.
 Complete = Callable[[HookedExecutor, Any, Path], Any]
@@ -117,8 +123,9 @@ class Step:
         self.has_arguments = bool(field.args or site.group[0].node.arguments)
         self.complete = complete
 
-    def run(self, executor: HookedExecutor, source: Any, path: Path) -> Any:
+    def run(self, executor: HookedExecutor, source: Any, parent: Path | None) -> Any:
         """graphql-core's `execute_field`."""
+        path = Path(parent, self.name, self.parent_name)
         try:
             if self.read is not None:
                 result = self.read(source)
@@ -127,8 +134,18 @@ class Step:
                 info = executor.resolve_info(site.field, site.group, site.parent_type, path)
                 arguments = executor.arguments(site.field, site.group) if self.has_arguments else {}
                 result = self.resolve(source, info, **arguments)
+        except Exception as raw:
+            executor.field_error(raw, self.return_type, self.site.group, path)
+            return None
+        return self.finish(executor, result, path)
+
+    def finish(self, executor: HookedExecutor, result: Any, path: Path) -> Any:
+        """The resolved value completed (awaited first if it must be)."""
+        try:
             if executor.is_awaitable(result):
-                return self._complete_awaited(executor, result, path)
+                return _complete_awaited(
+                    executor, self.complete, self.return_type, self.site.group, result, path
+                )
             completed = self.complete(executor, result, path)
             if executor.is_awaitable(completed):
                 return _guarded(executor, completed, self.return_type, self.site.group, path)
@@ -137,15 +154,43 @@ class Step:
             return None
         return completed
 
-    async def _complete_awaited(self, executor: HookedExecutor, result: Any, path: Path) -> Any:
+
+class LeafRead(Step):
+    """A scalar or enum read from an attribute: the common case, with no path made for it.
+
+    A plain value is serialized at once; anything else (null, an exception,
+    an awaitable, a value the scalar refuses) is completed as any step's is.
+    """
+
+    __slots__ = ("nullable", "serialize")
+
+    def __init__(self, name: str, site: Site, complete: Complete) -> None:
+        super().__init__(name, site, complete)
+        self.nullable = not isinstance(self.return_type, GraphQLNonNull)
+        leaf = get_named_type(self.return_type)
+        assert isinstance(leaf, GraphQLLeafType)
+        self.serialize = leaf.coerce_output_value
+
+    def run(self, executor: HookedExecutor, source: Any, parent: Path | None) -> Any:
         try:
-            completed = self.complete(executor, await result, path)
-            if executor.is_awaitable(completed):
-                completed = await completed
+            value = self.read(source)  # type: ignore[misc]
         except Exception as raw:
+            path = Path(parent, self.name, self.parent_name)
             executor.field_error(raw, self.return_type, self.site.group, path)
-            completed = None
-        return completed
+            return None
+        if value is None:
+            if self.nullable:
+                return None
+        elif type(value) in _PLAIN or not (
+            isinstance(value, Exception) or executor.is_awaitable(value)
+        ):
+            try:
+                coerced = self.serialize(value)
+            except Exception:
+                coerced = None  # completed again below, which reports the error
+            if coerced is not None and coerced is not Undefined:
+                return coerced
+        return self.finish(executor, value, Path(parent, self.name, self.parent_name))
 
 
 class TypeName(Step):
@@ -153,7 +198,7 @@ class TypeName(Step):
 
     __slots__ = ()
 
-    def run(self, executor: HookedExecutor, source: Any, path: Path) -> Any:
+    def run(self, executor: HookedExecutor, source: Any, parent: Path | None) -> Any:
         return self.parent_name
 
 
@@ -180,39 +225,50 @@ def run_fields(
     is_awaitable = executor.is_awaitable
     try:
         for step in steps:
-            result = step.run(executor, source, Path(path, step.name, step.parent_name))
+            result = step.run(executor, source, path)
             results[step.name] = result
-            if is_awaitable(result):
+            if type(result) not in _SETTLED and is_awaitable(result):
                 pending.append(step.name)
     except Exception:
-        if pending:
-            executor.settle([results[name] for name in pending])
+        _settle(executor, results, pending)
         raise
-    if not pending:
-        return results
-    return _fields_awaited(results, pending)
+    return _awaited(results, pending) if pending else results
 
 
-async def _fields_awaited(results: dict[str, Any], pending: list[str]) -> dict[str, Any]:
+async def _awaited(results: Any, pending: list[Any]) -> Any:
+    """The results (a dict of fields or a list of items) with their pending entries awaited."""
     if len(pending) == 1:
         results[pending[0]] = await results[pending[0]]
     else:
-        results.update(
-            zip(
-                pending, await gather_with_cancel(*(results[name] for name in pending)), strict=True
-            )
-        )
+        awaited = await gather_with_cancel(*(results[key] for key in pending))
+        for key, value in zip(pending, awaited, strict=True):
+            results[key] = value
     return results
 
 
-async def _items_awaited(results: list[Any], pending: list[int]) -> list[Any]:
-    if len(pending) == 1:
-        results[pending[0]] = await results[pending[0]]
-    else:
-        awaited = await gather_with_cancel(*(results[index] for index in pending))
-        for index, value in zip(pending, awaited, strict=True):
-            results[index] = value
-    return results
+def _settle(executor: HookedExecutor, results: Any, pending: list[Any]) -> None:
+    """A sibling failed for good: let the pending entries finish in the background."""
+    if pending:
+        executor.settle([results[key] for key in pending])
+
+
+async def _complete_awaited(
+    executor: HookedExecutor,
+    complete: Complete,
+    return_type: GraphQLOutputType,
+    group: FieldGroup,
+    awaitable: Awaitable[Any],
+    path: Path,
+) -> Any:
+    """graphql-core's `complete_awaitable_value` (and its list-item twin)."""
+    try:
+        completed = complete(executor, await awaitable, path)
+        if executor.is_awaitable(completed):
+            completed = await completed
+    except Exception as raw:
+        executor.field_error(raw, return_type, group, path)
+        return None
+    return completed
 
 
 @dataclass(frozen=True)
@@ -345,8 +401,15 @@ def _steps(
         if found is None:
             continue  # graphql-core leaves it out (validation refuses it first)
         site = Site(found, group, parent_type)
-        steps.append(Step(name, site, _completion(executor, found.type, site)))
+        kind = LeafRead if _reads_leaf(found) else Step
+        steps.append(kind(name, site, _completion(executor, found.type, site)))
     return tuple(steps)
+
+
+def _reads_leaf(field: GraphQLField) -> bool:
+    return attribute_reader(field) is not None and isinstance(
+        get_named_type(field.type), GraphQLLeafType
+    )
 
 
 def _completion(executor: HookedExecutor, return_type: GraphQLOutputType, site: Site) -> Complete:
@@ -429,8 +492,8 @@ def _list(executor: HookedExecutor, list_type: GraphQLList[Any], site: Site) -> 
                 item_path = path.add_key(index, None)
                 try:
                     if is_awaitable(item):
-                        completed = _item_awaited(
-                            executor, complete_item, item_type, item, site, item_path
+                        completed = _complete_awaited(
+                            executor, complete_item, item_type, group, item, item_path
                         )
                         pending.append(index)
                     else:
@@ -443,29 +506,8 @@ def _list(executor: HookedExecutor, list_type: GraphQLList[Any], site: Site) -> 
                     completed = None
                 results.append(completed)
         except Exception:
-            if pending:
-                executor.settle([results[index] for index in pending])
+            _settle(executor, results, pending)
             raise
-        if not pending:
-            return results
-        return _items_awaited(results, pending)
+        return _awaited(results, pending) if pending else results
 
     return complete
-
-
-async def _item_awaited(
-    executor: HookedExecutor,
-    complete_item: Complete,
-    item_type: GraphQLOutputType,
-    item: Awaitable[Any],
-    site: Site,
-    path: Path,
-) -> Any:
-    try:
-        completed = complete_item(executor, await item, path)
-        if executor.is_awaitable(completed):
-            completed = await completed
-    except Exception as raw:
-        executor.field_error(raw, item_type, site.group, path)
-        return None
-    return completed
