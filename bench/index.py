@@ -690,15 +690,31 @@ def verdicts(run: Run, qs: list[Question]) -> list[Verdict]:
 # Layers a sample is charged to: the one of its innermost frame that belongs to one.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("connector index and numpy", ("connectors/index.py", "numpy/")),
+    ("resolvers and domain models", ("graph/connectors/", "graph/organizations/", "bson/")),
     ("JSON encoding", ("json/", "core/encoding.py")),
     ("compiled plans", ("core/plans.py",)),
     ("rate limit and cost", ("core/rate_limit.py", "core/cost.py")),
-    ("logging", ("logging/",)),
+    (
+        "parse and validation caches",
+        ("core/limits.py", "parser_cache", "graphql/language/", "graphql/validation/"),
+    ),
+    (
+        "operation log and metrics",
+        (
+            "logging/",
+            "pythonjsonlogger",
+            "prometheus_client/",
+            "core/observability.py",
+            "core/logs.py",
+        ),
+    ),
+    ("database client", ("pymongo/",)),
+    ("HTTP: Strawberry's view", ("strawberry/http/", "strawberry/asgi/", "graph/app.py")),
     ("graphql-core", ("graphql/",)),
     ("strawberry", ("strawberry/",)),
     ("graph/ (ChargeGraph's own code, its graphql-core hooks included)", ("graph/",)),
-    ("starlette", ("starlette/",)),
-    ("uvicorn and httptools", ("uvicorn/", "httptools")),
+    ("HTTP: starlette", ("starlette/",)),
+    ("HTTP: uvicorn and httptools", ("uvicorn/", "httptools")),
     ("asyncio", ("asyncio/",)),
 ]
 
