@@ -28,7 +28,9 @@ docs/benchmarks.md.
 
 At 1,000,000 connectors aced071 takes minutes a list: `--before-duration`
 shortens its wrk runs. `--only TEXT` keeps the questions whose name holds
-TEXT (none: freshness alone); `--no-record` prints without appending. The run
+TEXT (none: freshness alone); `--no-record` prints without appending;
+`--executor` runs ChargeGraph with its compiled plans off (graphql-core
+executes every operation), to compare the two in the same conditions. The run
 stops if the database grows past `--db-rss-limit` GB while the servers start
 (the machine is shared).
 """
@@ -1123,7 +1125,14 @@ def main() -> None:
     parser.add_argument(
         "--no-record", action="store_true", help="print only (trying the script out)"
     )
+    parser.add_argument(
+        "--executor",
+        action="store_true",
+        help="ChargeGraph with CHARGEGRAPH_COMPILED_EXECUTION=false (graphql-core executes all)",
+    )
     args = parser.parse_args()
+    # The servers' environment starts from this process's.
+    os.environ["CHARGEGRAPH_COMPILED_EXECUTION"] = "false" if args.executor else "true"
     args.before_duration = args.before_duration or args.duration
     data_dir: Path = args.data_dir.resolve()
     if busy := holders(data_dir):
