@@ -10,7 +10,9 @@ shape a GraphQL client gets, the questions `python -m bench.index` asks:
   (total: with the count within the radius),
 - POST /bounds {south, west, north, east, first}: a viewport page with its total,
 - POST /list {first, statuses?, minPowerKw?}: a page of the list with its total,
-- GET /counts/{organization id}: the organization's connectors per status.
+- GET /counts/{organization id}: the organization's connectors per status,
+- GET /connector/{id}: one connector with its organization's id and name (the
+  organization read from MongoDB, as ChargeGraph's loader reads it).
 
 Callers are anonymous, so only active connectors count, as for ChargeGraph's
 anonymous callers. The throughput ratio ChargeGraph ÷ this app is then the
@@ -29,7 +31,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from bson import ObjectId
-from pymongo import MongoClient
+from pymongo import AsyncMongoClient, MongoClient
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -149,6 +151,20 @@ async def counts(request: Request) -> JSONResponse:
     return graphql_like("organization", {"connectorCountsByStatus": rows})
 
 
+async def connector(request: Request) -> JSONResponse:
+    document = index().get(ObjectId(request.path_params["id"]))
+    if document is None or document.get("active") is not True:
+        return graphql_like("connector", None)
+    owner = await organizations.database.organizations.find_one(
+        {"_id": document["organization"]}, {"name": 1}
+    )
+    assert owner is not None
+    return graphql_like(
+        "connector",
+        {**node(document), "organization": {"id": str(owner["_id"]), "name": owner["name"]}},
+    )
+
+
 async def ready(request: Request) -> JSONResponse:
     if loaded.error is not None:
         return JSONResponse({"error": loaded.error}, status_code=500)
@@ -168,10 +184,24 @@ async def health(request: Request) -> JSONResponse:
     )
 
 
+class Organizations:
+    """The database organizations are read from, per request."""
+
+    database: Any = None
+
+
+organizations = Organizations()
+
+
 @asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     threading.Thread(target=load, name="index-load", daemon=True).start()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        os.environ["MONGODB_URI"], tz_aware=True
+    )
+    organizations.database = client[os.environ.get("CHARGEGRAPH_DB", "chargegraph")]
     yield
+    await client.close()
 
 
 app = Starlette(
@@ -180,6 +210,7 @@ app = Starlette(
         Route("/bounds", bounds, methods=["POST"]),
         Route("/list", listing, methods=["POST"]),
         Route("/counts/{id}", counts),
+        Route("/connector/{id}", connector),
         Route("/readyz", ready),
         Route("/healthz", health),
     ],

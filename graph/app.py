@@ -33,6 +33,7 @@ from graph.compat.cross_web import HTTPException, starlette_request
 from graph.compat.strawberry import graphql_schema
 from graph.connectors.enums import ConnectorType
 from graph.core.context import Context, Services
+from graph.core.encoding import encode_json
 from graph.core.error_policy import RETRY_AFTER_SECONDS, UNAVAILABLE, database_unavailable
 from graph.core.errors import ClientError, RateLimited
 from graph.core.limits import BodySizeLimit, is_valid_operation
@@ -239,7 +240,7 @@ class ChargeGraphView(GraphQL[Context, None]):
             if len(payload) == 1 and isinstance(payload.get("data"), dict):
                 encoded = self.shared_encodings.encode(payload["data"])
                 return f'{{"id":{json.dumps(data["id"])},"type":"next","payload":{{"data":{encoded}}}}}'
-        return json.dumps(data, separators=(",", ":"))
+        return encode_json(data)
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(graphiql_page())
@@ -298,7 +299,7 @@ class SharedEncodings:
         known = self._texts.get(id(value))
         if known is not None and known[0] is value:
             return known[1]
-        text = json.dumps(value, separators=(",", ":"))
+        text = encode_json(value)
         self._texts[id(value)] = (value, text)
         if len(self._texts) > self.size:
             self._texts.popitem(last=False)

@@ -15,6 +15,7 @@ from graph.core.error_policy import apply_error_policy
 from graph.core.execution import SharedExecution
 from graph.core.limits import query_limits
 from graph.core.observability import OperationLog
+from graph.core.plans import Planner
 from graph.core.plugin import Domain
 from graph.core.rate_limit import Admission
 from graph.core.settings import Settings
@@ -76,7 +77,12 @@ def build_schema(
             [part for domain in domains for part in domain.subscriptions],
         ),
         extensions=extensions,
-        execution_context_class=SharedExecution,
+        # Each schema keeps its own plans.
+        execution_context_class=type(
+            "Execution",
+            (SharedExecution,),
+            {"planner": Planner(enabled=settings.compiled_execution)},
+        ),
         config=StrawberryConfig(
             scalar_map={datetime: DateTime}, disable_field_suggestions=settings.production
         ),

@@ -7,7 +7,14 @@
 - `Executor.build_per_event_executor(payload)`: the per-event copy of a
   subscription's executor, whose `execute_operation(serially)` runs one event.
 - Executor attributes `operation`, `context_value`, `root_value`,
-  `variable_values.coerced`, `is_awaitable`.
+  `variable_values.coerced`, `is_awaitable`, `schema`, `fragments`,
+  `hide_suggestions`, `middleware_manager.middlewares`, `abort_signal`.
+- For compiled plans (`graph.core.plans`), the executor's own steps:
+  `collect_fields(...)` (root selection), `Executor.collect_subfields`,
+  `build_resolve_info`, `handle_field_error(raw, return_type,
+  field_details_list, path)`, `complete_leaf_value`, `complete_value` (the
+  general completion a plan hands anything unusual to), `settle_in_background`,
+  `build_response` / `finish`; `graphql.pyutils.Path` and `gather_with_cancel`.
 - Messages: the parser's token limit ("… tokens. Parsing aborted.") and
   variable coercion errors ("Variable '$x' …"), which carry no code of their own;
   the latter's form "Variable '$x' has invalid value at .a.b[0]: <reason>",
@@ -27,22 +34,31 @@ from typing import Any
 from graphql import (
     ExecutionResult,
     GraphQLError,
+    GraphQLField,
     GraphQLInputObjectType,
     GraphQLInputType,
     GraphQLList,
     GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLResolveInfo,
     GraphQLSchema,
     VariableDefinitionNode,
     get_nullable_type,
     type_from_ast,
 )
-from graphql.execution.collect_fields import CollectedFields
+from graphql.execution.collect_fields import CollectedFields, FieldDetailsList, collect_fields
+from graphql.execution.values import get_argument_values
+from graphql.pyutils import Path
+from graphql.pyutils.gather_with_cancel import gather_with_cancel
 
 from graph.compat.strawberry import StrawberryGraphQLCoreExecutionContext
 
 __all__ = [
     "CollectedFields",
+    "FieldGroup",
     "HookedExecutor",
+    "Path",
+    "gather_with_cancel",
     "is_token_limit_error",
     "is_variable_error",
     "redacted_variable_message",
@@ -108,6 +124,10 @@ def _type_at(error: GraphQLError, schema: GraphQLSchema, path: str) -> str | Non
     return str(current) if current is not None else None
 
 
+# The field nodes merged under one response name, as graphql-core collects them.
+FieldGroup = FieldDetailsList
+
+
 class HookedExecutor(StrawberryGraphQLCoreExecutionContext):
     """graphql-core's executor with three overridable decisions.
 
@@ -167,6 +187,85 @@ class HookedExecutor(StrawberryGraphQLCoreExecutionContext):
 
     def result_is_pending(self, value: Any) -> bool:
         return bool(self.is_awaitable(value))
+
+    # --- what a compiled plan may use (graphql-core's own steps) --------------
+
+    @property
+    def has_middleware(self) -> bool:
+        """Does anything wrap field resolvers (a Strawberry extension with `resolve`)?"""
+        manager = self.middleware_manager
+        return manager is not None and bool(manager.middlewares)
+
+    @property
+    def may_abort(self) -> bool:
+        return self.abort_signal is not None
+
+    def root_selection(self) -> CollectedFields | None:
+        """The operation's root fields for these variables (None: nested too deeply)."""
+        root_type = self.schema.get_root_type(self.operation.operation)
+        assert root_type is not None
+        try:
+            return collect_fields(
+                self.schema,
+                self.fragments,
+                self.variable_values,
+                root_type,
+                self.operation,
+                self.hide_suggestions,
+            )
+        except RecursionError:
+            return None
+
+    def subselection(self, return_type: GraphQLObjectType, group: Any) -> CollectedFields:
+        return self.collect_subfields(return_type, group)
+
+    def resolve_info(
+        self, field: GraphQLField, group: Any, parent_type: GraphQLObjectType, path: Path
+    ) -> GraphQLResolveInfo:
+        return self.build_resolve_info(
+            field, [details.node for details in group], parent_type, path
+        )
+
+    def arguments(self, field: GraphQLField, group: Any) -> dict[str, Any]:
+        first = group[0]
+        return get_argument_values(
+            field,
+            first.node,
+            self.variable_values,
+            first.fragment_variable_values,
+            self.hide_suggestions,
+        )
+
+    def field_error(
+        self, raw: Exception, return_type: GraphQLOutputType, group: Any, path: Path
+    ) -> None:
+        """Locate the error; raise it on for a non-null type, else record it (the field is null)."""
+        self.handle_field_error(raw, return_type, group, path)
+
+    def leaf(self, return_type: Any, value: Any) -> Any:
+        return self.complete_leaf_value(return_type, value)
+
+    def complete_generally(
+        self,
+        return_type: GraphQLOutputType,
+        group: Any,
+        info: GraphQLResolveInfo,
+        path: Path,
+        value: Any,
+    ) -> Any:
+        """graphql-core's own completion, for whatever a plan does not handle itself."""
+        return self.complete_value(return_type, group, info, path, value, None)
+
+    def settle(self, awaitables: list[Any]) -> None:
+        self.settle_in_background(awaitables)
+
+    def respond(self, data: dict[str, Any] | None) -> Any:
+        return self.finish(self.build_response(data))
+
+    def respond_failed(self, error: GraphQLError) -> Any:
+        """The whole operation nulled: a non-null root field failed."""
+        self.collected_errors.add(error, None)
+        return self.respond(None)
 
     # --- the decisions (defaults: graphql-core's own behaviour) --------------
 

@@ -13,11 +13,15 @@
   ValidationCache extension caches).
 - graphql-core field `extensions["strawberry-definition"]`: where Strawberry
   keeps its own field object (and so the field's `metadata`).
+- A field without resolver or field extensions ("basic": `is_basic_field`)
+  gets a resolver marked `_is_default` that ignores its info and returns
+  `field.default_resolver(source, field.python_name)` (`StrawberryField.get_result`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from operator import attrgetter
 from typing import Any
 
 import strawberry
@@ -31,6 +35,7 @@ __all__ = [
     "IgnoreContext",
     "StrawberryGraphQLCoreExecutionContext",
     "aliases_rule",
+    "attribute_reader",
     "depth_rule",
     "field_metadata",
     "graphql_schema",
@@ -49,3 +54,20 @@ def field_metadata(field: GraphQLField) -> Mapping[str, Any]:
 def graphql_schema(schema: strawberry.Schema) -> GraphQLSchema:
     """The graphql-core schema behind a Strawberry schema."""
     return schema._schema
+
+
+def attribute_reader(field: GraphQLField) -> Callable[[Any], Any] | None:
+    """What the field's resolver does, when all it does is read an attribute of its source.
+
+    None for any field Strawberry resolves otherwise (a resolver, field
+    extensions, permission classes, a default resolver other than getattr).
+    """
+    definition = (field.extensions or {}).get(_DEFINITION_KEY)
+    if (
+        definition is None
+        or not getattr(field.resolve, "_is_default", False)
+        or not definition.is_basic_field
+        or definition.default_resolver is not getattr
+    ):
+        return None
+    return attrgetter(definition.python_name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import strawberry
 from bson import ObjectId
@@ -19,6 +19,29 @@ from graph.organizations.types import Organization
 
 if TYPE_CHECKING:
     from graph.chargestations.types import Chargestation, StationCommand
+
+
+EnumT = TypeVar("EnumT", bound=Enum)
+
+
+def _members_of(kind: type[EnumT]) -> Callable[[Any], EnumT]:
+    """`kind(value)` for a stored value, from a dict: a page builds four per connector."""
+    members = {member.value: member for member in kind}
+
+    def member(value: Any) -> EnumT:
+        try:
+            found = members.get(value)
+        except TypeError:  # unhashable: the enum itself says what is wrong
+            found = None
+        return found if found is not None else kind(value)
+
+    return member
+
+
+_STATUS = _members_of(ConnectorStatus)
+_TYPE = _members_of(ConnectorType)
+_FORMAT = _members_of(ConnectorFormat)
+_POWER_TYPE = _members_of(PowerType)
 
 
 @strawberry.type(description="A position on Earth in WGS 84 degrees.")
@@ -120,12 +143,12 @@ class Connector:
         return cls(
             id=strawberry.ID(str(doc["_id"])),
             active=is_active(doc.get("active")),
-            status=ConnectorStatus(doc["status"]),
+            status=_STATUS(doc["status"]),
             endpoint=doc["endpoint"],
             ocpp_id=doc["ocppId"],
-            type=ConnectorType(doc["type"]),
-            format=ConnectorFormat(doc["format"]),
-            power_type=PowerType(doc["power_type"]),
+            type=_TYPE(doc["type"]),
+            format=_FORMAT(doc["format"]),
+            power_type=_POWER_TYPE(doc["power_type"]),
             power=doc["power"],
             max_voltage=doc.get("maxVoltage"),
             max_amperage=doc.get("maxAmperage"),

@@ -1,4 +1,8 @@
-"""Execution tuned for subscriptions, where one selection runs for every event.
+"""Execution: compiled plans for queries, and sharing for subscriptions.
+
+A query or mutation is executed by its compiled plan when the planner has one
+(`graph.core.plans`), otherwise by graphql-core; which, and why, is counted in
+`chargegraph_graphql_execution_paths_total`.
 
 A subscription executes its selection for each event and each subscriber, so
 the same work is repeated thousands of times a second. Two savings:
@@ -22,9 +26,11 @@ import asyncio
 from collections.abc import Callable, Hashable
 from typing import Any, ClassVar
 
-from graphql import ExecutionResult, GraphQLObjectType
+from graphql import ExecutionResult, GraphQLObjectType, OperationType
 
 from graph.compat.graphql_core import CollectedFields, HookedExecutor
+from graph.core.observability import Metrics
+from graph.core.plans import COMPILED, EXECUTOR, Plan, Planner
 
 MAX_SHARED_SELECTIONS = 4096
 
@@ -34,6 +40,8 @@ class SharedExecution(HookedExecutor):
 
     # key -> (what keeps the key's objects alive, collected fields)
     _subfields: ClassVar[dict[Hashable, tuple[Any, CollectedFields]]] = {}
+    # Set per schema (graph.schema): whether and how queries are compiled.
+    planner: ClassVar[Planner] = Planner(enabled=False)
 
     def subfields_key(
         self, return_type: GraphQLObjectType, field_details_list: Any
@@ -69,8 +77,10 @@ class SharedExecution(HookedExecutor):
 
     def run_operation(self, execute: Callable[[], Any]) -> Any:
         shared: dict[Hashable, Any] | None = getattr(self.root_value, "shared_results", None)
-        key = self._question() if shared is not None else None
-        if shared is None or key is None:
+        if shared is None:
+            return self._planned(execute)
+        key = self._question()
+        if key is None:
             return execute()
         found: Any = shared.get(key)
         if found is None:
@@ -85,6 +95,18 @@ class SharedExecution(HookedExecutor):
             return found
         # One subscriber going away must not cancel the work the others await.
         return asyncio.shield(found)
+
+    def _planned(self, execute: Callable[[], Any]) -> Any:
+        """The operation by its plan if it has one, else by graphql-core; counted."""
+        chosen = self.planner.choose(self)
+        if self.operation.operation is not OperationType.SUBSCRIPTION:
+            # Queries and mutations (subscription events would count once per subscriber).
+            metrics = self.context_value.services.get(Metrics)
+            if isinstance(chosen, Plan):
+                metrics.execution_paths.labels(COMPILED, "").inc()
+            else:
+                metrics.execution_paths.labels(EXECUTOR, chosen).inc()
+        return chosen.run(self) if isinstance(chosen, Plan) else execute()
 
     def _question(self) -> Hashable | None:
         """What an event's result depends on besides the event, or None if not shareable.

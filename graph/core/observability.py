@@ -68,6 +68,14 @@ class Metrics:
             ["code"],
             registry=self.registry,
         )
+        self.execution_paths = Counter(
+            "chargegraph_graphql_execution_paths",
+            "Queries and mutations by how they were executed: path compiled (a plan, "
+            "graph.core.plans; reason empty) or executor (graphql-core), with the reason "
+            "the operation was not compiled (disabled, mutation, introspection, ...).",
+            ["path", "reason"],
+            registry=self.registry,
+        )
         self.app_requests = Counter(
             "chargegraph_app_requests",
             "GraphQL operations made with an app key, by application.",

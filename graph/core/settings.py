@@ -186,6 +186,13 @@ class Settings(BaseSettings):
         validation_alias="CHARGEGRAPH_METRICS",
         description="`false` stops serving Prometheus metrics at `GET /metrics` (404)",
     )
+    compiled_execution: bool = Field(
+        default=True,
+        validation_alias="CHARGEGRAPH_COMPILED_EXECUTION",
+        description="`false` executes every operation with graphql-core instead of compiled "
+        "plans (queries; the answers are the same, "
+        "`chargegraph_graphql_execution_paths_total` counts which path ran and why)",
+    )
 
     @field_validator("admin_keys", "cors_origins", mode="before")
     @classmethod

@@ -123,6 +123,60 @@ def test_strawberry_internals() -> None:
     assert "field_name" in inspect.signature(strawberry_internals.IgnoreContext).parameters
 
 
+@strawberry.type
+class _Row:
+    name: str
+
+    @strawberry.field
+    def shout(self) -> str:
+        return self.name.upper()
+
+
+def test_plain_fields_only_read_their_attribute() -> None:
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def row(self) -> _Row:
+            return _Row(name="x")
+
+    built = strawberry_internals.graphql_schema(strawberry.Schema(query=Query))
+    assert built.query_type is not None
+    row_type = graphql.get_named_type(built.query_type.fields["row"].type)
+    assert isinstance(row_type, graphql.GraphQLObjectType)
+    read = strawberry_internals.attribute_reader(row_type.fields["name"])
+    assert read is not None
+    assert read(_Row(name="y")) == "y"
+    # What Strawberry's own resolver for the field returns, without an info.
+    assert row_type.fields["name"].resolve(_Row(name="y"), None) == "y"  # type: ignore[misc]
+    assert strawberry_internals.attribute_reader(row_type.fields["shout"]) is None
+
+
+def test_the_executor_steps_plans_use_keep_their_signatures() -> None:
+    executor = graphql_core.StrawberryGraphQLCoreExecutionContext
+    expected = {
+        "handle_field_error": ["self", "raw_error", "return_type", "field_details_list", "path"],
+        "complete_value": [
+            "self",
+            "return_type",
+            "field_details_list",
+            "info",
+            "path",
+            "result",
+            "position_context",
+        ],
+        "build_resolve_info": ["self", "field_def", "field_nodes", "parent_type", "path"],
+        "settle_in_background": ["self", "awaitables"],
+        "build_response": ["self", "data"],
+        "finish": ["self", "result"],
+    }
+    for name, parameters in expected.items():
+        assert list(inspect.signature(getattr(executor, name)).parameters) == parameters, name
+    assert list(inspect.signature(executor.complete_leaf_value).parameters) == [
+        "return_type",
+        "result",
+    ]
+
+
 def test_cross_web_http_exception() -> None:
     error = cross_web.HTTPException(400, "bad body")
     assert (error.status_code, error.reason) == (400, "bad body")
