@@ -19,7 +19,9 @@
   variable coercion errors ("Variable '$x' …"), which carry no code of their own;
   the latter's form "Variable '$x' has invalid value at .a.b[0]: <reason>",
   where the reason quotes the rejected value, and the variable's definition
-  as the error's first node.
+  as the error's first node; and literal values a scalar refused during
+  validation ("Expected value of type 'X', but encountered error …"), which
+  carry the scalar's exception as their original error.
 
 `HookedExecutor` turns those internals into three decisions with stable names
 that `graph.core.execution` implements.
@@ -59,6 +61,7 @@ __all__ = [
     "HookedExecutor",
     "Path",
     "gather_with_cancel",
+    "is_refused_literal_error",
     "is_token_limit_error",
     "is_variable_error",
     "redacted_variable_message",
@@ -75,6 +78,11 @@ _VALUE_FREE_REASONS = (
     re.compile(r"Expected value of type '[^']+' to include required field '[^']*'"),
     re.compile(r"Field '[^']+' of required type '[^']+' was not provided\."),
 )
+
+
+def is_refused_literal_error(error: GraphQLError) -> bool:
+    """Did validation find a literal that its scalar's parser refused (bad input, not a bug)?"""
+    return error.path is None and error.message.startswith("Expected value of type '")
 
 
 def is_token_limit_error(error: GraphQLError) -> bool:

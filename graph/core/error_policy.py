@@ -27,6 +27,7 @@ from starlette.responses import Response
 from strawberry.types import ExecutionContext
 
 from graph.compat.graphql_core import (
+    is_refused_literal_error,
     is_token_limit_error,
     is_variable_error,
     redacted_variable_message,
@@ -67,6 +68,9 @@ def classify(error: GraphQLError, parsed: bool) -> str:
         return "BAD_USER_INPUT"
     if database_unavailable(error.original_error):
         return UNAVAILABLE
+    if is_refused_literal_error(error):
+        # The scalar's own exception rides along, but the fault is the literal's.
+        return "GRAPHQL_VALIDATION_FAILED"
     if error.original_error is not None:
         return INTERNAL
     return "GRAPHQL_VALIDATION_FAILED"

@@ -34,7 +34,12 @@ def parse_datetime(value: object) -> datetime:
     """Read an ISO 8601 instant sent by a client."""
     if not isinstance(value, str):
         raise ValueError("DateTime must be an ISO 8601 string")
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            "DateTime must be an ISO 8601 instant, e.g. 2020-05-04T08:09:19.009Z"
+        ) from None
     if parsed.tzinfo is None:
         raise ValueError("DateTime must carry a time zone, e.g. a trailing Z")
     return parsed.astimezone(UTC)

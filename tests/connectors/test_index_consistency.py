@@ -813,6 +813,20 @@ def test_a_malformed_updated_since_is_refused_naming_it(indexed: Server, value: 
     assert "updatedSince" in refused["message"] and "DateTime" in refused["message"], refused
 
 
+@pytest.mark.parametrize("literal", ['"yesterday"', '"2024-01-01T00:00:00"', "5"])
+def test_a_malformed_updated_since_literal_is_refused_before_anything_runs(
+    indexed: Server, literal: str
+) -> None:
+    query = f"{{ connectors(filter: {{updatedSince: {literal}}}) {{ totalCount }} }}"
+    answer = indexed.query(query)
+    assert "data" not in answer or answer["data"] is None, answer
+    (refused,) = answer["errors"]
+    # A bad literal is the query's fault, not the server's: never INTERNAL_SERVER_ERROR.
+    assert refused["extensions"] == {"code": "GRAPHQL_VALIDATION_FAILED"}, refused
+    assert "DateTime" in refused["message"], refused
+    assert refused["locations"] == [{"line": 1, "column": query.index(literal) + 1}]
+
+
 def test_updated_at_order_pages_stay_stable_while_connectors_change(indexed: Server) -> None:
     """Pages ordered by UPDATED_AT continue after the cursor's (updatedAt, id).
 
