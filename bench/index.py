@@ -341,7 +341,12 @@ def start_servers(uri: str, logs: Path, run: Run, db_pid: int, rss_limit_gb: flo
         began = time.monotonic()
         base = f"http://127.0.0.1:{port}"
         process = start(
-            [*command, "--port", str(port)], environment, base + first_answer, logs / f"{name}.log"
+            [*command, "--port", str(port)],
+            environment,
+            base + first_answer,
+            logs / f"{name}.log",
+            # aced071 builds the geo index the current code drops: minutes at 1,000,000.
+            wait_seconds=1800 if name == BEFORE_INDEX else 120,
         )
         server = Server(name, port, process, rss_started_kb=rss_kb(process.pid))
         run.servers[name] = server

@@ -84,12 +84,18 @@ def ensure_seeded(connectors: int) -> None:
 
 
 def start(
-    command: list[str], env: dict[str, str], ready_url: str, log: Path, method: str = "GET"
+    command: list[str],
+    env: dict[str, str],
+    ready_url: str,
+    log: Path,
+    method: str = "GET",
+    wait_seconds: float = 120,
 ) -> subprocess.Popen[bytes]:
-    """Start a server process and wait until `ready_url` answers."""
+    """Start a server process and wait up to `wait_seconds` until `ready_url` answers."""
     with log.open("ab") as output:
         process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
-    for _ in range(1200):
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
         if process.poll() is not None:
             break
         try:
