@@ -31,6 +31,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from graph.access.service import Authenticator
 from graph.compat.cross_web import HTTPException, starlette_request
 from graph.compat.strawberry import graphql_schema
+from graph.connectors.clusters import MAX_VIEWPORT_PX
 from graph.connectors.enums import ConnectorType
 from graph.core.context import Context, Services
 from graph.core.encoding import encode_json
@@ -368,7 +369,9 @@ def create_app(settings: Settings, **client_options: Any) -> Starlette:
         )
 
     async def live_map(request: Request) -> HTMLResponse:
-        return HTMLResponse(map_page([member.name for member in ConnectorType], ASSETS_URL_PATH))
+        return HTMLResponse(
+            map_page([member.name for member in ConnectorType], ASSETS_URL_PATH, MAX_VIEWPORT_PX)
+        )
 
     async def prometheus(request: Request) -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
@@ -384,8 +387,19 @@ def create_app(settings: Settings, **client_options: Any) -> Starlette:
             Route("/graphql", view),
             WebSocketRoute("/graphql", view),
             Mount(ASSETS_URL_PATH, StaticFiles(directory=ASSETS_DIR), name="graphiql-assets"),
-            Route(MAP_PATH, live_map),
-            Mount(MAP_ASSETS_URL_PATH, StaticFiles(directory=MAP_ASSETS_DIR), name="map-assets"),
+            # The live map, like GraphiQL, is for developers: off together.
+            *(
+                [
+                    Route(MAP_PATH, live_map),
+                    Mount(
+                        MAP_ASSETS_URL_PATH,
+                        StaticFiles(directory=MAP_ASSETS_DIR),
+                        name="map-assets",
+                    ),
+                ]
+                if settings.graphiql
+                else []
+            ),
             Route("/healthz", health),
             Route("/readyz", ready),
             *([Route("/metrics", prometheus)] if settings.metrics else []),

@@ -60,6 +60,7 @@ _PAGE = """<!doctype html>
     const TYPES = {types};
     const STATUS_COLOURS = {colours};
     const REFRESH_MS = {refresh} * 1000;
+    const VIEWPORT_PX = {viewport_px};
     const state = {{ markers: new Map(), connectors: new Map(), generation: 0, dispose: null }};
     window.chargegraphMap = state;
 
@@ -92,12 +93,12 @@ _PAGE = """<!doctype html>
     }}
 
     // MapLibre's zoom counts 512-pixel tiles; the API's counts 256-pixel ones. A very
-    // large screen rounds down, so the box stays within the API's 4,096 pixels.
+    // large screen rounds down, so the box stays within the pixels the API accepts.
     function apiZoom() {{
       const container = map.getContainer();
       const widest = Math.max(container.clientWidth, container.clientHeight);
       let zoom = Math.max(0, Math.min(20, Math.round(map.getZoom()) + 1));
-      while (zoom > 0 && widest * Math.pow(2, zoom - 1 - map.getZoom()) > 4000) zoom -= 1;
+      while (zoom > 0 && widest * Math.pow(2, zoom - 1 - map.getZoom()) > VIEWPORT_PX * 0.97) zoom -= 1;
       return zoom;
     }}
 
@@ -307,8 +308,11 @@ STATUS_COLOURS = {
 }
 
 
-def map_page(types: list[str], graphiql_assets: str, graphql_path: str = "/graphql") -> str:
-    """The map page for the API at `graphql_path`, loading only local assets."""
+def map_page(
+    types: list[str], graphiql_assets: str, viewport_px: int, graphql_path: str = "/graphql"
+) -> str:
+    """The map page for the API at `graphql_path` (which accepts viewports of up to
+    `viewport_px` pixels each way), loading only local assets."""
     return _PAGE.format(
         assets=MAP_ASSETS_URL_PATH,
         graphiql_assets=graphiql_assets,
@@ -316,4 +320,5 @@ def map_page(types: list[str], graphiql_assets: str, graphql_path: str = "/graph
         types=json.dumps(types),
         colours=json.dumps(STATUS_COLOURS),
         refresh=REFRESH_SECONDS,
+        viewport_px=viewport_px,
     )

@@ -55,6 +55,7 @@ from typing import Any
 import bson
 import numpy as np
 
+from graph.connectors.filters import is_connector_query
 from graph.connectors.index import ENUMS, ConnectorIndex, Matcher
 from graph.core.errors import BadUserInput
 from graph.core.geo import Box
@@ -66,8 +67,14 @@ MAX_ZOOM = 20
 LEVELS_PER_TILE = 2
 CELL_PX = 64
 BITS = MAX_ZOOM + LEVELS_PER_TILE
-# A viewport spans at most this many cells each way (4,096 pixels: a large screen).
-MAX_CELLS_ACROSS = 64
+# A viewport spans at most this many cells each way: 2,176 pixels, a 1920 x 1080 screen
+# with room to spare (a larger screen asks one zoom lower). It bounds what one answer
+# may hold, which the operation's cost counts (graph.core.cost.at_most).
+MAX_CELLS_ACROSS = 34
+MAX_VIEWPORT_PX = MAX_CELLS_ACROSS * CELL_PX
+# Cells one answer may touch: a column more (a box straddles cell edges) and a row more
+# each side (rounding at the edges); each holds one cluster or one lone connector.
+MAX_CELLS = (MAX_CELLS_ACROSS + 1) * (MAX_CELLS_ACROSS + 3)
 # Web Mercator's latitude limit: rows beyond it are drawn on the map's edge.
 MAX_LATITUDE = 85.05112877980659
 # The index's columns a filter may read (graph.connectors.filters, graph.core.visibility)
@@ -84,10 +91,6 @@ MIRRORED = (
     "updatedAt",
     "lat",
     "lng",
-)
-# The stored fields a cluster id's filter may name (what `drivers_query` builds).
-FILTER_FIELDS = frozenset(
-    {"organization", "status", "type", "format", "power_type", "active", "power", "updatedAt"}
 )
 _ID_VERSION = 1
 
@@ -236,7 +239,7 @@ def cell_range(box: Box, zoom: int, field_name: str = "bounds") -> CellRange:
     (x_west, x_east), (y_north, y_south) = xs.tolist(), ys.tolist()
     width_px = (1.0 if whole else (x_east - x_west) % 1.0) * size * CELL_PX
     height_px = (y_south - y_north) * size * CELL_PX
-    limit = MAX_CELLS_ACROSS * CELL_PX
+    limit = MAX_VIEWPORT_PX
     if width_px > limit or height_px > limit:
         raise BadUserInput(
             f"{field_name} spans {width_px:,.0f} x {height_px:,.0f} pixels at zoom {zoom}; "
@@ -530,7 +533,7 @@ def read_cluster_id(text: str, field_name: str = "id") -> ClusterKey:
             and isinstance(cell, int)
             and 0 <= cell < 1 << (2 * (zoom + LEVELS_PER_TILE))
             and isinstance(query, dict)
-            and set(query) <= FILTER_FIELDS
+            and is_connector_query(query)
             and isinstance(digest, int)
             and (
                 bounds is None

@@ -7,13 +7,22 @@ embedded server, while the same conditions written flat use the indexes.
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from bson import ObjectId
 
 from graph.connectors.enums import ConnectorStatus
-from graph.connectors.types import ConnectorFilter
 from graph.core.errors import BadUserInput
 from graph.core.ids import parse_id
-from graph.core.visibility import active_condition
+from graph.core.visibility import INACTIVE, active_condition
+
+if TYPE_CHECKING:
+    # Only named in annotations: the types import the cluster module, which imports this one.
+    from graph.connectors.types import ConnectorFilter
+
+_LISTED = ("status", "type", "format", "power_type")
 
 
 def connector_query(filter: ConnectorFilter | None, field: str = "filter") -> dict[str, Any]:
@@ -23,11 +32,8 @@ def connector_query(filter: ConnectorFilter | None, field: str = "filter") -> di
         return query
     if filter.organization_id is not None:
         query["organization"] = parse_id(filter.organization_id, f"{field}.organizationId")
-    for stored, values in (
-        ("status", filter.statuses),
-        ("type", filter.types),
-        ("format", filter.formats),
-        ("power_type", filter.power_types),
+    for stored, values in zip(
+        _LISTED, (filter.statuses, filter.types, filter.formats, filter.power_types), strict=True
     ):
         if values is not None:
             query[stored] = {"$in": [value.value for value in values]}
@@ -57,3 +63,42 @@ def connector_query(filter: ConnectorFilter | None, field: str = "filter") -> di
     if filter.updated_since is not None:
         query["updatedAt"] = {"$gt": filter.updated_since}
     return query
+
+
+def is_connector_query(query: Mapping[str, Any]) -> bool:
+    """Could `connector_query` have made this query? (A query read back from a client, as
+    in a cluster id, must be nothing else: no other operator reaches the database.)"""
+
+    def number(value: Any) -> bool:
+        return (
+            isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        )
+
+    def shaped(name: str, value: Any) -> bool:
+        if name == "organization":
+            return isinstance(value, ObjectId)
+        if name in _LISTED:
+            return (
+                isinstance(value, dict)
+                and list(value) == ["$in"]
+                and isinstance(value["$in"], list)
+                and all(isinstance(item, str) for item in value["$in"])
+            )
+        if name == "active":
+            return value is True or value == INACTIVE
+        if name == "power":
+            return (
+                isinstance(value, dict)
+                and bool(value)
+                and set(value) <= {"$gte", "$lte"}
+                and all(number(bound) for bound in value.values())
+            )
+        if name == "updatedAt":
+            return (
+                isinstance(value, dict)
+                and list(value) == ["$gt"]
+                and isinstance(value["$gt"], datetime)
+            )
+        return False
+
+    return all(shaped(name, value) for name, value in query.items())

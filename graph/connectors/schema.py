@@ -6,7 +6,7 @@ from typing import Annotated
 
 import strawberry
 
-from graph.connectors import search, service
+from graph.connectors import clusters, search, service
 from graph.connectors.enums import ConnectorStatus
 from graph.connectors.filters import connector_query
 from graph.connectors.replica import ConnectorReplica
@@ -157,7 +157,7 @@ class ConnectorQueries:
         bounds: Annotated[
             BoundsInput,
             strawberry.argument(
-                description="The viewport; at most 4,096 pixels each way at `zoom`."
+                description=f"The viewport; at most {clusters.MAX_VIEWPORT_PX:,} pixels each way at `zoom`."
             ),
         ],
         zoom: Annotated[

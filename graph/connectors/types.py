@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import strawberry
 from bson import ObjectId
 
+from graph.connectors.clusters import MAX_CELLS
 from graph.connectors.enums import ConnectorFormat, ConnectorStatus, ConnectorType, PowerType
 from graph.core.context import Info
+from graph.core.cost import at_most
 from graph.core.pagination import PageInfo
 from graph.core.visibility import is_active
 from graph.organizations.loaders import OrganizationById
@@ -395,10 +397,12 @@ class ConnectorCluster:
 )
 class ConnectorClusters:
     clusters: list[ConnectorCluster] = strawberry.field(
-        description="Groups of two or more connectors, in no particular order."
+        description="Groups of two or more connectors, in no particular order.",
+        metadata=at_most(MAX_CELLS),
     )
     connectors: list[Connector] = strawberry.field(
-        description="Connectors alone in their cell at this zoom, in creation order."
+        description="Connectors alone in their cell at this zoom, in creation order.",
+        metadata=at_most(MAX_CELLS),
     )
     total_count: int = strawberry.field(
         description=(

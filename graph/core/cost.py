@@ -13,9 +13,11 @@ level (20 levels: a million visits for a 1 kB request).
   so everything selected inside it counts `first` times, and that multiplies
   through every enclosing page, as GitHub's and Shopify's APIs count:
   `nodes` is the number of objects the answer may hold, `searches` the number
-  of times a search field (`metadata=SEARCH`) may run. Other lists in this
-  schema are small bounded sets (statuses, an organization's keys) and count
-  once. `@skip`/`@include` are ignored: the cost is an upper bound.
+  of times a search field (`metadata=SEARCH`) may run. A list that is not a
+  page but may be long declares its largest size (`metadata=at_most(n)`) and
+  counts like a page of n. Other lists in this schema are small bounded sets
+  (statuses, an organization's keys) and count once. `@skip`/`@include` are
+  ignored: the cost is an upper bound.
 - `subscription_searches`: search fields selected inside a subscription,
   which would run again for every event.
 """
@@ -53,6 +55,14 @@ SEARCH: Mapping[str, str] = MappingProxyType({"rate_limit": "search"})
 """Field metadata declaring that a field costs one search each time it may run."""
 
 PAGE_ARGUMENT = "first"
+_MAX_ITEMS = "max_items"
+
+
+def at_most(items: int) -> Mapping[str, int]:
+    """Field metadata: a list that is not a page holds at most `items` items."""
+    return MappingProxyType({_MAX_ITEMS: items})
+
+
 T = TypeVar("T")
 
 
@@ -144,6 +154,18 @@ def document_size(document: DocumentNode) -> DocumentSize:
 
 
 @cache
+def long_lists(schema: GraphQLSchema) -> Mapping[tuple[str, str], int]:
+    """(type name, field name) -> largest size, of every field declared with `at_most`."""
+    return {
+        (type_name, field_name): int(field_metadata(field)[_MAX_ITEMS])
+        for type_name, named in schema.type_map.items()
+        if isinstance(named, GraphQLObjectType | GraphQLInterfaceType)
+        for field_name, field in named.fields.items()
+        if _MAX_ITEMS in field_metadata(field)
+    }
+
+
+@cache
 def search_fields(schema: GraphQLSchema) -> frozenset[tuple[str, str]]:
     """(type name, field name) of every field declared with `metadata=SEARCH`."""
     return frozenset(
@@ -198,6 +220,7 @@ def _measure_operation(
     variables: Mapping[str, Any],
 ) -> _Figures:
     searched = search_fields(schema)
+    bounded = long_lists(schema)
 
     def selections(
         selection_set: SelectionSetNode,
@@ -219,13 +242,15 @@ def _measure_operation(
                 path = f"{parent.name}.{selection.name.value}"
                 search = (parent.name, selection.name.value) in searched
                 page = definition.args.get(PAGE_ARGUMENT)
-                times = _page_size(selection, page, variables) if page is not None else 1
+                longest = bounded.get((parent.name, selection.name.value))
+                times = _page_size(selection, page, variables) if page is not None else longest or 1
                 if selection.selection_set is None:
                     yield _Figures(0, int(search), frozenset((path,)) if search else frozenset())
                     continue
                 inner = measure(selection.selection_set, get_named_type(definition.type), fragment)
+                listed = page is not None or longest is not None
                 yield _Figures(
-                    nodes=(times if page is not None else 1) + times * inner.nodes,
+                    nodes=(times if listed else 1) + times * inner.nodes,
                     searches=int(search) + times * inner.searches,
                     search_paths=inner.search_paths | {path} if search else inner.search_paths,
                 )

@@ -1,8 +1,8 @@
 """Execution: compiled plans for queries, and sharing for subscriptions.
 
-A query or mutation is executed by its compiled plan when the planner has one
-(`graph.core.plans`), otherwise by graphql-core; which, and why, is counted in
-`chargegraph_graphql_execution_paths_total`.
+A query is executed by its compiled plan when the planner has one
+(`graph.core.plans`), otherwise by graphql-core, as mutations always are;
+which, and why, is counted in `chargegraph_graphql_execution_paths_total`.
 
 A subscription executes its selection for each event and each subscriber, so
 the same work is repeated thousands of times a second. Two savings:

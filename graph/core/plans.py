@@ -27,8 +27,9 @@ A plan depends on the operation and on the values of the variables its
 executed by graphql-core as before (the reason is counted in
 `chargegraph_graphql_execution_paths_total`): mutations (executed serially),
 subscriptions, introspection, resolvers wrapped by an extension's `resolve`,
-@defer/@stream, fragment arguments, and all operations when
-CHARGEGRAPH_COMPILED_EXECUTION is false.
+@defer/@stream, fragment arguments, operations run with middleware or an abort
+signal, an operation's @skip/@include values beyond its first MAX_VARIANTS
+sets, and all operations when CHARGEGRAPH_COMPILED_EXECUTION is false.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from graphql import (
     VariableNode,
     Visitor,
     get_named_type,
+    get_nullable_type,
     visit,
 )
 
@@ -66,8 +68,12 @@ from graph.compat.strawberry import attribute_reader
 
 COMPILED = "compiled"
 EXECUTOR = "executor"
-# Plans kept per schema; cleared when full (operations are bounded by the parser cache).
-MAX_PLANS = 2048
+# Plans kept per schema, cleared when full. A plan keeps its operation alive after the
+# parser cache lets it go, so this bounds their memory: at most 2,000 fields each.
+MAX_PLANS = 1024
+# Plans of one operation for different @skip/@include values; beyond, graphql-core runs
+# it (otherwise a few directive variables could fill the cache with one document).
+MAX_VARIANTS = 8
 
 # Values that are never awaitable nor exceptions (as Strawberry's is_awaitable knows them).
 _PLAIN = frozenset({str, int, float, bool})
@@ -305,6 +311,8 @@ class Planner:
         self._plans: dict[Hashable, tuple[OperationDefinitionNode, Plan | str]] = {}
         # operation id -> (the operation, the variables its directives read)
         self._conditions: dict[int, tuple[OperationDefinitionNode, tuple[str, ...]]] = {}
+        # operation id -> how many plans it has
+        self._variants: dict[int, int] = {}
 
     def choose(self, executor: HookedExecutor) -> Plan | str:
         """The operation's plan, or why graphql-core executes it."""
@@ -325,6 +333,8 @@ class Planner:
         known = self._plans.get(key)
         if known is not None:
             return known[1]
+        if self._variants.get(id(operation), 0) >= MAX_VARIANTS:
+            return "variants"
         try:
             chosen: Plan | str = Plan(_root_steps(executor))
         except Uncompiled as reason:
@@ -332,7 +342,9 @@ class Planner:
         if len(self._plans) >= MAX_PLANS:
             self._plans.clear()
             self._conditions.clear()
+            self._variants.clear()
         self._plans[key] = (operation, chosen)
+        self._variants[id(operation)] = self._variants.get(id(operation), 0) + 1
         return chosen
 
     def _condition_variables(self, executor: HookedExecutor) -> tuple[str, ...]:
@@ -407,8 +419,9 @@ def _steps(
 
 
 def _reads_leaf(field: GraphQLField) -> bool:
+    """A scalar or enum itself (not a list of them) read from an attribute."""
     return attribute_reader(field) is not None and isinstance(
-        get_named_type(field.type), GraphQLLeafType
+        get_nullable_type(field.type), GraphQLLeafType
     )
 
 

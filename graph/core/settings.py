@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     graphiql: bool = Field(
         default=True,
         validation_alias="CHARGEGRAPH_GRAPHIQL",
-        description="`false` stops serving GraphiQL at `GET /graphql`",
+        description="`false` stops serving GraphiQL at `GET /graphql` and the live map at `/map`",
     )
     admin_keys: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(),

@@ -38,6 +38,7 @@ from pymongo.database import Database
 
 from graph.compat.strawberry import graphql_schema
 from graph.core.pagination import encode_cursor
+from graph.core.plans import MAX_VARIANTS
 from graph.schema import schema
 from tests.support.access import CREATE_APP_KEY, create_key
 from tests.support.server import (
@@ -395,6 +396,31 @@ def test_operations_graphql_core_keeps_are_counted_with_their_reason(
         )
         > 0
     )
+
+
+def test_one_operation_compiles_for_a_few_directive_values_and_runs_by_graphql_core_beyond(
+    servers: tuple[Server, Server], world: World
+) -> None:
+    """Four @include variables make 16 variants of one text: the first MAX_VARIANTS get
+    plans, the rest run by graphql-core, with the same answers either way."""
+    compiled = servers[1]
+    query = """query($a: Boolean!, $b: Boolean!, $c: Boolean!, $d: Boolean!) {
+        connectors(first: 2) { totalCount @include(if: $a) edges { node { id
+            status @include(if: $b) power @include(if: $c) type @include(if: $d) } } } }"""
+
+    def counted(path: str, reason: str) -> float:
+        return metric(
+            compiled, "chargegraph_graphql_execution_paths_total", path=path, reason=reason
+        )
+
+    before = counted("executor", "variants"), counted("compiled", "")
+    for number in range(16):
+        flags = {name: bool(number >> bit & 1) for bit, name in enumerate("abcd")}
+        answers = both(servers, {"query": query, "variables": flags}, None)
+        assert answers[0] == answers[1], flags
+        assert answers[0][0] == 200
+    assert counted("executor", "variants") == before[0] + 16 - MAX_VARIANTS
+    assert counted("compiled", "") == before[1] + MAX_VARIANTS
 
 
 def test_a_failing_non_null_field_nulls_its_nearest_nullable_parent_on_both_paths(

@@ -36,4 +36,6 @@ def test_switched_off_introspection_graphiql_and_suggestions(locked_down: Server
     assert "Did you mean" not in typo["message"] and "connectorz" in typo["message"]
     page = httpx.get(locked_down.graphql_url, headers={"accept": "text/html"})
     assert "GraphiQL" not in page.text
+    # The live map is a developer's page too, off with GraphiQL.
+    assert httpx.get(f"{locked_down.base_url}/map").status_code == 404
     assert "totalCount" in data(locked_down.query("{ connectors { totalCount } }"))["connectors"]

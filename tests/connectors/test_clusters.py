@@ -362,6 +362,11 @@ def test_cluster_ids_from_another_zoom_or_filter_or_made_up_are_refused(
         forged(cluster["id"], q={"_id": "x"}),
         forged(cluster["id"], z=99),
         forged(cluster["id"], b=["a", 1, 2, 3]),
+        # Known fields with values no filter makes: never evaluated, never sent to MongoDB.
+        forged(cluster["id"], q={"active": {"$ne": 5}}),
+        forged(cluster["id"], q={"active": True, "type": {"$regex": "^(a+)+$"}}),
+        forged(cluster["id"], q={"active": True, "power": {"$gte": "fifty"}}),
+        forged(cluster["id"], q={"active": True, "organization": {"$gt": ""}}),
     ]
     for bad in bad_ids:
         refused = error(server.query(MEMBERS, {"id": bad}, key=None))

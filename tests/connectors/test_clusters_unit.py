@@ -22,6 +22,7 @@ from graph.connectors.index import ConnectorIndex
 from graph.core.cost import operation_cost
 from graph.core.errors import BadUserInput
 from graph.core.geo import Box, location_fields
+from graph.core.limits import MAX_NODES
 from graph.core.visibility import ACTIVE
 from graph.schema import schema
 from tests.support.clusters import brute_clusters
@@ -163,8 +164,16 @@ def test_a_cluster_id_survives_status_changes_of_other_connectors() -> None:
     figures = max(answer.clusters, key=lambda f: f.count)
     key = clusters.read_cluster_id(clusters.cluster_id(figures, AVAILABLE, box))
     members = clusters.cluster_members(index, key, AVAILABLE)
-    outsider = next(d for d in documents.values() if d["status"] != "Available")
-    index.upsert({**outsider, "status": "Faulted"})
+    # A connector in the cluster's own cell that the filter leaves out changes status.
+    cell = clusters.cell_box(key)
+    outsider = next(
+        d
+        for d in documents.values()
+        if d["status"] != "Available" and cell.contains(d["geo"]["lat"], d["geo"]["lng"])
+    )
+    changed = "Charging" if outsider["status"] == "Faulted" else "Faulted"
+    index.upsert({**outsider, "status": changed})
+    assert index.get(outsider["_id"])["status"] == changed  # type: ignore[index]
     assert (clusters.cluster_members(index, key, AVAILABLE) == members).all()
     member = index.documents(members[:1])[0]
     index.upsert({**member, "status": "Charging"})
@@ -181,3 +190,24 @@ def test_connector_clusters_costs_one_search() -> None:
     assert operation_cost(graphql_schema(schema), document, None, None).searches == 1
     members = parse('{ clusterConnectors(id: "x", first: 10) { edges { node { id } } } }')
     assert operation_cost(graphql_schema(schema), members, None, None).searches == 1
+
+
+def test_what_clusters_may_hold_counts_in_an_operations_cost() -> None:
+    """Lone connectors may fill every cell of the viewport: a page nested in each is
+    charged for each, and refused once the answer could exceed its limit."""
+    nested = parse(
+        "{ connectorClusters(bounds: {south: 0, west: 0, north: 1, east: 1}, zoom: 5) "
+        "{ connectors { organization { connectors(first: 5) { edges { node { id } } } } } } }"
+    )
+    cost = operation_cost(graphql_schema(schema), nested, None, None)
+    assert cost.searches == 1 + clusters.MAX_CELLS
+    assert cost.nodes > MAX_NODES
+    # What the map page asks, every figure of a cluster and a lone connector, fits.
+    everything = parse(
+        "{ connectorClusters(bounds: {south: 0, west: 0, north: 1, east: 1}, zoom: 5) "
+        "{ totalCount clusters { id count expansionZoom maxPowerKw coordinates { latitude "
+        "longitude } countsByStatus { status count } bounds { south west north east } } "
+        "connectors { id endpoint status type powerType power coordinates { latitude "
+        "longitude } organization { name } } } }"
+    )
+    assert operation_cost(graphql_schema(schema), everything, None, None).nodes <= MAX_NODES
