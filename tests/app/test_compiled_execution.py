@@ -398,6 +398,26 @@ def test_operations_graphql_core_keeps_are_counted_with_their_reason(
     )
 
 
+DEFAULTED = """query($edges: Boolean = true, $first: Int = 3, $lat: Float = 52.37,
+    $near: Boolean! = false) {
+    connectors(first: $first) { totalCount edges @include(if: $edges) { node { id status } } }
+    nearbyConnectors(latitude: $lat, longitude: 4.89, first: $first) @skip(if: $near) {
+        edges { distanceMeters node { id } } } }"""
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [{}, {"edges": False}, {"first": 1, "near": True}, {"first": None}, {"lat": 95.0}],
+    ids=["defaults", "one given", "two given", "explicit null", "refused by the resolver"],
+)
+def test_variable_defaults_and_omitted_directive_variables_get_the_same_bytes(
+    servers: tuple[Server, Server], variables: dict[str, Any]
+) -> None:
+    executor, compiled = both(servers, {"query": DEFAULTED, "variables": variables}, None)
+    assert compiled == executor
+    assert compiled[0] == 200
+
+
 def test_one_operation_compiles_for_a_few_directive_values_and_runs_by_graphql_core_beyond(
     servers: tuple[Server, Server], world: World
 ) -> None:
