@@ -21,7 +21,8 @@
   where the reason quotes the rejected value, and the variable's definition
   as the error's first node; and literal values a scalar refused during
   validation ("Expected value of type 'X', but encountered error …"), which
-  carry the scalar's exception as their original error.
+  carry the scalar's exception as their original error; and the executor's
+  message for a non-null field that completed to null.
 
 `HookedExecutor` turns those internals into three decisions with stable names
 that `graph.core.execution` implements.
@@ -64,6 +65,7 @@ __all__ = [
     "is_refused_literal_error",
     "is_token_limit_error",
     "is_variable_error",
+    "null_in_non_null_message",
     "redacted_variable_message",
 ]
 
@@ -83,6 +85,12 @@ _VALUE_FREE_REASONS = (
 def is_refused_literal_error(error: GraphQLError) -> bool:
     """Did validation find a literal that its scalar's parser refused (bad input, not a bug)?"""
     return error.path is None and error.message.startswith("Expected value of type '")
+
+
+def null_in_non_null_message(type_name: str, field_name: str) -> str:
+    """graphql-core's words for a non-null field that completed to null (its executor's
+    `complete_value`), which a compiled plan must repeat exactly."""
+    return f"Cannot return null for non-nullable field {type_name}.{field_name}."
 
 
 def is_token_limit_error(error: GraphQLError) -> bool:

@@ -63,6 +63,7 @@ from graph.compat.graphql_core import (
     HookedExecutor,
     Path,
     gather_with_cancel,
+    null_in_non_null_message,
 )
 from graph.compat.strawberry import attribute_reader
 
@@ -440,10 +441,7 @@ def _completion(executor: HookedExecutor, return_type: GraphQLOutputType, site: 
 
 
 def _non_null(inner: Complete, site: Site) -> Complete:
-    message = (
-        f"Cannot return null for non-nullable field {site.parent_type.name}."
-        f"{site.group[0].node.name.value}."
-    )
+    message = null_in_non_null_message(site.parent_type.name, site.group[0].node.name.value)
 
     def complete(executor: HookedExecutor, value: Any, path: Path) -> Any:
         completed = inner(executor, value, path)

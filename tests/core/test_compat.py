@@ -67,6 +67,10 @@ class _Query:
     def costly(self) -> int:
         return 1
 
+    @strawberry.field
+    def broken(self) -> str:
+        return None  # type: ignore[return-value]
+
 
 class _Recording(graphql_core.HookedExecutor):
     seen: dict[str, object] = {}
@@ -103,6 +107,10 @@ def test_token_limit_and_variable_errors_are_recognised() -> None:
     result = schema.execute_sync("query($w: String!) { echo(word: $w) }", variable_values={})
     assert result.errors is not None
     assert graphql_core.is_variable_error(result.errors[0])
+    # The words compiled plans repeat for a non-null field that completed to null.
+    nulled = schema.execute_sync("{ broken }")
+    assert nulled.errors is not None
+    assert nulled.errors[0].message == graphql_core.null_in_non_null_message("Query", "broken")
 
 
 def test_strawberry_internals() -> None:
