@@ -38,6 +38,10 @@ class ConnectorDocument(Document):
     chargestation: PydanticObjectId | None = None
     # True while `location` is the station's: the connector has no position of its own.
     stationLocated: bool = False
+    # Set on a connector received from a roaming partner over OCPI (graph.ocpi.ingest):
+    # {partner, name, evse (the EVSE uid), connector (its OCPI id), status (the EVSE status
+    # as received), lastUpdated}. API writes to such a connector are refused.
+    receivedFrom: dict[str, Any] | None = None
 
     class Settings:
         name = "connectors"

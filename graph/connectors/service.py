@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
@@ -35,7 +35,7 @@ from graph.core.inputs import require_value
 from graph.core.listeners import AsyncListeners
 from graph.core.timestamps import now, update_stamped
 from graph.core.validators import check_latitude, check_longitude
-from graph.core.viewer import Viewer, missing, require_key, require_manager, write_scope
+from graph.core.viewer import Viewer, not_written, require_key, require_manager, write_scope
 from graph.core.visibility import can_see, find_visible
 from graph.organizations import service as organizations
 
@@ -322,7 +322,7 @@ async def update(
         # Placement depends on what is stored (organization, station, own position).
         current = await collection().find_one(target)
         if current is None:
-            raise missing(viewer, "connector", connector_id, "id")
+            raise await not_written(collection(), viewer, "connector", connector_id)
     to_set, to_unset = await _changes(viewer, fields, "input", current)
     if current is not None and not to_set and not to_unset:
         return Connector.from_document(current)
@@ -332,7 +332,7 @@ async def update(
         except DuplicateKeyError as error:
             raise _conflict(error, to_set) from None
         if doc is None:
-            raise missing(viewer, "connector", connector_id, "id")
+            raise await not_written(collection(), viewer, "connector", connector_id)
         replica.wrote(connector_id, doc, session)
     if "active" in fields and doc.get("chargestation") is not None:
         await activity_listeners.tell(viewer, doc)
@@ -351,7 +351,7 @@ async def set_status(
         else:
             doc = await collection().find_one(target)
     if doc is None:
-        raise missing(viewer, "connector", connector_id, "id")
+        raise await not_written(collection(), viewer, "connector", connector_id)
     return Connector.from_document(doc)
 
 
@@ -433,13 +433,64 @@ async def keep_change_history() -> None:
         log.warning("change-stream pre-images unavailable (%s): previousStatus may be null", error)
 
 
+# --- connectors received from roaming partners (written by graph.ocpi) ---------------------
+
+
+async def replace_received(
+    station_id: ObjectId, documents: list[dict[str, Any]], replica: ConnectorReplica
+) -> None:
+    """Make `documents` (each with its `_id`) the connectors of a station received from a
+    roaming partner: each is written whole, and the station's others are deleted."""
+    keep = [document["_id"] for document in documents]
+    async with replica.session() as session:
+        gone = (
+            await collection()
+            .find(
+                {"chargestation": station_id, "_id": {"$nin": keep}},
+                projection={"_id": 1},
+                session=session,
+            )
+            .to_list()
+        )
+        if gone:
+            await collection().delete_many(
+                {"_id": {"$in": [found["_id"] for found in gone]}}, session=session
+            )
+            for found in gone:
+                replica.wrote(found["_id"], None, session)
+        if documents:
+            writes = [
+                UpdateOne(
+                    {"_id": document["_id"]},
+                    {
+                        "$set": {k: v for k, v in document.items() if k != "createdAt"},
+                        "$setOnInsert": {"createdAt": document["createdAt"]},
+                    },
+                    upsert=True,
+                )
+                for document in documents
+            ]
+            await collection().bulk_write(writes, ordered=False, session=session)
+            for document in documents:
+                replica.wrote(document["_id"], document, session)
+
+
+async def update_received(query: Mapping[str, Any], changes: Mapping[str, Any]) -> int:
+    """One update of the received connectors `query` matches (a partner's EVSE status); how
+    many matched. The connector index learns of it from the change stream."""
+    result = await collection().update_many(
+        {**query, "receivedFrom": {"$exists": True}}, {"$set": {**changes, "updatedAt": now()}}
+    )
+    return result.matched_count
+
+
 async def delete(viewer: Viewer, connector_id: ObjectId, replica: ConnectorReplica) -> ObjectId:
     async with replica.session() as session:
         deleted = await collection().find_one_and_delete(
             {"_id": connector_id, **write_scope(viewer, "deleteConnector")}, session=session
         )
         if deleted is None:
-            raise missing(viewer, "connector", connector_id, "id")
+            raise await not_written(collection(), viewer, "connector", connector_id)
         replica.wrote(connector_id, None, session)
     await deletion_listeners.tell(deleted)
     return connector_id
