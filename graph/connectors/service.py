@@ -6,6 +6,7 @@ inserts go through the Beanie document so the stored shape is declared once.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import re
@@ -16,7 +17,7 @@ from typing import Any
 from bson import ObjectId
 from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import DuplicateKeyError, OperationFailure
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from graph.connectors.enums import ConnectorStatus
 from graph.connectors.index import ConnectorIndex
@@ -43,6 +44,9 @@ log = logging.getLogger(__name__)
 
 _ENDPOINT = re.compile(r"[A-Za-z0-9]{4}", re.ASCII)
 MAX_POWER_KW = 10_000.0
+_BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+# Endpoints tried for one received connector before giving up (each taken one is a try).
+_ENDPOINT_ATTEMPTS = 50
 
 
 collection = connectors_collection
@@ -436,29 +440,43 @@ async def keep_change_history() -> None:
 # --- connectors received from roaming partners (written by graph.ocpi) ---------------------
 
 
+def _received_endpoint(connector_id: ObjectId, attempt: int) -> str:
+    """A 4-character endpoint for a received connector, derived from its id (`attempt`
+    picks another when that one is taken)."""
+    digest = hashlib.sha256(connector_id.binary + attempt.to_bytes(2, "big")).digest()
+    number = int.from_bytes(digest[:8], "big")
+    return "".join(_BASE36[number // 36**place % 36] for place in range(4))
+
+
 async def replace_received(
     station_id: ObjectId, documents: list[dict[str, Any]], replica: ConnectorReplica
 ) -> None:
     """Make `documents` (each with its `_id`) the connectors of a station received from a
-    roaming partner: each is written whole, and the station's others are deleted."""
-    keep = [document["_id"] for document in documents]
+    roaming partner: each is written whole, and the station's others are deleted.
+
+    Endpoints are ChargeGraph's (four characters, unique): a connector keeps the one it
+    has; a new one gets one derived from its id, another if that is taken.
+    """
+    keep = {document["_id"] for document in documents}
     async with replica.session() as session:
-        gone = (
-            await collection()
-            .find(
-                {"chargestation": station_id, "_id": {"$nin": keep}},
-                projection={"_id": 1},
-                session=session,
+        present = {
+            found["_id"]: found["endpoint"]
+            async for found in collection().find(
+                {"chargestation": station_id}, projection={"endpoint": 1}, session=session
             )
-            .to_list()
-        )
+        }
+        gone = [connector for connector in present if connector not in keep]
         if gone:
-            await collection().delete_many(
-                {"_id": {"$in": [found["_id"] for found in gone]}}, session=session
-            )
-            for found in gone:
-                replica.wrote(found["_id"], None, session)
-        if documents:
+            await collection().delete_many({"_id": {"$in": gone}}, session=session)
+            for connector in gone:
+                replica.wrote(connector, None, session)
+        attempts = dict.fromkeys(keep, 0)
+        waiting = list(documents)
+        while waiting:
+            for document in waiting:
+                document["endpoint"] = present.get(document["_id"]) or _received_endpoint(
+                    document["_id"], attempts[document["_id"]]
+                )
             writes = [
                 UpdateOne(
                     {"_id": document["_id"]},
@@ -468,11 +486,27 @@ async def replace_received(
                     },
                     upsert=True,
                 )
-                for document in documents
+                for document in waiting
             ]
-            await collection().bulk_write(writes, ordered=False, session=session)
-            for document in documents:
-                replica.wrote(document["_id"], document, session)
+            try:
+                await collection().bulk_write(writes, ordered=False, session=session)
+                taken = []
+            except BulkWriteError as error:
+                failures = error.details.get("writeErrors", [])
+                if any(
+                    failure.get("code") != 11000 or "endpoint" not in failure.get("errmsg", "")
+                    for failure in failures
+                ):
+                    raise
+                taken = [waiting[failure["index"]] for failure in failures]
+            for document in waiting:
+                if document not in taken:
+                    replica.wrote(document["_id"], document, session)
+            for document in taken:
+                attempts[document["_id"]] += 1
+                if attempts[document["_id"]] > _ENDPOINT_ATTEMPTS:
+                    raise Conflict(f"no free endpoint for connector {document['_id']}")
+            waiting = taken
 
 
 async def update_received(query: Mapping[str, Any], changes: Mapping[str, Any]) -> int:

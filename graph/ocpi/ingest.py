@@ -152,7 +152,6 @@ async def _store(
             documents.append(
                 {
                     "_id": made,
-                    "endpoint": f"ocpi-{made}",
                     "ocppId": _ocpp_id(evse["uid"], connector["id"]),
                     **fields,
                     "status": status,

@@ -172,10 +172,10 @@ def _whole(body: Mapping[str, Any], name: str, path: str, *, required: bool) -> 
 def coordinates(value: Any, field: str) -> tuple[float, float]:
     """A GeoLocation (decimal strings, as OCPI's pattern says): (longitude, latitude)."""
     place = _object(value, field)
-    found = []
+    found = {}
     for name, pattern, highest in (
-        ("longitude", _LONGITUDE, 180.0),
         ("latitude", _LATITUDE, 90.0),
+        ("longitude", _LONGITUDE, 180.0),
     ):
         given = place.get(name)
         if not isinstance(given, str) or not pattern.fullmatch(given):
@@ -186,8 +186,8 @@ def coordinates(value: Any, field: str) -> tuple[float, float]:
         number = float(given)
         if not math.isfinite(number) or abs(number) > highest:
             raise invalid(f"{field}.{name}", f"must be between -{highest:g} and {highest:g}")
-        found.append(number)
-    return found[0], found[1]
+        found[name] = number
+    return found["longitude"], found["latitude"]
 
 
 def check_connector(value: Any, path: str) -> dict[str, Any]:
