@@ -275,7 +275,7 @@ CREATE_IN = (
 def test_api_writes_to_received_objects_are_forbidden(
     server: Server, token: str, db: Database[Any]
 ) -> None:
-    location, found = pushed(server, token)
+    _, found = pushed(server, token)
     connector = found[0]
     ids = {
         "connector": connector["id"],
