@@ -513,7 +513,7 @@ async def update_received(query: Mapping[str, Any], changes: Mapping[str, Any]) 
     """One update of the received connectors `query` matches (a partner's EVSE status); how
     many matched. The connector index learns of it from the change stream."""
     result = await collection().update_many(
-        {**query, "receivedFrom": {"$exists": True}}, {"$set": {**changes, "updatedAt": now()}}
+        {**query, "receivedFrom": {"$type": "object"}}, {"$set": {**changes, "updatedAt": now()}}
     )
     return result.matched_count
 

@@ -21,7 +21,8 @@ from graph.core.errors import ClientError, Forbidden, NotFound, Unauthenticated
 RECEIVED_FROM = "receivedFrom"
 """Stored on organizations, charge stations and connectors received from a roaming partner
 over OCPI (`{partner, name}`): their source is the partner, so no API caller changes them."""
-LOCAL_ONLY: dict[str, Any] = {RECEIVED_FROM: {"$exists": False}}
+# Null or absent (documents written through the models store null).
+LOCAL_ONLY: dict[str, Any] = {RECEIVED_FROM: None}
 
 
 class Role(enum.Enum):
@@ -138,7 +139,7 @@ async def not_written(
     """The error for a write limited by `write_scope` that matched nothing: FORBIDDEN for an
     object received from a partner, otherwise as `missing` says (read only on this path)."""
     received = await collection.find_one(
-        {"_id": object_id, RECEIVED_FROM: {"$exists": True}}, projection={RECEIVED_FROM: 1}
+        {"_id": object_id, RECEIVED_FROM: {"$type": "object"}}, projection={RECEIVED_FROM: 1}
     )
     if received is not None:
         try:
