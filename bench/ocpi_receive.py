@@ -9,7 +9,8 @@ ChargeGraph's Locations receiver. A `connectorStatusChanged` subscriber
 follows the partner's organization. Then the partner PATCHes EVSE statuses
 (`{status, last_updated}`, each a change) at `--rate` a second for `--seconds`
 (166.7 a second is 10,000 a minute), up to 64 in flight; each is timed from
-its send to its answer (applied) and to the subscriber's event for it (seen).
+the moment it was due to be sent to its answer (applied) and to the
+subscriber's event for it (seen).
 
 Baseline, in the same run: the same status changes written straight into
 MongoDB with pymongo (one `update_many` of the EVSE's connectors, as the
@@ -138,15 +139,16 @@ async def paced(rate: float, seconds: float, send: Callable[[int], Awaitable[Non
     start = time.perf_counter()
     total = int(rate * seconds)
 
-    async def one(number: int) -> None:
+    async def one(number: int, due: float) -> None:
         async with gate:
-            await send(number)
+            await send(number, due)
 
     for number in range(total):
-        delay = start + number / rate - time.perf_counter()
+        due = start + number / rate
+        delay = due - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(number)))
+        tasks.append(asyncio.create_task(one(number, due)))
     await asyncio.gather(*tasks)
 
 
@@ -186,12 +188,11 @@ async def run(args: argparse.Namespace, chargegraph: ChargeGraph) -> dict[str, A
         # (evse, status, sent, answered, ok)
         patches: list[tuple[str, str, float, float, bool]] = []
 
-        async def patch(number: int) -> None:
+        async def patch(number: int, sent: float) -> None:
             evse = evses[number % len(evses)]
             status = current[evse] = FLIP[current[evse]]
             stamp = ocpi_time(moment + timedelta(milliseconds=number))
             station_location = evse.rsplit("-", 1)[0]
-            sent = time.perf_counter()
             answer = await client.patch(
                 f"{base}/{station_location}/{evse}", json={"status": status, "last_updated": stamp}
             )
@@ -204,11 +205,10 @@ async def run(args: argparse.Namespace, chargegraph: ChargeGraph) -> dict[str, A
         baseline: list[tuple[str, str, float, float]] = []
         base_moment = moment + timedelta(days=1)
 
-        async def write(number: int) -> None:
+        async def write(number: int, sent: float) -> None:
             evse = evses[number % len(evses)]
             status = current[evse] = FLIP[current[evse]]
             stamp = base_moment + timedelta(milliseconds=number)
-            sent = time.perf_counter()
             await db.connectors.update_many(
                 {"chargestation": connector_of[evse][1], "receivedFrom.evse": evse},
                 {
