@@ -31,6 +31,7 @@ from graph.connectors.replica import ConnectorReplica
 from graph.connectors.types import Connector, CreateConnectorInput
 from graph.core.errors import BadUserInput, Conflict
 from graph.core.geo import Box, box_condition, location_fields
+from graph.core.group_commit import GroupCommit
 from graph.core.ids import parse_id
 from graph.core.inputs import require_value
 from graph.core.listeners import AsyncListeners
@@ -509,13 +510,21 @@ async def replace_received(
             waiting = taken
 
 
-async def update_received(query: Mapping[str, Any], changes: Mapping[str, Any]) -> int:
-    """One update of the received connectors `query` matches (a partner's EVSE status); how
-    many matched. The connector index learns of it from the change stream."""
-    result = await collection().update_many(
-        {**query, "receivedFrom": {"$type": "object"}}, {"$set": {**changes, "updatedAt": now()}}
+async def update_received_together(
+    group: GroupCommit,
+    connector_id: ObjectId,
+    condition: Mapping[str, Any],
+    changes: Mapping[str, Any],
+) -> None:
+    """One update of a received connector (a partner's EVSE status), written in the bulk of
+    the process's group commit with the writes that arrived meanwhile; returns once it is
+    acknowledged. The connector index learns of it from the change stream."""
+    await group.update(
+        collection(),
+        {"_id": connector_id, "receivedFrom": {"$type": "object"}, **condition},
+        {"$set": {**changes, "updatedAt": now()}},
+        key=connector_id,
     )
-    return result.matched_count
 
 
 async def delete(viewer: Viewer, connector_id: ObjectId, replica: ConnectorReplica) -> ObjectId:

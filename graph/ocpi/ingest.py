@@ -16,7 +16,9 @@ Anything else is applied to the partner's copy of the Location
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import itertools
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -27,7 +29,9 @@ from graph.chargestations import service as chargestations
 from graph.connectors import service as connectors
 from graph.connectors.replica import ConnectorReplica
 from graph.core.geo import location_fields
+from graph.core.group_commit import GroupCommit
 from graph.core.timestamps import now
+from graph.core.visibility import is_active
 from graph.ocpi.locations import ocpi_time
 from graph.ocpi.models import received_locations_collection
 from graph.ocpi.protocol import CLIENT_ERROR, UNKNOWN_LOCATION, OcpiError
@@ -58,8 +62,10 @@ def station_id(partner: ObjectId, country_code: str, party_id: str, location_id:
     )
 
 
-def connector_id(station: ObjectId, evse_uid: str, connector: str) -> ObjectId:
-    return _derived_id("connector", str(station), evse_uid.upper(), connector.upper())
+def connector_id(station: ObjectId, evse_uid: str, position: int) -> ObjectId:
+    """The ChargeGraph connector an EVSE's `position`-th stored connector is (counting only
+    those stored): a status PATCH finds them all from the URL, in the connector index."""
+    return _derived_id("connector", str(station), evse_uid.upper(), str(position))
 
 
 def _ocpp_id(evse_uid: str, connector: str) -> int:
@@ -144,11 +150,13 @@ async def _store(
             evse_longitude, evse_latitude = coordinates(own_place, "coordinates")
         else:
             evse_longitude, evse_latitude = longitude, latitude
+        stored = 0
         for connector in evse["connectors"]:
             fields = connector_fields(connector)
             if fields is None:
                 continue  # a standard ChargeGraph has no value for (docs/ocpi.md)
-            made = connector_id(station, evse["uid"], connector["id"])
+            made = connector_id(station, evse["uid"], stored)
+            stored += 1
             documents.append(
                 {
                     "_id": made,
@@ -310,31 +318,44 @@ def _station(partner: Mapping[str, Any], path: Mapping[str, str]) -> ObjectId:
 
 
 async def patch_status(
-    partner: Mapping[str, Any], path: Mapping[str, str], body: Mapping[str, Any]
+    partner: Mapping[str, Any],
+    path: Mapping[str, str],
+    body: Mapping[str, Any],
+    replica: ConnectorReplica,
+    group: GroupCommit,
 ) -> bool:
-    """The hot path: an EVSE status PATCH (`{status, last_updated}`) as one update of the
-    EVSE's connectors. False when it must take the general path (`patch`): a REMOVED
-    EVSE, an EVSE that is not active (PLANNED, or not published) or has no connector here,
-    or a status older than the stored one (which the general path ignores)."""
+    """The hot path: an EVSE status PATCH (`{status, last_updated}`) as one update of each of
+    the EVSE's connectors (found in the connector index by their derived ids, without a
+    read), written with the other writes waiting in the group commit. A status older than
+    the stored one changes nothing. False when it must take the general path (`patch`): a
+    REMOVED EVSE, one not in the index (unknown, or only just stored by another process),
+    or one whose connectors are inactive (PLANNED, or of an unpublished Location)."""
     require_party(partner, path["country_code"], path["party_id"])
     status, moment = check_status_patch(body)
-    if status == REMOVED:
+    index = replica.current()
+    if status == REMOVED or index is None:
         return False
     value, shown = STATUS_BACK[status]
-    query: dict[str, Any] = {
-        "chargestation": _station(partner, path),
-        "receivedFrom.evse": path["evse_uid"],
-        "receivedFrom.lastUpdated": {"$lte": moment},
-    }
-    if shown:
-        query["active"] = True  # becoming active again depends on the Location: general path
+    station = _station(partner, path)
+    found = []
+    for position in itertools.count():
+        connector = index.get(connector_id(station, path["evse_uid"], position))
+        if connector is None:
+            break
+        found.append(connector)
+    if not found or (shown and not all(is_active(c.get("active")) for c in found)):
+        return False
     changes = {
         "status": value,
         "active": shown,
         "receivedFrom.status": status,
         "receivedFrom.lastUpdated": moment,
     }
-    return await connectors.update_received(query, changes) > 0
+    condition = {"receivedFrom.lastUpdated": {"$lte": moment}}
+    await asyncio.gather(
+        *(connectors.update_received_together(group, c["_id"], condition, changes) for c in found)
+    )
+    return True
 
 
 async def patch(

@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 from graph.connectors.replica import ConnectorReplica
 from graph.core.context import Services
 from graph.core.error_policy import RETRY_AFTER_SECONDS, database_unavailable
+from graph.core.group_commit import GroupCommit
 from graph.ocpi import catalogue, ingest, service
 from graph.ocpi.locations import location
 from graph.ocpi.models import REGISTERED
@@ -292,7 +293,9 @@ class OcpiEndpoints:
             and "connector_id" not in path
             and isinstance(body, dict)
             and body.keys() <= STATUS_PATCH
-            and await ingest.patch_status(partner, path, body)
+            and await ingest.patch_status(
+                partner, path, body, replica, self.services.get(GroupCommit)
+            )
         ):
             return envelope(request)
         await ingest.patch(partner, path, body, replica)
