@@ -14,7 +14,7 @@ from bson import ObjectId
 from pymongo.database import Database
 
 from tests.support.live import next_event, subscribed, wait_for_subscribers
-from tests.support.ocpi_peer import Peer
+from tests.support.ocpi_peer import Peer, token_header
 from tests.support.ocpi_received import (
     COUNTRY,
     PARTY,
@@ -300,3 +300,14 @@ def test_api_writes_to_received_objects_are_forbidden(
     assert (
         data(server.query(CONNECTOR, {"id": connector["id"]}))["connector"]["status"] == "AVAILABLE"
     )
+
+
+def test_version_details_offer_the_receiver(server: Server, token: str) -> None:
+    answer = httpx.get(
+        f"{server.base_url}/ocpi/2.2.1", headers=token_header(token), timeout=30
+    ).json()
+    assert {
+        "identifier": "locations",
+        "role": "RECEIVER",
+        "url": f"{server.base_url}/ocpi/emsp/2.2.1/locations",
+    } in answer["data"]["endpoints"]
