@@ -120,6 +120,18 @@ BENCHMARKS = (
         ),
     ),
     Benchmark(
+        "ocpi_receive",
+        "OCPI received PATCHes",
+        "python -m bench.ocpi_receive",
+        (
+            ("PATCH → event p99 (ms)", "PATCH sent → subscriber's event/p99 (ms)"),
+            (
+                "pymongo → event p99 (ms)",
+                "baseline: pymongo update written → subscriber's event/p99 (ms)",
+            ),
+        ),
+    ),
+    Benchmark(
         "seed",
         "Seeding",
         "chargegraph seed",

@@ -408,7 +408,9 @@ def create_app(settings: Settings, **client_options: Any) -> Starlette:
         middleware=[
             Middleware(RequestIds, metrics=metrics),
             *view.origins.middleware(),
-            Middleware(BodySizeLimit),
+            # OCPI endpoints take larger bodies (a partner's Location) under their own limit,
+            # CHARGEGRAPH_OCPI_MAX_BODY_BYTES, and refuse in OCPI's envelope.
+            Middleware(BodySizeLimit, exempt=("/ocpi/",)),
         ],
         lifespan=lifespan,
     )

@@ -44,6 +44,9 @@ class ChargestationDocument(Document):
     address: dict[str, str | None] | None = None
     # IANA time zone of the station, e.g. Europe/Amsterdam.
     timeZone: str | None = None
+    # Set on a station received from a roaming partner over OCPI (a Location):
+    # {partner, name, locationId}. API writes to it are refused; no station connects as it.
+    receivedFrom: dict[str, Any] | None = None
     protocol: str | None = None
     online: bool = False
     connection: str | None = None

@@ -52,7 +52,14 @@ from graph.core.listeners import AsyncListeners, Listeners
 from graph.core.pagination import Connection, id_ordered_page
 from graph.core.timestamps import now, update_stamped
 from graph.core.validators import check_latitude, check_longitude
-from graph.core.viewer import Viewer, missing, require_key, require_manager, write_scope
+from graph.core.viewer import (
+    LOCAL_ONLY,
+    Viewer,
+    not_written,
+    require_key,
+    require_manager,
+    write_scope,
+)
 from graph.core.visibility import ACTIVE, active_condition, find_visible, is_active, visible_query
 from graph.organizations import service as organizations
 
@@ -272,7 +279,7 @@ async def update(
     except DuplicateKeyError:
         raise _endpoint_conflict(to_set["endpoint"]) from None
     if doc is None:
-        raise missing(viewer, "charge station", station_id, "id")
+        raise await not_written(collection(), viewer, "charge station", station_id)
     if "coordinates" in fields:
         await connectors.follow_station(station_id, _stored_position(doc), replica)
     return Chargestation.from_document(doc)
@@ -286,7 +293,7 @@ async def delete(viewer: Viewer, station_id: ObjectId) -> ObjectId:
     """Delete a station that no connector belongs to any more."""
     scope = write_scope(viewer, "deleteChargestation")
     if await collection().count_documents({"_id": station_id, **scope}, limit=1) == 0:
-        raise missing(viewer, "charge station", station_id, "id")
+        raise await not_written(collection(), viewer, "charge station", station_id)
     remaining = await connectors.count_for_chargestation(station_id)
     if remaining:
         raise Conflict(
@@ -295,10 +302,23 @@ async def delete(viewer: Viewer, station_id: ObjectId) -> ObjectId:
         )
     result = await collection().delete_one({"_id": station_id, **scope})
     if result.deleted_count == 0:
-        raise missing(viewer, "charge station", station_id, "id")
+        raise await not_written(collection(), viewer, "charge station", station_id)
     # Its command history goes with it (each names the station it was sent to).
     await commands_collection().delete_many({"station": station_id})
     return station_id
+
+
+# --- stations received from roaming partners (written by graph.ocpi) ----------------------
+
+
+async def save_received(document: Mapping[str, Any]) -> None:
+    """Write a station received from a roaming partner whole (created on first write)."""
+    fields = {key: value for key, value in document.items() if key not in ("_id", "createdAt")}
+    await collection().update_one(
+        {"_id": document["_id"]},
+        {"$set": fields, "$setOnInsert": {"createdAt": document["createdAt"]}},
+        upsert=True,
+    )
 
 
 # --- the OCPP connection --------------------------------------------------
@@ -308,7 +328,8 @@ async def find_for_connection(endpoint: str) -> dict[str, Any] | None:
     """The station a connection URL names (any case), or None."""
     if not _ENDPOINT.fullmatch(endpoint):
         return None
-    return await collection().find_one({"endpointKey": endpoint.lower()})
+    # A station received from a roaming partner is not connected here: none may claim it.
+    return await collection().find_one({"endpointKey": endpoint.lower(), **LOCAL_ONLY})
 
 
 async def connected(

@@ -38,6 +38,10 @@ class ConnectorDocument(Document):
     chargestation: PydanticObjectId | None = None
     # True while `location` is the station's: the connector has no position of its own.
     stationLocated: bool = False
+    # Not declared, so connectors created here store nothing for it: `receivedFrom` is set
+    # (by graph.ocpi.ingest, through `replace_received`) on a connector received from a
+    # roaming partner over OCPI: {partner, name, evse (the EVSE uid), connector (its OCPI
+    # id), status (the EVSE status as received), lastUpdated}. API writes to it are refused.
 
     class Settings:
         name = "connectors"

@@ -6,6 +6,7 @@ inserts go through the Beanie document so the stored shape is declared once.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import re
@@ -14,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import DuplicateKeyError, OperationFailure
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from graph.connectors.enums import ConnectorStatus
 from graph.connectors.index import ConnectorIndex
@@ -30,12 +31,13 @@ from graph.connectors.replica import ConnectorReplica
 from graph.connectors.types import Connector, CreateConnectorInput
 from graph.core.errors import BadUserInput, Conflict
 from graph.core.geo import Box, box_condition, location_fields
+from graph.core.group_commit import GroupCommit
 from graph.core.ids import parse_id
 from graph.core.inputs import require_value
 from graph.core.listeners import AsyncListeners
 from graph.core.timestamps import now, update_stamped
 from graph.core.validators import check_latitude, check_longitude
-from graph.core.viewer import Viewer, missing, require_key, require_manager, write_scope
+from graph.core.viewer import Viewer, not_written, require_key, require_manager, write_scope
 from graph.core.visibility import can_see, find_visible
 from graph.organizations import service as organizations
 
@@ -43,6 +45,9 @@ log = logging.getLogger(__name__)
 
 _ENDPOINT = re.compile(r"[A-Za-z0-9]{4}", re.ASCII)
 MAX_POWER_KW = 10_000.0
+_BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+# Endpoints tried for one received connector before giving up (each taken one is a try).
+_ENDPOINT_ATTEMPTS = 50
 
 
 collection = connectors_collection
@@ -322,7 +327,7 @@ async def update(
         # Placement depends on what is stored (organization, station, own position).
         current = await collection().find_one(target)
         if current is None:
-            raise missing(viewer, "connector", connector_id, "id")
+            raise await not_written(collection(), viewer, "connector", connector_id)
     to_set, to_unset = await _changes(viewer, fields, "input", current)
     if current is not None and not to_set and not to_unset:
         return Connector.from_document(current)
@@ -332,7 +337,7 @@ async def update(
         except DuplicateKeyError as error:
             raise _conflict(error, to_set) from None
         if doc is None:
-            raise missing(viewer, "connector", connector_id, "id")
+            raise await not_written(collection(), viewer, "connector", connector_id)
         replica.wrote(connector_id, doc, session)
     if "active" in fields and doc.get("chargestation") is not None:
         await activity_listeners.tell(viewer, doc)
@@ -351,7 +356,7 @@ async def set_status(
         else:
             doc = await collection().find_one(target)
     if doc is None:
-        raise missing(viewer, "connector", connector_id, "id")
+        raise await not_written(collection(), viewer, "connector", connector_id)
     return Connector.from_document(doc)
 
 
@@ -433,13 +438,102 @@ async def keep_change_history() -> None:
         log.warning("change-stream pre-images unavailable (%s): previousStatus may be null", error)
 
 
+# --- connectors received from roaming partners (written by graph.ocpi) ---------------------
+
+
+def _received_endpoint(connector_id: ObjectId, attempt: int) -> str:
+    """A 4-character endpoint for a received connector, derived from its id (`attempt`
+    picks another when that one is taken)."""
+    digest = hashlib.sha256(connector_id.binary + attempt.to_bytes(2, "big")).digest()
+    number = int.from_bytes(digest[:8], "big")
+    return "".join(_BASE36[number // 36**place % 36] for place in range(4))
+
+
+async def replace_received(
+    station_id: ObjectId, documents: list[dict[str, Any]], replica: ConnectorReplica
+) -> None:
+    """Make `documents` (each with its `_id`) the connectors of a station received from a
+    roaming partner: each is written whole, and the station's others are deleted.
+
+    Endpoints are ChargeGraph's (four characters, unique): a connector keeps the one it
+    has; a new one gets one derived from its id, another if that is taken.
+    """
+    keep = {document["_id"] for document in documents}
+    async with replica.session() as session:
+        present = {
+            found["_id"]: found["endpoint"]
+            async for found in collection().find(
+                {"chargestation": station_id}, projection={"endpoint": 1}, session=session
+            )
+        }
+        gone = [connector for connector in present if connector not in keep]
+        if gone:
+            await collection().delete_many({"_id": {"$in": gone}}, session=session)
+            for connector in gone:
+                replica.wrote(connector, None, session)
+        attempts = dict.fromkeys(keep, 0)
+        waiting = list(documents)
+        while waiting:
+            for document in waiting:
+                document["endpoint"] = present.get(document["_id"]) or _received_endpoint(
+                    document["_id"], attempts[document["_id"]]
+                )
+            writes = [
+                UpdateOne(
+                    {"_id": document["_id"]},
+                    {
+                        "$set": {k: v for k, v in document.items() if k != "createdAt"},
+                        "$setOnInsert": {"createdAt": document["createdAt"]},
+                    },
+                    upsert=True,
+                )
+                for document in waiting
+            ]
+            try:
+                await collection().bulk_write(writes, ordered=False, session=session)
+                taken = []
+            except BulkWriteError as error:
+                failures = error.details.get("writeErrors", [])
+                if any(
+                    failure.get("code") != 11000 or "endpoint" not in failure.get("errmsg", "")
+                    for failure in failures
+                ):
+                    raise
+                taken = [waiting[failure["index"]] for failure in failures]
+            for document in waiting:
+                if document not in taken:
+                    replica.wrote(document["_id"], document, session)
+            for document in taken:
+                attempts[document["_id"]] += 1
+                if attempts[document["_id"]] > _ENDPOINT_ATTEMPTS:
+                    raise Conflict(f"no free endpoint for connector {document['_id']}")
+            waiting = taken
+
+
+async def update_received_together(
+    group: GroupCommit,
+    connector_id: ObjectId,
+    condition: Mapping[str, Any],
+    changes: Mapping[str, Any],
+) -> None:
+    """One update of a received connector (a partner's EVSE status), written in the bulk of
+    the process's group commit with the writes that arrived meanwhile; returns once it is
+    acknowledged. The connector index learns of it from the change stream."""
+    await group.update(
+        collection(),
+        {"_id": connector_id, "receivedFrom": {"$type": "object"}, **condition},
+        {"$set": {**changes, "updatedAt": now()}},
+        key=connector_id,
+    )
+
+
 async def delete(viewer: Viewer, connector_id: ObjectId, replica: ConnectorReplica) -> ObjectId:
     async with replica.session() as session:
         deleted = await collection().find_one_and_delete(
             {"_id": connector_id, **write_scope(viewer, "deleteConnector")}, session=session
         )
         if deleted is None:
-            raise missing(viewer, "connector", connector_id, "id")
+            raise await not_written(collection(), viewer, "connector", connector_id)
         replica.wrote(connector_id, None, session)
     await deletion_listeners.tell(deleted)
     return connector_id

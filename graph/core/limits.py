@@ -124,14 +124,18 @@ def _validated(
 
 
 class BodySizeLimit:
-    """Refuses HTTP request bodies over `limit` bytes before reading them whole."""
+    """Refuses HTTP request bodies over `limit` bytes before reading them whole, except under
+    the path prefixes in `exempt`, whose endpoints enforce limits of their own."""
 
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self, app: ASGIApp, limit: int = MAX_BODY_BYTES, exempt: tuple[str, ...] = ()
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.exempt = exempt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or str(scope.get("path", "")).startswith(self.exempt):
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")

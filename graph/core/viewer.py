@@ -9,12 +9,20 @@ object it may not touch and an object that does not exist look the same.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from bson import ObjectId
+from pymongo.asynchronous.collection import AsyncCollection
 
 from graph.core.errors import ClientError, Forbidden, NotFound, Unauthenticated
+
+RECEIVED_FROM = "receivedFrom"
+"""Stored on organizations, charge stations and connectors received from a roaming partner
+over OCPI (`{partner, name}`): their source is the partner, so no API caller changes them."""
+# Null or absent (documents written through the models store null).
+LOCAL_ONLY: dict[str, Any] = {RECEIVED_FROM: None}
 
 
 class Role(enum.Enum):
@@ -100,12 +108,45 @@ def write_scope(viewer: Viewer, action: str) -> dict[str, Any]:
     """A condition limiting a write to what the caller manages (empty for admins).
 
     Written into the write's own filter, so the check and the write are one
-    atomic step. Anonymous callers are refused.
+    atomic step. Anonymous callers are refused. Objects received from a roaming
+    partner are outside every caller's scope (`refuse_received` says why).
     """
     require_key(viewer, action)
     if viewer.is_admin:
-        return {}
-    return {"organization": viewer.organization_id}
+        return dict(LOCAL_ONLY)
+    return {"organization": viewer.organization_id, **LOCAL_ONLY}
+
+
+def refuse_received(document: Mapping[str, Any], what: str, field: str = "id") -> None:
+    """Refuse (FORBIDDEN) any change to an object received from a roaming partner: the
+    partner is its source, and its next push would undo the change anyway."""
+    origin = document.get(RECEIVED_FROM)
+    if origin:
+        raise Forbidden(
+            f"{field}: {what} {document['_id']} is received over OCPI from the roaming partner "
+            f"{origin.get('name', '')!r}: its source is the partner, so it cannot be changed here",
+            field=field,
+        )
+
+
+async def not_written(
+    collection: AsyncCollection[dict[str, Any]],
+    viewer: Viewer,
+    what: str,
+    object_id: ObjectId,
+    field: str = "id",
+) -> ClientError:
+    """The error for a write limited by `write_scope` that matched nothing: FORBIDDEN for an
+    object received from a partner, otherwise as `missing` says (read only on this path)."""
+    received = await collection.find_one(
+        {"_id": object_id, RECEIVED_FROM: {"$type": "object"}}, projection={RECEIVED_FROM: 1}
+    )
+    if received is not None:
+        try:
+            refuse_received(received, what, field)
+        except Forbidden as refusal:
+            return refusal
+    return missing(viewer, what, object_id, field)
 
 
 def missing(viewer: Viewer, what: str, object_id: ObjectId, field: str) -> ClientError:

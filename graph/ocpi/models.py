@@ -33,6 +33,9 @@ class OcpiPartnerDocument(Document):
     endpoints: list[dict[str, str]] = []
     # The partner's roles from its credentials: {role, party_id, country_code, business_details}.
     roles: list[dict[str, Any]] = []
+    # When the last successful pull of the partner's Locations started (the next pull's
+    # `date_from`); None: never pulled, so the next pull takes everything.
+    pulledFrom: datetime | None = None
     createdAt: datetime
     updatedAt: datetime
 
@@ -121,3 +124,34 @@ def outbox_collection() -> AsyncCollection[dict[str, Any]]:
 def push_leases_collection() -> AsyncCollection[dict[str, Any]]:
     """Which process pushes to which partner, until when (`{_id: partner, holder, until}`)."""
     return partners_collection().database["ocpi_push_leases"]
+
+
+class ReceivedLocationDocument(Document):
+    """A Location a partner pushed or that a pull returned (ChargeGraph as eMSP), as sent.
+
+    `_id` is the id of the charge station it became (graph.ocpi.ingest derives both
+    from the partner, the party and the Location's id). The partner's copy is kept so a
+    GET returns what it sent, fields ChargeGraph has no place for included; each EVSE's
+    latest status lives on its connectors (a status PATCH is one update of those).
+    """
+
+    id: PydanticObjectId  # type: ignore[assignment]
+    partner: PydanticObjectId
+    countryCode: str
+    partyId: str
+    locationId: str
+    location: dict[str, Any]
+    receivedAt: datetime
+
+    class Settings:
+        name = "ocpi_received_locations"
+
+
+def received_locations_collection() -> AsyncCollection[dict[str, Any]]:
+    """The raw ocpi_received_locations collection."""
+    return ReceivedLocationDocument.get_pymongo_collection()
+
+
+def pull_leases_collection() -> AsyncCollection[dict[str, Any]]:
+    """Which process pulls from which partner, until when (`{_id: partner, holder, until}`)."""
+    return partners_collection().database["ocpi_pull_leases"]

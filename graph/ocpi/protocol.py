@@ -7,6 +7,8 @@ import binascii
 import hashlib
 import re
 import secrets
+import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -87,6 +89,25 @@ def authorization(token: str, *, raw: bool = False) -> str:
     """The Authorization header carrying `token`: Base64 as 2.2.1 says, or raw for older peers."""
     value = token if raw else base64.b64encode(token.encode()).decode()
     return f"Token {value}"
+
+
+def partner_headers(
+    token: str, raw: bool, *, sender: tuple[str, str], to_role: Mapping[str, Any]
+) -> dict[str, str]:
+    """The headers of a call to a partner's functional module: its token, fresh request and
+    correlation ids, and the routing headers (`OCPI-from-*` = `sender`'s country and party,
+    `OCPI-to-*` = the partner's role, when it named one)."""
+    headers = {
+        "Authorization": authorization(token, raw=raw),
+        "X-Request-ID": uuid.uuid4().hex,
+        "X-Correlation-ID": uuid.uuid4().hex,
+        "OCPI-from-country-code": sender[0],
+        "OCPI-from-party-id": sender[1],
+    }
+    if to_role.get("country_code") and to_role.get("party_id"):
+        headers["OCPI-to-country-code"] = str(to_role["country_code"])
+        headers["OCPI-to-party-id"] = str(to_role["party_id"])
+    return headers
 
 
 def presented_tokens(request: Request) -> list[str]:

@@ -28,10 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -41,12 +38,13 @@ from typing import Any
 import httpx
 from bson import ObjectId
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
+from pymongo.errors import BulkWriteError, PyMongoError
 
 from graph.connectors.replica import ConnectorReplica
 from graph.core.timestamps import now
 from graph.core.visibility import ACTIVE
 from graph.ocpi import catalogue
+from graph.ocpi.lease import Leases, process_holder
 from graph.ocpi.locations import Site, evse, location, ocpi_time
 from graph.ocpi.models import (
     LOCATION_PUSH,
@@ -56,7 +54,7 @@ from graph.ocpi.models import (
     partners_collection,
     push_leases_collection,
 )
-from graph.ocpi.protocol import SUCCESS, authorization
+from graph.ocpi.protocol import SUCCESS, partner_headers
 from graph.ocpi.settings import OcpiSettings
 from graph.organizations import service as organizations
 
@@ -109,7 +107,8 @@ class LocationPush:
     def __init__(self, settings: OcpiSettings, replica: ConnectorReplica) -> None:
         self.settings = settings
         self.replica = replica
-        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.holder = process_holder()
+        self._leases = Leases(push_leases_collection, self.holder, LEASE_SECONDS)
         self._events: asyncio.Queue[Mapping[str, Any]] = asyncio.Queue()
         self._written = asyncio.Event()
         self._receivers: list[Receiver] = []
@@ -117,7 +116,6 @@ class LocationPush:
         # Organizations found without an OCPI identity since the last refresh.
         self._not_roaming: set[ObjectId] = set()
         self._refreshed_at = -float("inf")  # time.monotonic() of the last refresh
-        self._held_until: dict[ObjectId, datetime] = {}
         self._retry_at: dict[ObjectId, datetime] = {}
         self._backoff: dict[ObjectId, float] = {}
         # Figures for /metrics: entries waiting per partner name, and how pushes ended.
@@ -245,25 +243,6 @@ class LocationPush:
 
     # --- pushing ----------------------------------------------------------------
 
-    async def _hold(self, partner: ObjectId) -> bool:
-        """Take or renew the partner's lease; True while this process holds it."""
-        moment = now()
-        held = self._held_until.get(partner)
-        if held is not None and (held - moment).total_seconds() > LEASE_SECONDS / 2:
-            return True
-        until = moment + timedelta(seconds=LEASE_SECONDS)
-        try:
-            await push_leases_collection().find_one_and_update(
-                {"_id": partner, "$or": [{"until": {"$lt": moment}}, {"holder": self.holder}]},
-                {"$set": {"holder": self.holder, "until": until}},
-                upsert=True,
-            )
-        except DuplicateKeyError:
-            self._held_until.pop(partner, None)
-            return False
-        self._held_until[partner] = until
-        return True
-
     async def _push_all(self) -> None:
         """Push for every partner whose lease this process holds (runs while the app serves)."""
         while True:
@@ -274,7 +253,7 @@ class LocationPush:
                     retry_at = self._retry_at.get(receiver.partner)
                     if retry_at is not None and retry_at > now():
                         continue
-                    if await self._hold(receiver.partner):
+                    if await self._leases.hold(receiver.partner):
                         busy |= await self._push(receiver)
             except PyMongoError as error:
                 log.warning("OCPI push: the database failed, retrying: %s", error)
@@ -361,16 +340,12 @@ class LocationPush:
             shown = evse({**connector, "status": entry["status"]}, party, site.online)
             method, url = "PATCH", f"{url}/{connector['_id']}"
             body = {"status": shown["status"], "last_updated": ocpi_time(entry["changedAt"])}
-        headers = {
-            "Authorization": authorization(receiver.token, raw=receiver.raw_token),
-            "X-Request-ID": uuid.uuid4().hex,
-            "X-Correlation-ID": uuid.uuid4().hex,
-            "OCPI-from-country-code": party["countryCode"],
-            "OCPI-from-party-id": party["partyId"],
-        }
-        if receiver.role.get("country_code") and receiver.role.get("party_id"):
-            headers["OCPI-to-country-code"] = str(receiver.role["country_code"])
-            headers["OCPI-to-party-id"] = str(receiver.role["party_id"])
+        headers = partner_headers(
+            receiver.token,
+            receiver.raw_token,
+            sender=(party["countryCode"], party["partyId"]),
+            to_role=receiver.role,
+        )
         assert self._client is not None, "pushing runs inside run()"
         try:
             response = await self._client.request(method, url, json=body, headers=headers)
@@ -412,10 +387,12 @@ def _accepted(response: httpx.Response) -> bool:
 
 
 class PushMetrics:
-    """What waits to be pushed, per partner, and how pushes ended (this process's)."""
+    """What waits to be pushed, per partner, and how pushes ended (this process's); and
+    how this process's pulls went (`pulled`: partner and outcome → count)."""
 
-    def __init__(self, push: LocationPush) -> None:
+    def __init__(self, push: LocationPush, pulled: Counter[tuple[str, str]]) -> None:
         self.push = push
+        self.pulled_figures = pulled
 
     def collect(self) -> Iterator[Metric]:
         waiting = GaugeMetricFamily(
@@ -435,3 +412,12 @@ class PushMetrics:
         for (name, outcome), count in sorted(self.push.pushed.items()):
             pushed.add_metric([name, outcome], count)
         yield pushed
+        pulled = CounterMetricFamily(
+            "chargegraph_ocpi_pulled",
+            "Partners' Locations this process pulled, per partner and outcome (stored, "
+            "skipped as invalid, or a pull that failed and will be retried).",
+            labels=["partner", "outcome"],
+        )
+        for (name, outcome), count in sorted(self.pulled_figures.items()):
+            pulled.add_metric([name, outcome], count)
+        yield pulled

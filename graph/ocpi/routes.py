@@ -1,5 +1,6 @@
 """The OCPI HTTP endpoints of this server: versions, version details, credentials, and the
-Locations module as CPO (Sender: partners pull ChargeGraph's stations)."""
+Locations module as CPO (Sender: partners pull ChargeGraph's stations) and as eMSP
+(Receiver: partners push their Locations, graph.ocpi.ingest)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from starlette.routing import BaseRoute, Route
 from graph.connectors.replica import ConnectorReplica
 from graph.core.context import Services
 from graph.core.error_policy import RETRY_AFTER_SECONDS, database_unavailable
-from graph.ocpi import catalogue, service
+from graph.core.group_commit import GroupCommit
+from graph.ocpi import catalogue, ingest, service
 from graph.ocpi.locations import location
 from graph.ocpi.models import REGISTERED
 from graph.ocpi.paging import Snapshots
@@ -40,6 +42,9 @@ from graph.ocpi.settings import OcpiSettings
 Handler = Callable[[Request, dict[str, Any]], Awaitable[Response]]
 _ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 LOCATIONS_PATH = f"/ocpi/cpo/{VERSION}/locations"
+RECEIVER_PATH = f"/ocpi/emsp/{VERSION}/locations"
+# An EVSE PATCH of only these fields is a status change (ingest.patch_status, the hot path).
+STATUS_PATCH = frozenset({"status", "last_updated"})
 # The largest page of Locations this server returns (sent as X-Limit).
 MAX_PAGE = 100
 # The query parameter of `Link` naming the snapshot a walk pages through (graph.ocpi.paging).
@@ -86,6 +91,14 @@ class OcpiEndpoints:
                 LOCATIONS_PATH + "/{location_id}/{evse_uid}/{connector_id}",
                 self._guarded(self.location_object, registered=True),
                 methods=_ALL_METHODS,
+            ),
+            *(
+                Route(
+                    RECEIVER_PATH + "/{country_code}/{party_id}/{location_id}" + rest,
+                    self._guarded(self.received, registered=True),
+                    methods=_ALL_METHODS,
+                )
+                for rest in ("", "/{evse_uid}", "/{evse_uid}/{connector_id}")
             ),
             # Anything else under /ocpi is unknown, answered in the envelope too.
             Route("/ocpi/{rest:path}", self._unknown, methods=_ALL_METHODS),
@@ -139,6 +152,7 @@ class OcpiEndpoints:
                 "url": f"{base}/ocpi/{VERSION}/credentials",
             },
             {"identifier": "locations", "role": "SENDER", "url": f"{base}{LOCATIONS_PATH}"},
+            {"identifier": "locations", "role": "RECEIVER", "url": f"{base}{RECEIVER_PATH}"},
         ]
         return envelope(request, {"version": VERSION, "endpoints": endpoints})
 
@@ -157,13 +171,22 @@ class OcpiEndpoints:
         }
 
     async def _body(self, request: Request) -> Any:
-        raw = await request.body()
-        if len(raw) > self.settings.max_body_bytes:
-            raise OcpiError(
-                INVALID_PARAMETERS,
-                f"the body exceeds {self.settings.max_body_bytes} bytes",
-                http_status=413,
-            )
+        """The JSON body, read no further than the size limit (HTTP 413 beyond it)."""
+        limit = self.settings.max_body_bytes
+        too_large = OcpiError(
+            INVALID_PARAMETERS, f"the body exceeds {limit} bytes", http_status=413
+        )
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise too_large
+        chunks = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise too_large
+            chunks.append(chunk)
+        raw = b"".join(chunks)
         try:
             return json.loads(raw)
         except ValueError as error:
@@ -242,6 +265,41 @@ class OcpiEndpoints:
         if "connector_id" in parameters:
             found = _member(found["connectors"], "id", parameters["connector_id"], "Connector")
         return envelope(request, found)
+
+    async def received(self, request: Request, partner: dict[str, Any]) -> Response:
+        """The Locations receiver: a partner's PUT, PATCH or GET of its own party's Location,
+        EVSE or Connector (graph.ocpi.ingest)."""
+        _only(request, "GET", "PUT", "PATCH")
+        path: dict[str, str] = dict(request.path_params)
+        ingest.require_party(partner, path["country_code"], path["party_id"])
+        if request.method == "GET":
+            _, found = await ingest.stored_object(partner, path)
+            return envelope(request, found)
+        replica = self.services.get(ConnectorReplica)
+        body = await self._body(request)
+        if request.method == "PUT":
+            if "evse_uid" in path:
+                await ingest.put_member(partner, path, body, replica)
+                return envelope(request)
+            url_ids = {
+                "country_code": path["country_code"],
+                "party_id": path["party_id"],
+                "id": path["location_id"],
+            }
+            created = await ingest.put_location(partner, body, replica, url_ids)
+            return envelope(request, http_status=201 if created else 200)
+        if (
+            "evse_uid" in path
+            and "connector_id" not in path
+            and isinstance(body, dict)
+            and body.keys() <= STATUS_PATCH
+            and await ingest.patch_status(
+                partner, path, body, replica, self.services.get(GroupCommit)
+            )
+        ):
+            return envelope(request)
+        await ingest.patch(partner, path, body, replica)
+        return envelope(request)
 
 
 def _unavailable(request: Request) -> Response:

@@ -35,7 +35,15 @@ class OcpiSettings(BaseSettings):
     max_body_bytes: int = Field(
         default=1_000_000,
         ge=1024,
-        description="larger request bodies on OCPI endpoints are refused (HTTP 413)",
+        description="larger request bodies on OCPI endpoints (credentials, pushed Locations) "
+        "are refused (HTTP 413, status 2001) before they are read further",
+    )
+    pull_minutes: float = Field(
+        default=60.0,
+        gt=0,
+        description="how often the Locations of each partner that offers a Locations SENDER "
+        "are pulled again, changes only (`date_from` = when the last successful pull "
+        "started); the first pull after registering takes everything",
     )
     call_timeout_seconds: float = Field(
         default=10.0, gt=0, description="how long a call to a partner may take"

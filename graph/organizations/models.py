@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from beanie import Document
+from beanie import Document, PydanticObjectId
 from pydantic import BaseModel
 from pymongo import ASCENDING, IndexModel
 
@@ -21,6 +21,15 @@ class Address(BaseModel):
 class OcpiParty(BaseModel):
     """Who the organization is in OCPI roaming: ISO 3166-1 alpha-2 country and eMI3 party id."""
 
+    countryCode: str
+    partyId: str
+
+
+class ReceivedFrom(BaseModel):
+    """The roaming partner an organization's locations are received from, and its party."""
+
+    partner: PydanticObjectId
+    name: str
     countryCode: str
     partyId: str
 
@@ -45,10 +54,26 @@ class OrganizationDocument(Document):
     address: Address | None = None
     configurations: Configurations = Configurations()
     ocpi: OcpiParty | None = None
+    # Set for an organization standing for a roaming partner's party, whose stations and
+    # connectors arrive over OCPI (graph.ocpi): API writes to them are refused.
+    receivedFrom: ReceivedFrom | None = None
     active: bool = True
     createdAt: datetime
     updatedAt: datetime
 
     class Settings:
         name = "organizations"
-        indexes = [IndexModel([("name", ASCENDING)], name="name")]
+        indexes = [
+            IndexModel([("name", ASCENDING)], name="name"),
+            # One organization per partner and party, however many pushes arrive at once.
+            IndexModel(
+                [
+                    ("receivedFrom.partner", ASCENDING),
+                    ("receivedFrom.countryCode", ASCENDING),
+                    ("receivedFrom.partyId", ASCENDING),
+                ],
+                name="received_party",
+                unique=True,
+                partialFilterExpression={"receivedFrom": {"$type": "object"}},
+            ),
+        ]

@@ -22,13 +22,20 @@ from typing import Any
 from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
 
 from graph.core.errors import BadUserInput, Conflict, NotFound
 from graph.core.inputs import given_fields, require_value
 from graph.core.pagination import Connection, id_ordered_page
 from graph.core.timestamps import now
 from graph.core.validators import check_text
-from graph.core.viewer import Viewer, require_admin, require_manager
+from graph.core.viewer import (
+    RECEIVED_FROM,
+    Viewer,
+    refuse_received,
+    require_admin,
+    require_manager,
+)
 from graph.organizations.models import Address, Configurations, OcpiParty, OrganizationDocument
 from graph.organizations.types import (
     AddressInput,
@@ -224,8 +231,11 @@ async def is_active(organization_id: ObjectId) -> bool:
 
 async def require(organization_id: ObjectId, field: str) -> None:
     """Refuse with NOT_FOUND when a referenced organization does not exist."""
-    if await collection().count_documents({"_id": organization_id}, limit=1) == 0:
+    found = await collection().find_one({"_id": organization_id}, projection={RECEIVED_FROM: 1})
+    if found is None:
         raise NotFound(f"{field}: organization {organization_id} does not exist", field=field)
+    # Nothing is added to an organization that stands for a roaming partner's party.
+    refuse_received(found, "organization", field)
 
 
 async def by_ids(ids: list[ObjectId]) -> dict[ObjectId, Organization]:
@@ -272,6 +282,7 @@ async def update(
     current = await collection().find_one({"_id": organization_id})
     if current is None:
         raise NotFound(f"organization {organization_id} does not exist", field="id")
+    refuse_received(current, "organization")
     to_set: dict[str, Any] = {}
     for name, value in fields.items():
         field = f"input.{name}"
@@ -309,6 +320,9 @@ async def update(
 async def delete(viewer: Viewer, organization_id: ObjectId) -> ObjectId:
     """Delete an organization that nothing belongs to any more; the hooks clean up after it."""
     require_admin(viewer, "deleteOrganization")
+    current = await collection().find_one({"_id": organization_id}, projection={RECEIVED_FROM: 1})
+    if current is not None:
+        refuse_received(current, "organization")
     for guard in _deletion_guards:
         remaining = await guard(organization_id)
         if remaining:
@@ -322,3 +336,50 @@ async def delete(viewer: Viewer, organization_id: ObjectId) -> ObjectId:
     for hook in _after_deletion:
         await hook(organization_id)
     return organization_id
+
+
+# --- organizations received over OCPI ------------------------------------------------
+
+
+async def received_party(
+    partner: ObjectId, partner_name: str, country_code: str, party_id: str, name: str
+) -> ObjectId:
+    """The organization standing for a roaming partner's party (created on first use).
+
+    It has no OCPI identity of its own (`ocpi` stays null), so nothing of it is
+    published back to partners; `receivedFrom` marks it as the partner's.
+    """
+    key = {
+        f"{RECEIVED_FROM}.partner": partner,
+        f"{RECEIVED_FROM}.countryCode": country_code,
+        f"{RECEIVED_FROM}.partyId": party_id,
+    }
+    found = await collection().find_one(key, projection={"_id": 1})
+    if found is not None:
+        return ObjectId(found["_id"])
+    moment = now()
+    origin = {
+        "partner": partner,
+        "name": partner_name,
+        "countryCode": country_code,
+        "partyId": party_id,
+    }
+    try:
+        result = await collection().insert_one(
+            {
+                "name": name,
+                "address": {},
+                "configurations": Configurations().model_dump(),
+                "ocpi": None,
+                "active": True,
+                RECEIVED_FROM: origin,
+                "createdAt": moment,
+                "updatedAt": moment,
+            }
+        )
+    except DuplicateKeyError:
+        # Another request created it first (the unique `received_party` index).
+        found = await collection().find_one(key, projection={"_id": 1})
+        assert found is not None
+        return ObjectId(found["_id"])
+    return ObjectId(result.inserted_id)

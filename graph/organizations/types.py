@@ -64,6 +64,21 @@ class OcpiParty:
     )
 
 
+@strawberry.type(
+    description=(
+        "The roaming partner an organization's charge stations and connectors are received "
+        "from over OCPI, and the party they belong to."
+    )
+)
+class OcpiOrigin:
+    partner_id: strawberry.ID = strawberry.field(description="The OCPI partner's id.")
+    partner_name: str = strawberry.field(description="The OCPI partner's name.")
+    country_code: str = strawberry.field(
+        description="The party's ISO 3166-1 alpha-2 country code, as the partner sends it."
+    )
+    party_id: str = strawberry.field(description="The party's id, as the partner sends it.")
+
+
 @strawberry.type(description="A company that owns and operates charge stations.")
 class Organization:
     id: strawberry.ID = strawberry.field(
@@ -74,6 +89,13 @@ class Organization:
     address: Address | None = strawberry.field(description="Postal address; null when unknown.")
     ocpi: OcpiParty | None = strawberry.field(
         description="Who the organization is in OCPI roaming; null when it takes no part."
+    )
+    received_from: OcpiOrigin | None = strawberry.field(
+        description=(
+            "Set when the organization stands for a roaming partner's party: its stations "
+            "and connectors are received over OCPI, the partner is their source, and API "
+            "writes to them are refused (FORBIDDEN). Null for organizations managed here."
+        )
     )
     stored_configurations: strawberry.Private[OrganizationConfigurations]
     created_at: datetime = strawberry.field(description="When this record was created.")
@@ -173,6 +195,14 @@ class Organization:
             address=address_of(doc),
             ocpi=OcpiParty(country_code=party["countryCode"], party_id=party["partyId"])
             if (party := doc.get("ocpi"))
+            else None,
+            received_from=OcpiOrigin(
+                partner_id=strawberry.ID(str(origin["partner"])),
+                partner_name=origin["name"],
+                country_code=origin["countryCode"],
+                party_id=origin["partyId"],
+            )
+            if (origin := doc.get("receivedFrom"))
             else None,
             stored_configurations=OrganizationConfigurations(
                 basic_auth_enabled=bool(configurations.get("basicAuthEnabled", False)),

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -18,6 +17,7 @@ import pytest
 from ocpp.v16 import call as call16
 
 from tests.support.ocpi_peer import Peer
+from tests.support.ocpi_received import wait_for
 from tests.support.ocpi_shapes import problems
 from tests.support.ocpi_sites import SET_STATUS, network, register
 from tests.support.ocpp import station
@@ -31,17 +31,6 @@ def peer(server: Server) -> Iterator[Peer]:
         # Pushing starts once the server has read the new partner (it says so in /metrics).
         wait_for(lambda: waiting(server) is not None, "the server to know the partner")
         yield running
-
-
-def wait_for(condition: Callable[[], Any], what: str, seconds: float = 60) -> Any:
-    """Poll until `condition()` is true (a pusher retries with a growing delay)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"gave up waiting for {what}")
 
 
 def pushed_to(peer: Peer, station_id: str) -> list[tuple[str, str, Any]]:

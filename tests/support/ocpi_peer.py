@@ -1,10 +1,13 @@
 """A roaming partner written from the OCPI 2.2.1 specification, run by uvicorn on loopback.
 
-It serves versions and version details (credentials, locations RECEIVER) and
-registers a server that POSTs its credentials (reading the server's versions
-with the server's token),
-accepts only its own token, Base64-encoded as 2.2.1 says (or raw when asked),
-and records every request it receives.
+It serves versions and version details (credentials, locations RECEIVER, and a
+locations SENDER when it is given Locations to offer) and registers a server
+that POSTs its credentials (reading the server's versions with the server's
+token), accepts only its own token, Base64-encoded as 2.2.1 says (or raw when
+asked), and records every request it receives. As a Sender it pages its
+Locations as 2.2.1's pagination says: `date_from` inclusive, at most `x_limit`
+a page, `X-Total-Count`, `X-Limit`, and `Link: <…>; rel="next"` except on the
+last page.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import uvicorn
@@ -40,6 +45,10 @@ def token_header(token: str, *, raw: bool = False) -> dict[str, str]:
     return {"Authorization": f"Token {value}"}
 
 
+def _moment(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 @dataclass
 class Peer:
     """The partner: its token (Token B), how it expects it encoded, what it received."""
@@ -57,6 +66,11 @@ class Peer:
     # (answering 503, as a partner in maintenance does).
     pushed: list[tuple[str, str, Any]] = field(default_factory=list)
     down: bool = False
+    # As Locations sender (offered only when not None): its Locations, the largest page it
+    # returns, and the query of every page request it answered.
+    offered: list[dict[str, Any]] | None = None
+    x_limit: int = 100
+    pulls: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def base_url(self) -> str:
@@ -122,6 +136,8 @@ class Peer:
                 "url": f"{self.base_url}/ocpi/emsp/2.2.1/locations",
             },
         ]
+        if self.offered is not None:
+            endpoints.append({"identifier": "locations", "role": "SENDER", "url": self.sender_url})
         return ocpi_answer({"version": "2.2.1", "endpoints": endpoints})
 
     async def _locations(self, request: Request) -> JSONResponse:
@@ -136,6 +152,32 @@ class Peer:
         self.pushed.append((request.method, request.url.path, body))
         return ocpi_answer(None)
 
+    @property
+    def sender_url(self) -> str:
+        return f"{self.base_url}/ocpi/cpo/2.2.1/locations"
+
+    async def _sender(self, request: Request) -> JSONResponse:
+        """GET a page of the offered Locations, filtered on `last_updated` from `date_from`."""
+        if not self._authorised(request):
+            return ocpi_answer(None, 2000, 401)
+        query = dict(request.query_params)
+        self.pulls.append(query)
+        since = _moment(query["date_from"]) if "date_from" in query else None
+        matching = [
+            location
+            for location in self.offered or []
+            if since is None or _moment(location["last_updated"]) >= since
+        ]
+        offset = int(query.get("offset", 0))
+        limit = min(int(query.get("limit", self.x_limit)), self.x_limit)
+        response = ocpi_answer(matching[offset : offset + limit])
+        response.headers["X-Total-Count"] = str(len(matching))
+        response.headers["X-Limit"] = str(self.x_limit)
+        if offset + limit < len(matching):
+            following = urlencode({**query, "offset": offset + limit, "limit": limit})
+            response.headers["Link"] = f'<{self.sender_url}?{following}>; rel="next"'
+        return response
+
     def app(self) -> Starlette:
         return Starlette(
             routes=[
@@ -147,6 +189,7 @@ class Peer:
                     self._locations,
                     methods=["PUT", "PATCH"],
                 ),
+                Route("/ocpi/cpo/2.2.1/locations", self._sender),
             ]
         )
 

@@ -1,0 +1,198 @@
+"""Pulling Locations from partners that offer a Locations SENDER (ChargeGraph as eMSP).
+
+Once registered with such a partner (either direction of the handshake), this
+server pulls every Location once, page after page following `Link: <…>;
+rel="next"` (the pages are as large as the partner's `X-Limit` allows), then
+only what changed: `date_from` = when the last successful pull started, every
+`CHARGEGRAPH_OCPI_PULL_MINUTES`. Each Location is checked and stored as a
+pushed one is (graph.ocpi.ingest); a Location that fails the check is skipped
+and logged, the others are stored. A pull that fails (the partner unreachable,
+an error answer) is tried again after a minute at the most, from the same
+`date_from`.
+
+One process at a time pulls from a partner: the holder of its lease
+(`ocpi_pull_leases`, graph.ocpi.lease), renewed before each page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections import Counter
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import httpx
+from bson import ObjectId
+from pymongo.errors import PyMongoError
+
+from graph.connectors.replica import ConnectorReplica
+from graph.core.timestamps import now
+from graph.ocpi import ingest
+from graph.ocpi.lease import Leases, process_holder
+from graph.ocpi.locations import ocpi_time
+from graph.ocpi.models import REGISTERED, partners_collection, pull_leases_collection
+from graph.ocpi.protocol import SUCCESS, OcpiError, partner_headers
+from graph.ocpi.settings import OcpiSettings
+
+log = logging.getLogger(__name__)
+
+LEASE_SECONDS = 30.0
+# How often this process looks for a partner due for a pull (a new partner is pulled
+# within about this long after it registered).
+CHECK_SECONDS = 1.0
+# A failed pull is tried again after this long, or the pull interval when shorter.
+RETRY_SECONDS = 60.0
+# The page size asked for; a partner's smaller X-Limit wins.
+PAGE = 100
+_NEXT = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?')
+
+
+class PullFailed(Exception):
+    """The partner could not be read; the pull is tried again later."""
+
+
+def sender_url(partner: Mapping[str, Any]) -> str | None:
+    """The partner's Locations SENDER endpoint, if it offers one."""
+    return next(
+        (
+            endpoint.get("url")
+            for endpoint in partner.get("endpoints") or []
+            if endpoint.get("identifier") == "locations" and endpoint.get("role") == "SENDER"
+        ),
+        None,
+    )
+
+
+def next_page(response: httpx.Response, url: str, received: int, offset: int) -> str | None:
+    """The next page's URL: `Link` rel="next"; when a partner sends none (or an empty one)
+    but `X-Total-Count` says more remain, the same URL with the offset moved on."""
+    found = _NEXT.search(response.headers.get("Link", ""))
+    if found and found.group(1).strip():
+        return found.group(1).strip()
+    total = response.headers.get("X-Total-Count", "")
+    if received and total.isdigit() and offset + received < int(total):
+        parts = urlsplit(url)
+        query = {**dict(parse_qsl(parts.query)), "offset": str(offset + received)}
+        return urlunsplit(parts._replace(query=urlencode(query)))
+    return None
+
+
+class LocationPull:
+    """This process's part in pulling: the partners whose lease it holds, when due."""
+
+    def __init__(self, settings: OcpiSettings, replica: ConnectorReplica) -> None:
+        self.settings = settings
+        self.replica = replica
+        self.leases = Leases(pull_leases_collection, process_holder(), LEASE_SECONDS)
+        self._failed_at: dict[ObjectId, datetime] = {}
+        # Figures for /metrics: Locations stored or skipped, and pulls that failed, by partner.
+        self.pulled: Counter[tuple[str, str]] = Counter()
+
+    def _due(self, partner: Mapping[str, Any]) -> bool:
+        interval = timedelta(minutes=self.settings.pull_minutes)
+        failed = self._failed_at.get(partner["_id"])
+        if failed is not None and now() < failed + min(interval, timedelta(seconds=RETRY_SECONDS)):
+            return False
+        last = partner.get("pulledFrom")
+        return last is None or now() >= last + interval
+
+    async def run(self) -> None:
+        """Pull from every partner when due, until cancelled."""
+        async with httpx.AsyncClient(timeout=self.settings.call_timeout_seconds) as client:
+            while True:
+                try:
+                    await self._round(client)
+                except PyMongoError as error:
+                    log.warning("OCPI pull: the database failed, retrying: %s", error)
+                except Exception:
+                    # A bug must not end pulling for good: log it, and go on after a pause.
+                    log.exception("OCPI pull failed")
+                await asyncio.sleep(CHECK_SECONDS)
+
+    async def _round(self, client: httpx.AsyncClient) -> None:
+        async for partner in partners_collection().find({"status": REGISTERED}):
+            if not sender_url(partner) or not partner.get("partnerToken"):
+                continue
+            if not self._due(partner) or not await self.leases.hold(partner["_id"]):
+                continue
+            # Read again under the lease: another process may have pulled meanwhile.
+            partner = await partners_collection().find_one({"_id": partner["_id"]}) or {}
+            if partner.get("status") == REGISTERED and self._due(partner):
+                await self.pull(client, partner)
+
+    async def pull(self, client: httpx.AsyncClient, partner: Mapping[str, Any]) -> None:
+        """One pull: everything, or what changed since the last successful one started."""
+        started = now()
+        url = sender_url(partner)
+        assert url is not None
+        query: dict[str, str] = {"limit": str(PAGE)}
+        if partner.get("pulledFrom") is not None:
+            query["date_from"] = ocpi_time(partner["pulledFrom"])
+        url = f"{url}?{urlencode(query)}"
+        name = partner["name"]
+        offset = 0
+        try:
+            while url is not None:
+                if not await self.leases.hold(partner["_id"]):
+                    return  # another process took over; it pulls again
+                locations, response = await self._page(client, partner, url)
+                for location in locations:
+                    await self._store(partner, location)
+                url = next_page(response, url, len(locations), offset)
+                offset += len(locations)
+        except PullFailed as error:
+            self._failed_at[partner["_id"]] = now()
+            self.pulled[(name, "failed")] += 1
+            log.warning("OCPI pull from %s failed, will retry: %s", name, error)
+            return
+        self._failed_at.pop(partner["_id"], None)
+        await partners_collection().update_one(
+            {"_id": partner["_id"]}, {"$set": {"pulledFrom": started}}
+        )
+        log.info("OCPI pull from %s: %d Location(s) read", name, offset)
+
+    async def _page(
+        self, client: httpx.AsyncClient, partner: Mapping[str, Any], url: str
+    ) -> tuple[list[Any], httpx.Response]:
+        roles = partner.get("roles") or [{}]
+        headers = partner_headers(
+            partner["partnerToken"],
+            bool(partner.get("rawToken")),
+            sender=(self.settings.country_code, self.settings.party_id),
+            to_role=roles[0],
+        )
+        try:
+            response = await client.get(url, headers=headers)
+            body = response.json()
+        except (httpx.HTTPError, ValueError) as error:
+            raise PullFailed(f"{url}: {error}") from error
+        if (
+            response.status_code != 200
+            or not isinstance(body, dict)
+            or body.get("status_code") != SUCCESS
+            or not isinstance(body.get("data", []), list)
+        ):
+            raise PullFailed(f"{url} answered HTTP {response.status_code}: {str(body)[:200]}")
+        return body.get("data", []), response
+
+    async def _store(self, partner: Mapping[str, Any], location: Any) -> None:
+        """Store one pulled Location, or skip it (logged) when it is not valid 2.2.1 or not
+        of a party the partner registered."""
+        shown = location if isinstance(location, dict) else {}
+        ids = {name: str(shown.get(name, "")) for name in ("country_code", "party_id", "id")}
+        try:
+            await ingest.put_location(partner, location, self.replica, ids)
+        except OcpiError as error:
+            self.pulled[(partner["name"], "skipped")] += 1
+            log.warning(
+                "OCPI pull from %s: Location %r skipped: %s",
+                partner["name"],
+                ids["id"][:40],
+                error.message,
+            )
+            return
+        self.pulled[(partner["name"], "stored")] += 1
