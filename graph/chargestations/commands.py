@@ -44,7 +44,7 @@ from graph.connectors import service as connectors
 from graph.connectors.replica import ConnectorReplica
 from graph.core.errors import BadUserInput, NotFound
 from graph.core.settings import Settings
-from graph.core.tasks import cancel_and_wait
+from graph.core.tasks import cancel_and_wait, stop_if_cancelled
 from graph.core.timestamps import now
 from graph.core.viewer import Viewer, require_key, write_scope
 from graph.core.visibility import is_active
@@ -448,6 +448,7 @@ class StationCommands:
             try:
                 expired = await self.expire()
             except PyMongoError as error:
+                stop_if_cancelled()
                 log.warning("could not expire stale station commands: %s", error)
                 continue
             if expired:

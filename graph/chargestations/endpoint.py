@@ -59,7 +59,7 @@ from graph.core.group_commit import GroupCommit, WriteGivenUp
 from graph.core.limits import MAX_WEBSOCKET_MESSAGE_BYTES
 from graph.core.rate_limit import TokenBuckets
 from graph.core.settings import Settings
-from graph.core.tasks import cancel_and_wait
+from graph.core.tasks import cancel_and_wait, stop_if_cancelled
 from graph.core.timestamps import now
 from graph.core.visibility import is_active
 from graph.organizations import service as organizations
@@ -345,6 +345,7 @@ class StationGateway:
                             "%d charge station(s) offline: their connection lease ran out", expired
                         )
             except PyMongoError as error:
+                stop_if_cancelled()
                 log.warning("could not renew or expire OCPP leases: %s", error)
 
     async def _renew(self, renewed_before: float) -> None:

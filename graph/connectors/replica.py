@@ -32,7 +32,7 @@ from graph.connectors.models import connectors_collection
 from graph.core.context import Context, Services
 from graph.core.listeners import Listeners
 from graph.core.long_reads import LongReads
-from graph.core.tasks import cancel_and_wait
+from graph.core.tasks import cancel_and_wait, stop_if_cancelled
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +94,7 @@ class ConnectorReplica:
                 await self._read_all()
                 return
             except PyMongoError as error:
+                stop_if_cancelled()
                 log.warning("connector index: load failed (%s); retrying in %.1fs", error, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)

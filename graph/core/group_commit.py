@@ -34,7 +34,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import PyMongoError
 
 from graph.core.error_policy import database_unavailable
-from graph.core.tasks import cancel_and_wait
+from graph.core.tasks import cancel_and_wait, stop_if_cancelled
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +123,7 @@ class GroupCommit:
             try:
                 await self._write(batch)
             except PyMongoError as error:
+                stop_if_cancelled()
                 if not database_unavailable(error):
                     log.exception("grouped writes could not be stored")
                     self._fail(batch, error)

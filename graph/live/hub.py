@@ -39,7 +39,7 @@ from graph.connectors.enums import ConnectorStatus
 from graph.core.error_policy import database_unavailable
 from graph.core.errors import BadUserInput, ClientError
 from graph.core.geo import box_ranges
-from graph.core.tasks import cancel_and_wait
+from graph.core.tasks import cancel_and_wait, stop_if_cancelled
 from graph.live import cursors
 from graph.live.filters import OnlineFilter, StatusFilter
 
@@ -512,6 +512,7 @@ class StatusHub:
                             # so queues hold bursts only while a client is stuck.
                             await asyncio.sleep(0)
             except OperationFailure as error:
+                stop_if_cancelled()
                 ready.set()
                 if error.code not in _HISTORY_LOST:
                     await self._retry_after(error, delay)
@@ -532,6 +533,7 @@ class StatusHub:
                 if self._losses > 1:
                     await self._retry_after(error, delay)
             except PyMongoError as error:
+                stop_if_cancelled()
                 ready.set()
                 await self._retry_after(error, delay)
                 delay = min(delay * 2, 5.0)

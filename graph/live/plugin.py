@@ -17,7 +17,7 @@ from graph.connectors.replica import ConnectorReplica
 from graph.core.context import Services
 from graph.core.plugin import Domain
 from graph.core.settings import Settings
-from graph.core.tasks import cancel_and_wait
+from graph.core.tasks import cancel_and_wait, stop_if_cancelled
 from graph.live.hub import Followed, StatusHub
 from graph.live.schema import LiveSubscriptions
 from graph.organizations import service as organizations
@@ -51,6 +51,7 @@ async def watch_revocations(hub: StatusHub) -> None:
         try:
             live = await access.still_valid(in_use)
         except PyMongoError as error:
+            stop_if_cancelled()
             log.warning("could not check API keys for revocation: %s", error)
             continue
         for key_id in in_use - live:

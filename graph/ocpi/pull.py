@@ -30,6 +30,7 @@ from bson import ObjectId
 from pymongo.errors import PyMongoError
 
 from graph.connectors.replica import ConnectorReplica
+from graph.core.tasks import stop_if_cancelled
 from graph.core.timestamps import now
 from graph.ocpi import ingest
 from graph.ocpi.lease import Leases, process_holder
@@ -107,8 +108,10 @@ class LocationPull:
                 try:
                     await self._round(client)
                 except PyMongoError as error:
+                    stop_if_cancelled()
                     log.warning("OCPI pull: the database failed, retrying: %s", error)
                 except Exception:
+                    stop_if_cancelled()
                     # A bug must not end pulling for good: log it, and go on after a pause.
                     log.exception("OCPI pull failed")
                 await asyncio.sleep(CHECK_SECONDS)

@@ -41,6 +41,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from pymongo.errors import BulkWriteError, PyMongoError
 
 from graph.connectors.replica import ConnectorReplica
+from graph.core.tasks import stop_if_cancelled
 from graph.core.timestamps import now
 from graph.core.visibility import ACTIVE
 from graph.ocpi import catalogue
@@ -236,6 +237,7 @@ class LocationPush:
                         raise
                     break  # another process wrote those first; the others are written
                 except PyMongoError as error:
+                    stop_if_cancelled()
                     log.warning("OCPI outbox: could not write changes, retrying: %s", error)
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, MAX_BACKOFF_SECONDS)
@@ -256,14 +258,19 @@ class LocationPush:
                     if await self._leases.hold(receiver.partner):
                         busy |= await self._push(receiver)
             except PyMongoError as error:
+                stop_if_cancelled()
                 log.warning("OCPI push: the database failed, retrying: %s", error)
             except Exception:
+                stop_if_cancelled()
                 # A bug must not end pushing for good: log it, and go on after a pause.
                 log.exception("OCPI push failed")
             if not busy:
                 self._written.clear()
+                # asyncio.timeout rather than wait_for: on 3.11, wait_for can swallow a
+                # cancellation that arrives as its wait ends, and shutdown would hang.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._written.wait(), IDLE_SECONDS)
+                    async with asyncio.timeout(IDLE_SECONDS):
+                        await self._written.wait()
 
     async def _push(self, receiver: Receiver) -> bool:
         """Send the partner's next entries in order; True when some were sent.
