@@ -12,7 +12,9 @@ shape a GraphQL client gets, the questions `python -m bench.index` asks:
 - POST /list {first, statuses?, minPowerKw?}: a page of the list with its total,
 - GET /counts/{organization id}: the organization's connectors per status,
 - GET /connector/{id}: one connector with its organization's id and name (the
-  organization read from MongoDB, as ChargeGraph's loader reads it).
+  organization read from MongoDB, as ChargeGraph's loader read it before the
+  organizations replica; ChargeGraph now reads it from memory, so this ratio
+  since 2026-12-05 compares a memory read with a database round trip).
 
 Callers are anonymous, so only active connectors count, as for ChargeGraph's
 anonymous callers. The throughput ratio ChargeGraph ÷ this app is then the

@@ -56,6 +56,7 @@ from bson.tz_util import utc
 
 from graph.connectors.enums import ConnectorFormat, ConnectorStatus, ConnectorType, PowerType
 from graph.core.geo import EARTH_RADIUS_M, Box, box_around
+from graph.core.replica import OwnWrites, event_key
 from graph.core.visibility import is_active, wanted_activity
 
 log = logging.getLogger(__name__)
@@ -390,9 +391,8 @@ class ConnectorIndex:
         self._by_cell: Rows | None = None
         self._cells_sorted: Any = None
         self._unsorted: set[int] = set()
-        # Connectors this process wrote, by id: the cluster time of its write.
-        # Older change events for them are skipped (they would undo the write).
-        self._written: dict[ObjectId, Timestamp] = {}
+        # Connectors this process wrote: older change events for them are skipped.
+        self._own_writes = OwnWrites()
         self.irregular = 0
         # Told of each row written or removed, or of None when rows moved or went (`watch`).
         self._watchers: list[Callable[[int | None], None]] = []
@@ -517,8 +517,7 @@ class ConnectorIndex:
             self.remove(connector_id)
         else:
             self.upsert(document)
-        if at is not None:
-            self._written[connector_id] = at
+        self._own_writes.wrote(connector_id, at)
 
     def apply_change(self, event: Mapping[str, Any]) -> None:
         """A change event of the connectors collection, from the change stream."""
@@ -526,14 +525,9 @@ class ConnectorIndex:
         if operation in ("drop", "rename", "dropDatabase"):
             self.clear()
             return
-        connector_id = event.get("documentKey", {}).get("_id")
-        if not isinstance(connector_id, ObjectId):
+        connector_id = event_key(event)
+        if connector_id is None or self._own_writes.outdated(connector_id, event):
             return
-        written = self._written.get(connector_id)
-        if written is not None:
-            if event["clusterTime"] < written:
-                return  # older than this process's own write, which is applied already
-            del self._written[connector_id]
         if operation == "delete":
             self.remove(connector_id)
         elif operation in ("insert", "update", "replace"):

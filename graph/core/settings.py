@@ -60,8 +60,9 @@ class Settings(BaseSettings):
     search: Literal["index", "database"] = Field(
         default="index",
         validation_alias="CHARGEGRAPH_SEARCH",
-        description="`index`: searches, lists and counts from the in-memory connector index; "
-        "`database`: from MongoDB (slower; for checking the index)",
+        description="`index`: searches, lists and counts from the in-memory connector index, "
+        "organizations by id from the in-memory organizations replica; `database`: from "
+        "MongoDB (slower; for checking the index)",
     )
     subscriber_queue_size: int = Field(
         default=1000,

@@ -47,18 +47,24 @@ log = logging.getLogger(__name__)
 
 
 def _pipeline(
-    connectors: str, stations: str, organizations: str, followed: Sequence[str] = ()
+    connectors: str,
+    stations: str,
+    organizations: str,
+    followed: Sequence[str] = (),
+    replicated: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """Every connector change (the connector index replicates them all; only those touching
     `status` become status events); station updates that touch `online` (a station's
     connection) or `active`; organization updates (rare; what decides whether a station
     is admitted is told to the OCPP gateway); inserts and updates of the `followed`
-    collections (commands to stations travel between processes that way)."""
+    collections (commands to stations travel between processes that way); every change of
+    the `replicated` collections (the organizations replica)."""
     return [
         {
             "$match": {
                 "$or": [
                     {"ns.coll": connectors},
+                    *({"ns.coll": name} for name in replicated),
                     {
                         "ns.coll": stations,
                         "operationType": "update",
@@ -172,7 +178,8 @@ Change = StatusChange | OnlineChange
 
 
 class ChangeReplica(Protocol):
-    """Something kept current from the connector changes the hub reads (the connector index)."""
+    """Something kept current from a collection's changes the hub reads (the connector index,
+    the organizations replica)."""
 
     def apply_change(self, event: Mapping[str, Any]) -> None: ...
 
@@ -206,6 +213,15 @@ class Subscriber:
 
 
 @dataclass(frozen=True)
+class Replicated:
+    """A collection (besides the connectors) whose every change the hub's stream reads for a
+    replica of it."""
+
+    collection: Callable[[], AsyncCollection[dict[str, Any]]]
+    replica: ChangeReplica
+
+
+@dataclass(frozen=True)
 class Followed:
     """A collection whose inserts and updates the hub's stream also reads, and who is told."""
 
@@ -225,6 +241,7 @@ class StatusHub:
         organizations: Callable[[], AsyncCollection[dict[str, Any]]] | None = None,
         admission: Callable[[str, ObjectId, Mapping[str, Any]], None] | None = None,
         followed: Sequence[Followed] = (),
+        replicated: Sequence[Replicated] = (),
     ) -> None:
         self._collection = collection
         self._stations = stations
@@ -235,6 +252,8 @@ class StatusHub:
         self._followed = tuple(followed)
         # Told of every connector change, in order, and of lost history.
         self._replicas = tuple(replicas)
+        # Told of every change of their collection, in order, and of lost history.
+        self._replicated = tuple(replicated)
         self._history_lost = False
         # History losses in a row, with no successful read between them.
         self._losses = 0
@@ -288,6 +307,7 @@ class StatusHub:
                 stations,
                 organizations,
                 [follow.collection().name for follow in self._followed],
+                [replicated.collection().name for replicated in self._replicated],
             ),
             full_document="updateLookup",
             full_document_before_change="whenAvailable",
@@ -475,13 +495,14 @@ class StatusHub:
             try:
                 collection = self._collection()
                 followed = {follow.collection().name: follow.tell for follow in self._followed}
+                replicated = {one.collection().name: one.replica for one in self._replicated}
                 async with await self._watch(resume_after=self._resume_token) as stream:
                     # Known from the first answer, so `position` is right from the start.
                     self._resume_token = stream.resume_token or self._resume_token
                     if self._history_lost:
                         # Re-read only now that the new stream sees every later change.
                         self._history_lost = False
-                        for replica in self._replicas:
+                        for replica in (*self._replicas, *replicated.values()):
                             replica.history_lost()
                     ready.set()
                     self.streaming = True
@@ -504,6 +525,8 @@ class StatusHub:
                         elif kind in followed:
                             followed[kind](event)
                         else:
+                            if kind in replicated:
+                                replicated[kind].apply_change(event)
                             self._tell_admission(event)
                             change = _online_change(event)
                         if change is not None:
@@ -545,7 +568,11 @@ class StatusHub:
         fields = event["updateDescription"]["updatedFields"]
         if self._organizations is not None and event["ns"]["coll"] == self._organizations().name:
             self._admission("organization", event["documentKey"]["_id"], fields)
-        elif "active" in fields:
+        elif (
+            self._stations is not None
+            and event["ns"]["coll"] == self._stations().name
+            and "active" in fields
+        ):
             self._admission("chargestation", event["documentKey"]["_id"], fields)
 
     async def _retry_after(self, error: Exception, delay: float) -> None:

@@ -18,9 +18,10 @@ from graph.core.context import Services
 from graph.core.plugin import Domain
 from graph.core.settings import Settings
 from graph.core.tasks import cancel_and_wait, stop_if_cancelled
-from graph.live.hub import Followed, StatusHub
+from graph.live.hub import Followed, Replicated, StatusHub
 from graph.live.schema import LiveSubscriptions
 from graph.organizations import service as organizations
+from graph.organizations.replica import OrganizationReplica
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,8 @@ def status_hub(settings: Settings, services: Services) -> StatusHub:
         admission=chargestations.admission_changed,
         # Commands to stations reach the process holding the station, and answers the asker.
         followed=[Followed(chargestations.commands_collection, chargestations.command_changed)],
+        # Organizations are answered by id from memory (graph.organizations.replica).
+        replicated=[Replicated(organizations.collection, services.get(OrganizationReplica))],
     )
 
 
@@ -64,8 +67,10 @@ async def running_hub(services: Services) -> AsyncIterator[None]:
     hub = services.get(StatusHub)
     await connectors.keep_change_history()
     await hub.start()
-    # The index is read once the stream that keeps it current is listening.
+    # The index and the organizations are read once the stream that keeps them current
+    # is listening.
     services.get(ConnectorReplica).start_loading()
+    services.get(OrganizationReplica).start_loading()
     # Keys revoked by this process end their subscriptions at once.
     forget_listener = access.on_revoked(hub.end_for_key)
     revocations = asyncio.create_task(watch_revocations(hub), name="key-revocations")

@@ -8,6 +8,7 @@ from bson import ObjectId
 
 from graph.core.loaders import Loader
 from graph.organizations import service
+from graph.organizations.replica import OrganizationReplica
 from graph.organizations.types import Organization
 
 
@@ -17,7 +18,7 @@ class OrganizationById(Loader[ObjectId, Organization]):
     async def fetch(self, keys: Sequence[ObjectId]) -> list[Organization | BaseException]:
         # A connector whose organization is missing is a broken reference,
         # reported as an error on that field rather than failing the whole page.
-        found = await service.by_ids(list(set(keys)))
+        found = await service.by_ids(list(set(keys)), OrganizationReplica.of(self.context))
         return [
             found.get(key)
             or LookupError(f"organization {key} referenced by a connector is missing")

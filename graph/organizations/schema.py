@@ -12,6 +12,7 @@ from graph.core.ids import parse_id
 from graph.core.inputs import given_fields
 from graph.core.pagination import DEFAULT_PAGE_SIZE, After, Connection, PageSize, check_page_size
 from graph.organizations import service
+from graph.organizations.replica import OrganizationReplica
 from graph.organizations.types import (
     CreateOrganizationInput,
     Organization,
@@ -24,8 +25,8 @@ OrganizationId = Annotated[strawberry.ID, strawberry.argument(description="The o
 @strawberry.type
 class OrganizationQueries:
     @strawberry.field(description="One organization by id; null when none has that id.")
-    async def organization(self, id: OrganizationId) -> Organization | None:
-        return await service.get(parse_id(id, "id"))
+    async def organization(self, info: Info, id: OrganizationId) -> Organization | None:
+        return await service.get(parse_id(id, "id"), OrganizationReplica.of(info.context))
 
     @strawberry.field(description="All organizations, in creation order.", metadata=SEARCH)
     async def organizations(
@@ -46,7 +47,9 @@ class OrganizationMutations:
             CreateOrganizationInput, strawberry.argument(description="The organization.")
         ],
     ) -> Organization:
-        return await service.create(info.context.viewer, input)
+        return await service.create(
+            info.context.viewer, input, info.context.services.get(OrganizationReplica)
+        )
 
     @strawberry.mutation(
         description=(
@@ -62,7 +65,12 @@ class OrganizationMutations:
             UpdateOrganizationInput, strawberry.argument(description="The fields to change.")
         ],
     ) -> Organization:
-        return await service.update(info.context.viewer, parse_id(id, "id"), given_fields(input))
+        return await service.update(
+            info.context.viewer,
+            parse_id(id, "id"),
+            given_fields(input),
+            info.context.services.get(OrganizationReplica),
+        )
 
     @strawberry.mutation(
         description=(
@@ -71,4 +79,7 @@ class OrganizationMutations:
         )
     )
     async def delete_organization(self, info: Info, id: OrganizationId) -> strawberry.ID:
-        return strawberry.ID(str(await service.delete(info.context.viewer, parse_id(id, "id"))))
+        deleted = await service.delete(
+            info.context.viewer, parse_id(id, "id"), info.context.services.get(OrganizationReplica)
+        )
+        return strawberry.ID(str(deleted))

@@ -27,6 +27,7 @@ from pymongo.errors import DuplicateKeyError
 from graph.core.errors import BadUserInput, Conflict, NotFound
 from graph.core.inputs import given_fields, require_value
 from graph.core.pagination import Connection, id_ordered_page
+from graph.core.replica import Documents, Replica
 from graph.core.timestamps import now
 from graph.core.validators import check_text
 from graph.core.viewer import (
@@ -192,8 +193,12 @@ async def _configuration_changes(
 # --- reads ----------------------------------------------------------------
 
 
-async def get(organization_id: ObjectId) -> Organization | None:
-    doc = await collection().find_one({"_id": organization_id})
+async def get(organization_id: ObjectId, held: Documents | None = None) -> Organization | None:
+    """One organization, from `held` (the replica, when loaded) if it has it."""
+    doc = held.get(organization_id) if held is not None else None
+    if doc is None:
+        # Not held: perhaps created by another process, its change still on its way.
+        doc = await collection().find_one({"_id": organization_id})
     return Organization.from_document(doc) if doc else None
 
 
@@ -238,10 +243,18 @@ async def require(organization_id: ObjectId, field: str) -> None:
     refuse_received(found, "organization", field)
 
 
-async def by_ids(ids: list[ObjectId]) -> dict[ObjectId, Organization]:
-    """Several organizations in one round trip."""
-    rows = await collection().find({"_id": {"$in": ids}}).to_list()
-    return {row["_id"]: Organization.from_document(row) for row in rows}
+async def by_ids(
+    ids: list[ObjectId], held: Documents | None = None
+) -> dict[ObjectId, Organization]:
+    """Several organizations: those `held` has (the replica, when loaded), the rest in one
+    round trip (a connector read from the database may name one the replica has not yet
+    seen created)."""
+    found = held.get_many(ids) if held is not None else {}
+    missing = [key for key in ids if key not in found]
+    if missing:
+        rows = await collection().find({"_id": {"$in": missing}}).to_list()
+        found.update((row["_id"], row) for row in rows)
+    return {key: Organization.from_document(doc) for key, doc in found.items()}
 
 
 async def page(first: int, after: str | None) -> Connection[Organization]:
@@ -251,7 +264,9 @@ async def page(first: int, after: str | None) -> Connection[Organization]:
 # --- writes ---------------------------------------------------------------
 
 
-async def create(viewer: Viewer, data: CreateOrganizationInput) -> Organization:
+async def create(
+    viewer: Viewer, data: CreateOrganizationInput, replica: Replica[Documents]
+) -> Organization:
     require_admin(viewer, "createOrganization")
     name = check_text(data.name, "input.name", required=True)
     address = address_changes(data.address, "input.address") if data.address else {}
@@ -271,12 +286,19 @@ async def create(viewer: Viewer, data: CreateOrganizationInput) -> Organization:
         createdAt=moment,
         updatedAt=moment,
     )
-    await document.insert()
-    return Organization.from_document({"_id": document.id, **document.model_dump(exclude={"id"})})
+    async with replica.session() as session:
+        await document.insert(session=session)
+        assert document.id is not None  # set by the insert
+        stored = {"_id": document.id, **document.model_dump(exclude={"id"})}
+        replica.wrote(document.id, stored, session)
+    return Organization.from_document(stored)
 
 
 async def update(
-    viewer: Viewer, organization_id: ObjectId, fields: Mapping[str, Any]
+    viewer: Viewer,
+    organization_id: ObjectId,
+    fields: Mapping[str, Any],
+    replica: Replica[Documents],
 ) -> Organization:
     require_manager(viewer, organization_id, "id", "updateOrganization")
     current = await collection().find_one({"_id": organization_id})
@@ -307,17 +329,22 @@ async def update(
                 to_set[f"configurations.{part}"] = setting
     if not to_set:
         return Organization.from_document(current)
-    doc = await collection().find_one_and_update(
-        {"_id": organization_id},
-        {"$set": {**to_set, "updatedAt": now()}},
-        return_document=ReturnDocument.AFTER,
-    )
-    if doc is None:
-        raise NotFound(f"organization {organization_id} does not exist", field="id")
+    async with replica.session() as session:
+        doc = await collection().find_one_and_update(
+            {"_id": organization_id},
+            {"$set": {**to_set, "updatedAt": now()}},
+            return_document=ReturnDocument.AFTER,
+            session=session,
+        )
+        if doc is None:
+            raise NotFound(f"organization {organization_id} does not exist", field="id")
+        replica.wrote(organization_id, doc, session)
     return Organization.from_document(doc)
 
 
-async def delete(viewer: Viewer, organization_id: ObjectId) -> ObjectId:
+async def delete(
+    viewer: Viewer, organization_id: ObjectId, replica: Replica[Documents]
+) -> ObjectId:
     """Delete an organization that nothing belongs to any more; the hooks clean up after it."""
     require_admin(viewer, "deleteOrganization")
     current = await collection().find_one({"_id": organization_id}, projection={RECEIVED_FROM: 1})
@@ -330,9 +357,11 @@ async def delete(viewer: Viewer, organization_id: ObjectId) -> ObjectId:
                 f"organization {organization_id} still has {remaining}; delete or move them first",
                 field="id",
             )
-    result = await collection().delete_one({"_id": organization_id})
-    if result.deleted_count == 0:
-        raise NotFound(f"organization {organization_id} does not exist", field="id")
+    async with replica.session() as session:
+        result = await collection().delete_one({"_id": organization_id}, session=session)
+        if result.deleted_count == 0:
+            raise NotFound(f"organization {organization_id} does not exist", field="id")
+        replica.wrote(organization_id, None, session)
     for hook in _after_deletion:
         await hook(organization_id)
     return organization_id

@@ -53,7 +53,12 @@ def test_readiness_and_liveness(json_server: Server) -> None:
     assert ready.status_code == 200
     assert ready.json() == {
         "status": "ready",
-        "checks": {"database": True, "connector_index": True, "change_stream": True},
+        "checks": {
+            "database": True,
+            "connector_index": True,
+            "organization_replica": True,
+            "change_stream": True,
+        },
     }
     assert httpx.get(f"{json_server.base_url}/healthz").json()["status"] == "ok"
 

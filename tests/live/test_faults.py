@@ -64,6 +64,7 @@ from tests.support.server import (
 )
 
 ORGANIZATION_QUERY = "query($id: ID!) { organization(id: $id) { id name } }"
+ORGANIZATIONS_QUERY = "{ organizations(first: 5) { edges { node { id name } } } }"
 CONNECTOR_QUERY = "query($id: ID!) { connector(id: $id) { id status power } }"
 UPDATE_CONNECTOR = (
     "mutation($id: ID!, $input: UpdateConnectorInput!) "
@@ -225,11 +226,13 @@ def test_a_paused_database_answers_unavailable_fast_and_subscriptions_survive(
                     happened.append((what, value))
 
             def ask() -> None:
-                # The organization is read from the database; the connector from the
-                # process's connector index, which needs no database to answer.
+                # The page of organizations is read from the database; the connector from
+                # the process's connector index and the organization by id from its
+                # organizations replica, which need no database to answer.
                 for query, variables in (
-                    (ORGANIZATION_QUERY, {"id": organization["id"]}),
+                    (ORGANIZATIONS_QUERY, {}),
                     (CONNECTOR_QUERY, {"id": connector["id"]}),
+                    (ORGANIZATION_QUERY, {"id": organization["id"]}),
                 ):
                     note("answer", post(api, query, variables))
 
@@ -257,13 +260,16 @@ def test_a_paused_database_answers_unavailable_fast_and_subscriptions_survive(
     during = happened[: order.index("resumed")]
     answered = [value for what, value in during if what == "answer"]
     readied = [value for what, value in during if what == "ready"]
-    assert len(answered) == 2 and readied == [503], (
+    assert len(answered) == 3 and readied == [503], (
         f"not everything answered while the database was stopped: {happened}"
     )
     assert_unavailable(answered[0])
     served = answered[1]
     assert served.status == 200, served
     assert served.body["data"]["connector"]["status"] == "CHARGING"
+    held = answered[2]
+    assert held.status == 200, held
+    assert held.body["data"]["organization"] == {"id": organization["id"], "name": "Paused"}
 
 
 # ------------------------------------------- 4. interrupted stream, failed writes
