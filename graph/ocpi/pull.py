@@ -17,6 +17,7 @@ One process at a time pulls from a partner: the holder of its lease
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 from collections import Counter
@@ -49,6 +50,10 @@ CHECK_SECONDS = 1.0
 RETRY_SECONDS = 60.0
 # The page size asked for; a partner's smaller X-Limit wins.
 PAGE = 100
+# A pulled page may hold this many times the largest body a partner may push.
+PAGE_BODIES = 10
+# A walk stops (and fails, to be retried) past this many pages: 1,000,000 Locations.
+MAX_PAGES = 10_000
 _NEXT = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?')
 
 
@@ -70,16 +75,28 @@ def sender_url(partner: Mapping[str, Any]) -> str | None:
 
 def next_page(response: httpx.Response, url: str, received: int, offset: int) -> str | None:
     """The next page's URL: `Link` rel="next"; when a partner sends none (or an empty one)
-    but `X-Total-Count` says more remain, the same URL with the offset moved on."""
+    but `X-Total-Count` says more remain, the same URL with the offset moved on. An empty
+    page ends the walk, and a `Link` to another origin is refused (the partner's token
+    goes with every request)."""
+    if received == 0:
+        return None
     found = _NEXT.search(response.headers.get("Link", ""))
     if found and found.group(1).strip():
-        return found.group(1).strip()
+        link = found.group(1).strip()
+        if _origin(link) != _origin(url):
+            raise PullFailed(f"{url}: its Link leads to another origin: {link[:100]!r}")
+        return link
     total = response.headers.get("X-Total-Count", "")
     if received and total.isdigit() and offset + received < int(total):
         parts = urlsplit(url)
         query = {**dict(parse_qsl(parts.query)), "offset": str(offset + received)}
         return urlunsplit(parts._replace(query=urlencode(query)))
     return None
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
 
 
 class LocationPull:
@@ -138,8 +155,12 @@ class LocationPull:
         url = f"{url}?{urlencode(query)}"
         name = partner["name"]
         offset = 0
+        seen: set[str] = set()
         try:
             while url is not None:
+                if url in seen or len(seen) >= MAX_PAGES:
+                    raise PullFailed(f"{url}: a page again, or more than {MAX_PAGES} pages")
+                seen.add(url)
                 if not await self.leases.hold(partner["_id"]):
                     return  # another process took over; it pulls again
                 locations, response = await self._page(client, partner, url)
@@ -147,10 +168,15 @@ class LocationPull:
                     await self._store(partner, location)
                 url = next_page(response, url, len(locations), offset)
                 offset += len(locations)
-        except PullFailed as error:
+        except Exception as error:
+            stop_if_cancelled()
+            # Whatever went wrong, the partner waits for its retry (not the next second).
             self._failed_at[partner["_id"]] = now()
             self.pulled[(name, "failed")] += 1
-            log.warning("OCPI pull from %s failed, will retry: %s", name, error)
+            if not isinstance(error, PullFailed | PyMongoError):
+                log.exception("OCPI pull from %s failed, will retry", name)
+            else:
+                log.warning("OCPI pull from %s failed, will retry: %s", name, error)
             return
         self._failed_at.pop(partner["_id"], None)
         await partners_collection().update_one(
@@ -169,9 +195,14 @@ class LocationPull:
             to_role=roles[0],
         )
         try:
-            response = await client.get(url, headers=headers)
-            body = response.json()
-        except (httpx.HTTPError, ValueError) as error:
+            async with client.stream("GET", url, headers=headers) as response:
+                raw = bytearray()
+                async for chunk in response.aiter_bytes():
+                    raw += chunk
+                    if len(raw) > self.settings.max_body_bytes * PAGE_BODIES:
+                        raise PullFailed(f"{url}: a page over {len(raw):,} bytes")
+            body = json.loads(raw)
+        except (httpx.HTTPError, ValueError, RecursionError) as error:
             raise PullFailed(f"{url}: {error}") from error
         if (
             response.status_code != 200

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import available_timezones
 
+import bson
 import pycountry
 
 from graph.ocpi.locations import POWER_TYPE, STANDARD
@@ -156,16 +157,28 @@ def instant(body: Mapping[str, Any], name: str, path: str) -> datetime:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    moment = moment.astimezone(UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:
+        raise invalid(f"{path}{name}", f"is out of range: {value[:40]!r}") from None
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+# Read once: the zone database does not change while the process runs.
+_TIME_ZONES = frozenset(available_timezones())
+# A Location nests 4 levels (EVSE, connector, a list in it); this leaves room for
+# extensions while far below what the database refuses.
+_DEEPEST = 20
+# Far above any rating (W, V, A), and within what MongoDB stores as an integer.
+_LARGEST_WHOLE = 10**9
 
 
 def _whole(body: Mapping[str, Any], name: str, path: str, *, required: bool) -> int | None:
     value = body.get(name)
     if value is None and not required:
         return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise invalid(f"{path}{name}", "must be a whole number of at least 0")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= _LARGEST_WHOLE:
+        raise invalid(f"{path}{name}", f"must be a whole number from 0 to {_LARGEST_WHOLE:,}")
     return value
 
 
@@ -250,10 +263,45 @@ def check_location(value: Any) -> dict[str, Any]:
     if operator is not None:
         text(_object(operator, "operator"), "name", "operator.", 100)
     zone = text(location, "time_zone", "", 255)
-    if zone not in available_timezones():
+    if zone not in _TIME_ZONES:
         raise invalid("time_zone", f"must be an IANA time zone such as Europe/Oslo, got {zone!r}")
     instant(location, "last_updated", "")
+    _storable(location)
     return location
+
+
+def _storable(location: Mapping[str, Any]) -> None:
+    """The Location is kept as sent (for the partner's GET): refuse what MongoDB cannot
+    store (keys with NUL or `$`, integers over 64 bits, nesting deeper than OCPI's)."""
+
+    def depth(value: Any) -> int:
+        if isinstance(value, Mapping):
+            return 1 + max((depth(item) for item in value.values()), default=0)
+        if isinstance(value, list):
+            return 1 + max((depth(item) for item in value), default=0)
+        return 0
+
+    def keys_ok(value: Any) -> bool:
+        if isinstance(value, Mapping):
+            return all(
+                isinstance(key, str)
+                and "\x00" not in key
+                and not key.startswith("$")
+                and keys_ok(item)
+                for key, item in value.items()
+            )
+        if isinstance(value, list):
+            return all(keys_ok(item) for item in value)
+        return True
+
+    if depth(location) > _DEEPEST:
+        raise invalid("body", f"nests deeper than {_DEEPEST} levels")
+    if not keys_ok(location):
+        raise invalid("body", "has a field name with NUL or a leading $")
+    try:
+        bson.encode({"location": location})
+    except (bson.errors.BSONError, OverflowError) as error:
+        raise invalid("body", f"cannot be stored: {error}") from None
 
 
 def check_status_patch(body: Mapping[str, Any]) -> tuple[str, datetime]:

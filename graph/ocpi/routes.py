@@ -5,6 +5,7 @@ Locations module as CPO (Sender: partners pull ChargeGraph's stations) and as eM
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -49,6 +50,8 @@ STATUS_PATCH = frozenset({"status", "last_updated"})
 MAX_PAGE = 100
 # The query parameter of `Link` naming the snapshot a walk pages through (graph.ocpi.paging).
 SNAPSHOT = "snapshot"
+
+log = logging.getLogger(__name__)
 
 
 class OcpiEndpoints:
@@ -131,8 +134,13 @@ class OcpiEndpoints:
                 return refusal(request, error)
             except PyMongoError as failure:
                 if not database_unavailable(failure):
-                    raise
+                    log.exception("OCPI %s %s failed", request.method, request.url.path)
+                    return _failed(request)
                 return _unavailable(request)
+            except Exception:
+                # Still an OCPI answer (3000 in the envelope), never a bare 500 page.
+                log.exception("OCPI %s %s failed", request.method, request.url.path)
+                return _failed(request)
 
         return endpoint
 
@@ -191,6 +199,8 @@ class OcpiEndpoints:
             return json.loads(raw)
         except ValueError as error:
             raise OcpiError(INVALID_PARAMETERS, f"the body is not JSON: {error}") from error
+        except RecursionError:
+            raise OcpiError(INVALID_PARAMETERS, "the body is nested too deeply") from None
 
     async def credentials(self, request: Request, partner: dict[str, Any]) -> Response:
         _only(request, "GET", "POST", "PUT", "DELETE")
@@ -311,6 +321,11 @@ def _unavailable(request: Request) -> Response:
     )
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
+
+
+def _failed(request: Request) -> Response:
+    """An unexpected failure (logged with its traceback), in OCPI's envelope."""
+    return envelope(request, status_code=SERVER_ERROR, message="internal error", http_status=500)
 
 
 def _unknown_object(kind: str, name: str) -> OcpiError:

@@ -36,7 +36,8 @@ class OcpiSettings(BaseSettings):
         default=1_000_000,
         ge=1024,
         description="larger request bodies on OCPI endpoints (credentials, pushed Locations) "
-        "are refused (HTTP 413, status 2001) before they are read further",
+        "are refused (HTTP 413, status 2001) before they are read further; a page pulled "
+        "from a partner may be 10 times this",
     )
     pull_minutes: float = Field(
         default=60.0,

@@ -9,10 +9,12 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from pymongo.database import Database
 
 from graph.ocpi.locations import ocpi_time
+from graph.ocpi.pull import PullFailed, next_page
 from tests.support.ocpi_peer import Peer
 from tests.support.ocpi_received import next_location_id, ocpi_location, wait_for
 from tests.support.ocpi_sites import register
@@ -101,3 +103,21 @@ def test_later_pulls_ask_only_for_changes(server: Server, db: Database[Any]) -> 
         later = [query for query in peer.pulls if "date_from" in query]
     assert later and later[0]["date_from"] == first_start
     assert sum("date_from" not in query for query in peer.pulls) == 1
+
+
+def test_a_link_to_another_origin_or_after_an_empty_page_ends_the_walk() -> None:
+    """The partner's token goes with every page: a `Link` elsewhere is refused, and a page
+    with no Locations ends the walk whatever its headers say."""
+    url = "https://partner.example/ocpi/cpo/2.2.1/locations?limit=100"
+
+    def answer(link: str) -> httpx.Response:
+        return httpx.Response(
+            200, headers={"Link": f'<{link}>; rel="next"', "X-Total-Count": "900"}
+        )
+
+    same = "https://partner.example/ocpi/cpo/2.2.1/locations?offset=100"
+    assert next_page(answer(same), url, 100, 0) == same
+    assert next_page(answer(same), url, 0, 0) is None
+    for elsewhere in ("https://169.254.169.254/latest", "http://partner.example/ocpi"):
+        with pytest.raises(PullFailed):
+            next_page(answer(elsewhere), url, 100, 0)

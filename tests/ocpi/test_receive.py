@@ -182,7 +182,21 @@ BAD_LOCATIONS = [
     ("country", lambda loc: _bad(loc, country="DE")),
     ("time_zone", lambda loc: _bad(loc, time_zone="Mars/Olympus")),
     ("last_updated", lambda loc: {k: v for k, v in loc.items() if k != "last_updated"}),
+    # Values that passed the checks once and then failed in Python or in the database.
+    ("last_updated", lambda loc: _bad(loc, last_updated="0001-01-01T00:00:00+01:00")),
+    ("evses[0].connectors[0].max_electric_power", lambda loc: _bad(loc, evses=[ocpi_evse("E1", connectors=[ocpi_connector(max_electric_power=10**400)])])),
+    ("body", lambda loc: _bad(loc, extra={"a\x00b": 1})),
+    ("body", lambda loc: _bad(loc, extra={"$where": 1})),
+    ("body", lambda loc: _bad(loc, extra={"big": 2**70})),
+    ("body", lambda loc: _bad(loc, extra=_nested(30))),
 ]  # fmt: skip
+
+
+def _nested(levels: int) -> Any:
+    value: Any = 1
+    for _ in range(levels):
+        value = [value]
+    return value
 
 
 @pytest.mark.parametrize(("field", "spoil"), BAD_LOCATIONS)
@@ -255,6 +269,17 @@ def test_a_body_over_the_limit_is_refused_unread(
     )
     assert answer.status_code == 413 and answer.json()["status_code"] == 2001
     assert stored_ids(db, location["id"]) == []
+
+
+def test_json_nested_too_deeply_to_parse_is_refused_in_the_envelope(
+    server: Server, token: str, db: Database[Any]
+) -> None:
+    location_id = next_location_id()
+    content = b"[" * 100_000 + b"]" * 100_000  # 200 kB, under the size limit
+    answer = to_server(server, token, "PUT", f"/{COUNTRY}/{PARTY}/{location_id}", content=content)
+    assert answer.status_code == 400 and answer.json()["status_code"] == 2001, answer.text
+    assert "nested too deeply" in answer.json()["status_message"]
+    assert stored_ids(db, location_id) == []
 
 
 MUTATIONS = [
