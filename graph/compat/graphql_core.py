@@ -21,7 +21,7 @@
   where the reason quotes the rejected value, and the variable's definition
   as the error's first node; and literal values a scalar refused during
   validation ("Expected value of type 'X', but encountered error …"), which
-  carry the scalar's exception as their original error; and the executor's
+  carry the scalar's ValueError as their original error; and the executor's
   message for a non-null field that completed to null.
 
 `HookedExecutor` turns those internals into three decisions with stable names
@@ -84,7 +84,12 @@ _VALUE_FREE_REASONS = (
 
 def is_refused_literal_error(error: GraphQLError) -> bool:
     """Did validation find a literal that its scalar's parser refused (bad input, not a bug)?"""
-    return error.path is None and error.message.startswith("Expected value of type '")
+    return (
+        error.path is None
+        and error.message.startswith("Expected value of type '")
+        # A scalar's parser refuses with ValueError; anything else is a bug in it.
+        and isinstance(error.original_error, ValueError)
+    )
 
 
 def null_in_non_null_message(type_name: str, field_name: str) -> str:

@@ -217,8 +217,12 @@ class Replica(Generic[StoreT]):
             except PyMongoError as error:
                 stop_if_cancelled()
                 log.warning("%s: load failed (%s); retrying in %.1fs", self.title, error, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+            except Exception:
+                stop_if_cancelled()
+                # Not ready until loaded, and changes are held meanwhile: never give up.
+                log.exception("%s: load failed; retrying in %.1fs", self.title, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
 
     async def _read_all(self) -> None:
         started = time.monotonic()
@@ -237,6 +241,10 @@ class Replica(Generic[StoreT]):
                     self.progress(read)
         finally:
             await client.close()
+        # A newer load replaced this one (its cancellation may have been lost in the close).
+        stop_if_cancelled()
+        if asyncio.current_task() is not self._task:
+            return
         builder.add(batch)
         store = builder.finish()
         # No await from here on: what was held is applied and the store swapped at once.
