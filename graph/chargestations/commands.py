@@ -33,6 +33,7 @@ from typing import Any
 
 from bson import ObjectId
 from pymongo import ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import PyMongoError
 
 from graph.chargestations import service
@@ -42,11 +43,11 @@ from graph.chargestations.service import commands_collection as collection
 from graph.chargestations.types import is_online
 from graph.connectors import service as connectors
 from graph.connectors.replica import ConnectorReplica
-from graph.core.errors import BadUserInput, NotFound
+from graph.core.errors import BadUserInput, ClientError, NotFound
 from graph.core.settings import Settings
 from graph.core.tasks import cancel_and_wait, stop_if_cancelled
 from graph.core.timestamps import now
-from graph.core.viewer import Viewer, require_key, write_scope
+from graph.core.viewer import Viewer, received_refusal, require_key, write_scope
 from graph.core.visibility import is_active
 
 log = logging.getLogger(__name__)
@@ -368,7 +369,7 @@ class StationCommands:
         require_key(viewer, "unlockConnector")
         connector = await connectors.stored(connector_id, write_scope(viewer, "unlockConnector"))
         if connector is None:
-            raise _not_found("connector", connector_id)
+            raise await _not_commandable(connectors.collection(), "connector", connector_id)
         if connector.get("chargestation") is None:
             raise BadUserInput(
                 f"id: connector {connector_id} belongs to no charge station: there is "
@@ -481,9 +482,15 @@ async def _commandable_station(viewer: Viewer, station_id: ObjectId, action: str
         {"_id": station_id, **write_scope(viewer, action)}
     )
     if station is None:
-        raise _not_found("charge station", station_id)
+        raise await _not_commandable(service.collection(), "charge station", station_id)
     return station
 
 
-def _not_found(what: str, object_id: ObjectId) -> NotFound:
-    return NotFound(f"id: no {what} {object_id} among those this key may command", field="id")
+async def _not_commandable(
+    collection: AsyncCollection[dict[str, Any]], what: str, object_id: ObjectId
+) -> ClientError:
+    """FORBIDDEN for an object received from a roaming partner (its source is the partner),
+    else NOT_FOUND alike for an unknown object and another organization's."""
+    return await received_refusal(collection, what, object_id) or NotFound(
+        f"id: no {what} {object_id} among those this key may command", field="id"
+    )

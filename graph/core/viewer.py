@@ -138,6 +138,15 @@ async def not_written(
 ) -> ClientError:
     """The error for a write limited by `write_scope` that matched nothing: FORBIDDEN for an
     object received from a partner, otherwise as `missing` says (read only on this path)."""
+    return await received_refusal(collection, what, object_id, field) or missing(
+        viewer, what, object_id, field
+    )
+
+
+async def received_refusal(
+    collection: AsyncCollection[dict[str, Any]], what: str, object_id: ObjectId, field: str = "id"
+) -> Forbidden | None:
+    """FORBIDDEN if the object was received from a roaming partner (one read), else None."""
     received = await collection.find_one(
         {"_id": object_id, RECEIVED_FROM: {"$type": "object"}}, projection={RECEIVED_FROM: 1}
     )
@@ -146,7 +155,7 @@ async def not_written(
             refuse_received(received, what, field)
         except Forbidden as refusal:
             return refusal
-    return missing(viewer, what, object_id, field)
+    return None
 
 
 def missing(viewer: Viewer, what: str, object_id: ObjectId, field: str) -> ClientError:

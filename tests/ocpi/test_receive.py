@@ -290,6 +290,9 @@ MUTATIONS = [
     ("deleteChargestation", "mutation($id: ID!) { deleteChargestation(id: $id) }", "station"),
     ("updateOrganization", "mutation($id: ID!) { updateOrganization(id: $id, input: {name: \"Mine\"}) { id } }", "organization"),
     ("deleteOrganization", "mutation($id: ID!) { deleteOrganization(id: $id) }", "organization"),
+    ("resetChargestation", "mutation($id: ID!) { resetChargestation(id: $id) { status } }", "station"),
+    ("requestStatusReport", "mutation($id: ID!) { requestStatusReport(id: $id) { status } }", "station"),
+    ("unlockConnector", "mutation($id: ID!) { unlockConnector(id: $id) { status } }", "connector"),
 ]  # fmt: skip
 CREATE_IN = (
     'mutation($org: ID!) { createConnector(input: {organizationId: $org, endpoint: "zz99", '
