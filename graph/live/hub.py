@@ -506,10 +506,11 @@ class StatusHub:
                             replica.history_lost()
                     ready.set()
                     self.streaming = True
-                    delay = 0.1
                     while True:
                         event = await next_change(stream)
+                        # A read succeeded: the next interruption starts over from a short wait.
                         self._losses = 0
+                        delay = 0.1
                         self._resume_token = stream.resume_token
                         if event is None:
                             await asyncio.sleep(0.01)
@@ -554,7 +555,9 @@ class StatusHub:
                 # more; but a history lost again before any read must not spin the loop.
                 self._losses += 1
                 if self._losses > 1:
+                    # Each reopen reloads the replicas: wait longer each time it repeats.
                     await self._retry_after(error, delay)
+                    delay = min(delay * 2, 5.0)
             except PyMongoError as error:
                 stop_if_cancelled()
                 ready.set()
