@@ -119,7 +119,11 @@ class Documents:
 
     def add(self, batch: Sequence[Mapping[str, Any]]) -> None:
         for document in batch:
-            self._by_id[document["_id"]] = document
+            self._by_id[document["_id"]] = self.kept(document)
+
+    def kept(self, document: Mapping[str, Any]) -> Mapping[str, Any]:
+        """What is held of a document (a store may leave out what readers never need)."""
+        return document
 
     def finish(self) -> Documents:
         return self
@@ -156,7 +160,7 @@ class Documents:
         if document is None:
             self._by_id.pop(key, None)
         else:
-            self._by_id[key] = document
+            self._by_id[key] = self.kept(document)
 
 
 class Replica(Generic[StoreT]):

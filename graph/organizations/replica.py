@@ -11,9 +11,24 @@ database.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from graph.core.context import Context, Services
 from graph.core.replica import Documents, Replica
 from graph.organizations import service
+
+
+class Organizations(Documents):
+    """Organizations without their station password hash: by-id reads never show it, and
+    what checks it (`station_settings`) reads the database."""
+
+    def kept(self, document: Mapping[str, Any]) -> Mapping[str, Any]:
+        settings = document.get("configurations")
+        if not isinstance(settings, Mapping) or "basicAuthPassword" not in settings:
+            return document
+        safe = {key: value for key, value in settings.items() if key != "basicAuthPassword"}
+        return {**document, "configurations": safe}
 
 
 class OrganizationReplica(Replica[Documents]):
@@ -22,7 +37,7 @@ class OrganizationReplica(Replica[Documents]):
     title = "organization replica"
 
     def __init__(self, services: Services, enabled: bool = True) -> None:
-        super().__init__(services, service.collection, Documents, enabled)
+        super().__init__(services, service.collection, Organizations, enabled)
 
     @staticmethod
     def of(context: Context) -> Documents | None:
