@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Coroutine, Iterable
 from typing import Any
 
 # Cleanup a cancelled task does (a last database write) gets this long before it is
@@ -13,21 +14,54 @@ RECANCEL_SECONDS = 3.0
 log = logging.getLogger(__name__)
 
 
+async def _stop(tasks: Iterable[asyncio.Task[Any]]) -> None:
+    """Cancel tasks, again every RECANCEL_SECONDS while one goes on, until all are done.
+
+    A task may swallow a cancellation (a library's cleanup failing against a dead
+    database in its place, a retried read, a 3.11 wait_for race), and a shutdown
+    waiting on it would never end.
+    """
+    pending = {task for task in tasks if not task.done()}
+    interrupted = False
+    while pending:
+        for task in pending:
+            task.cancel()
+        try:
+            _, pending = await asyncio.wait(pending, timeout=RECANCEL_SECONDS)
+        except asyncio.CancelledError:
+            # Stopping them goes on (they would be left running otherwise); the
+            # cancellation is raised once they are done.
+            interrupted = True
+            continue
+        for task in pending:
+            log.warning("task %s did not stop when cancelled; cancelling it again", task.get_name())
+    if interrupted:
+        raise asyncio.CancelledError
+
+
 async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
     """Stop a background task and wait until it has finished stopping."""
     if task is None:
         return
-    # Cancelled again while it goes on: a task may swallow a cancellation (a
-    # library's cleanup failing against a dead database in its place, a 3.11 wait_for
-    # race), and a shutdown waiting on it would never end.
-    task.cancel()
-    await asyncio.wait({task}, timeout=RECANCEL_SECONDS)
-    while not task.done():
-        log.warning("task %s did not stop when cancelled; cancelling it again", task.get_name())
-        task.cancel()
-        await asyncio.wait({task}, timeout=RECANCEL_SECONDS)
+    await _stop([task])
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def run_side_by_side(loops: dict[str, Coroutine[Any, Any, None]]) -> None:
+    """Run background loops (by task name) until one fails or this task is cancelled;
+    then every loop is stopped as `cancel_and_wait` stops a task.
+
+    Not a TaskGroup: it cancels its tasks once only, so a loop that lost that
+    cancellation inside a library would keep the shutdown waiting for ever.
+    """
+    running = [asyncio.create_task(loop, name=name) for name, loop in loops.items()]
+    try:
+        done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            task.result()  # the loop's failure, raised here
+    finally:
+        await _stop(running)
 
 
 def stop_if_cancelled() -> None:

@@ -41,7 +41,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from pymongo.errors import BulkWriteError, PyMongoError
 
 from graph.connectors.replica import ConnectorReplica
-from graph.core.tasks import stop_if_cancelled
+from graph.core.tasks import run_side_by_side, stop_if_cancelled
 from graph.core.timestamps import now
 from graph.core.visibility import ACTIVE
 from graph.ocpi import catalogue
@@ -379,9 +379,9 @@ class LocationPush:
         # One client for every push: connections to a partner are kept alive.
         async with httpx.AsyncClient(timeout=self.settings.call_timeout_seconds) as client:
             self._client = client
-            async with asyncio.TaskGroup() as group:
-                group.create_task(self._write_entries(), name="ocpi-outbox")
-                group.create_task(self._push_all(), name="ocpi-push")
+            await run_side_by_side(
+                {"ocpi-outbox": self._write_entries(), "ocpi-push": self._push_all()}
+            )
 
 
 def _accepted(response: httpx.Response) -> bool:

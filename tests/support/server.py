@@ -26,6 +26,9 @@ from graph.embedded import free_port
 ADMIN_KEY = "test-admin-key-0123456789abcdef"
 """The admin key every test server accepts (CHARGEGRAPH_ADMIN_KEYS)."""
 
+STOP_SECONDS = 30
+"""How long a stopped server may take to exit (its requests get 5 s, its tasks more)."""
+
 
 @dataclass
 class Server:
@@ -72,7 +75,14 @@ class Server:
         assert self.process is not None
         if self.process.poll() is None:
             self.process.send_signal(sig)
-        code = self.process.wait(30)
+        try:
+            code = self.process.wait(STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+            tail = "\n".join(self.log().splitlines()[-40:])
+            raise AssertionError(f"server did not stop within {STOP_SECONDS} s:\n{tail}") from None
         self.process = None
         return code
 
