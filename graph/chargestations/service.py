@@ -54,6 +54,7 @@ from graph.core.timestamps import now, update_stamped
 from graph.core.validators import check_latitude, check_longitude
 from graph.core.viewer import (
     LOCAL_ONLY,
+    RECEIVED_ONLY,
     Viewer,
     not_written,
     require_key,
@@ -309,6 +310,12 @@ async def delete(viewer: Viewer, station_id: ObjectId) -> ObjectId:
 
 
 # --- stations received from roaming partners (written by graph.ocpi) ----------------------
+
+
+async def delete_received(query: Mapping[str, Any]) -> None:
+    """Delete the stations received from roaming partners that `query` selects (their
+    connectors first); stations of this network are never selected."""
+    await collection().delete_many({**query, **RECEIVED_ONLY})
 
 
 async def save_received(document: Mapping[str, Any]) -> None:

@@ -37,7 +37,14 @@ from graph.core.inputs import require_value
 from graph.core.listeners import AsyncListeners
 from graph.core.timestamps import now, update_stamped
 from graph.core.validators import check_latitude, check_longitude
-from graph.core.viewer import Viewer, not_written, require_key, require_manager, write_scope
+from graph.core.viewer import (
+    RECEIVED_ONLY,
+    Viewer,
+    not_written,
+    require_key,
+    require_manager,
+    write_scope,
+)
 from graph.core.visibility import can_see, find_visible
 from graph.organizations import service as organizations
 
@@ -449,6 +456,33 @@ def _received_endpoint(connector_id: ObjectId, attempt: int) -> str:
     return "".join(_BASE36[number // 36**place % 36] for place in range(4))
 
 
+# Connectors deleted a command at a time: a command of ids stays far below 16 MB.
+_DELETE_CHUNK = 10_000
+
+
+async def _delete_received(
+    gone: list[ObjectId], replica: ConnectorReplica, session: AsyncClientSession
+) -> None:
+    for start in range(0, len(gone), _DELETE_CHUNK):
+        chunk = gone[start : start + _DELETE_CHUNK]
+        await collection().delete_many({"_id": {"$in": chunk}, **RECEIVED_ONLY}, session=session)
+        for connector in chunk:
+            replica.wrote(connector, None, session)
+
+
+async def delete_received(query: Mapping[str, Any], replica: ConnectorReplica) -> None:
+    """Delete the connectors received from roaming partners that `query` selects (searches
+    and subscribers see them deleted); connectors of this network are never selected."""
+    async with replica.session() as session:
+        gone = [
+            found["_id"]
+            async for found in collection().find(
+                {**query, **RECEIVED_ONLY}, projection={"_id": 1}, session=session
+            )
+        ]
+        await _delete_received(gone, replica, session)
+
+
 async def replace_received(
     station_id: ObjectId, documents: list[dict[str, Any]], replica: ConnectorReplica
 ) -> None:
@@ -466,11 +500,9 @@ async def replace_received(
                 {"chargestation": station_id}, projection={"endpoint": 1}, session=session
             )
         }
-        gone = [connector for connector in present if connector not in keep]
-        if gone:
-            await collection().delete_many({"_id": {"$in": gone}}, session=session)
-            for connector in gone:
-                replica.wrote(connector, None, session)
+        await _delete_received(
+            [connector for connector in present if connector not in keep], replica, session
+        )
         attempts = dict.fromkeys(keep, 0)
         waiting = list(documents)
         while waiting:
@@ -521,7 +553,7 @@ async def update_received_together(
     acknowledged. The connector index learns of it from the change stream."""
     await group.update(
         collection(),
-        {"_id": connector_id, "receivedFrom": {"$type": "object"}, **condition},
+        {"_id": connector_id, **RECEIVED_ONLY, **condition},
         {"$set": {**changes, "updatedAt": now()}},
         key=connector_id,
     )

@@ -23,6 +23,7 @@ RECEIVED_FROM = "receivedFrom"
 over OCPI (`{partner, name}`): their source is the partner, so no API caller changes them."""
 # Null or absent (documents written through the models store null).
 LOCAL_ONLY: dict[str, Any] = {RECEIVED_FROM: None}
+RECEIVED_ONLY: dict[str, Any] = {RECEIVED_FROM: {"$type": "object"}}
 
 
 class Role(enum.Enum):
@@ -148,7 +149,7 @@ async def received_refusal(
 ) -> Forbidden | None:
     """FORBIDDEN if the object was received from a roaming partner (one read), else None."""
     received = await collection.find_one(
-        {"_id": object_id, RECEIVED_FROM: {"$type": "object"}}, projection={RECEIVED_FROM: 1}
+        {"_id": object_id, **RECEIVED_ONLY}, projection={RECEIVED_FROM: 1}
     )
     if received is not None:
         try:

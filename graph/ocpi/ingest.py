@@ -194,6 +194,46 @@ async def _store(
     )
 
 
+# --- forgetting what a partner sent ---------------------------------------------------
+
+
+async def remove_locations(stations: list[ObjectId], replica: ConnectorReplica) -> None:
+    """Forget received Locations (by the stations they became): their connectors (searches
+    and subscribers see them deleted), their stations and the partner's copies."""
+    if not stations:
+        return
+    await connectors.delete_received({"chargestation": {"$in": stations}}, replica)
+    await chargestations.delete_received({"_id": {"$in": stations}})
+    await received_locations_collection().delete_many({"_id": {"$in": stations}})
+
+
+async def forget_unseen(
+    partner: Mapping[str, Any], seen: set[ObjectId], before: datetime, replica: ConnectorReplica
+) -> int:
+    """After a full pull: the partner's Locations it did not send (in `seen`, by station) and
+    none pushed since the pull started (`before`) are gone at the partner; forget them."""
+    stale = [
+        found["_id"]
+        async for found in received_locations_collection().find(
+            {"partner": partner["_id"], "receivedAt": {"$lt": before}}, projection={"_id": 1}
+        )
+        if found["_id"] not in seen
+    ]
+    await remove_locations(stale, replica)
+    return len(stale)
+
+
+async def forget_partner(partner: ObjectId, replica: ConnectorReplica) -> None:
+    """Forget everything a partner sent: its parties' organizations, stations and connectors
+    (found by organization, so a Location stored only in part goes too) and the copies."""
+    parties = await organizations.received_parties(partner)
+    if parties:
+        await connectors.delete_received({"organization": {"$in": parties}}, replica)
+        await chargestations.delete_received({"organization": {"$in": parties}})
+    await received_locations_collection().delete_many({"partner": partner})
+    await organizations.delete_received(parties)
+
+
 async def put_location(
     partner: Mapping[str, Any], body: Any, replica: ConnectorReplica, url_ids: Mapping[str, str]
 ) -> bool:

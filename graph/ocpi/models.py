@@ -36,6 +36,8 @@ class OcpiPartnerDocument(Document):
     # When the last successful pull of the partner's Locations started (the next pull's
     # `date_from`); None: never pulled, so the next pull takes everything.
     pulledFrom: datetime | None = None
+    # When the last successful full pull started (graph.ocpi.pull).
+    fullyPulledFrom: datetime | None = None
     createdAt: datetime
     updatedAt: datetime
 
@@ -145,6 +147,12 @@ class ReceivedLocationDocument(Document):
 
     class Settings:
         name = "ocpi_received_locations"
+        indexes = [
+            # A partner's Locations: forgetting them, and those a full pull did not return.
+            IndexModel(
+                [("partner", ASCENDING), ("receivedAt", ASCENDING)], name="partner_received"
+            ),
+        ]
 
 
 def received_locations_collection() -> AsyncCollection[dict[str, Any]]:

@@ -4,11 +4,14 @@ Once registered with such a partner (either direction of the handshake), this
 server pulls every Location once, page after page following `Link: <…>;
 rel="next"` (the pages are as large as the partner's `X-Limit` allows), then
 only what changed: `date_from` = when the last successful pull started, every
-`CHARGEGRAPH_OCPI_PULL_MINUTES`. Each Location is checked and stored as a
+`CHARGEGRAPH_OCPI_PULL_MINUTES`; everything again every
+`CHARGEGRAPH_OCPI_FULL_PULL_HOURS`. Each Location is checked and stored as a
 pushed one is (graph.ocpi.ingest); a Location that fails the check is skipped
 and logged, the others are stored. A pull that fails (the partner unreachable,
 an error answer) is tried again after a minute at the most, from the same
-`date_from`.
+`date_from`. A full pull is the partner's whole list: the Locations it received
+before that the pull did not return (and none pushed since it started) are
+removed.
 
 One process at a time pulls from a partner: the holder of its lease
 (`ocpi_pull_leases`, graph.ocpi.lease), renewed before each page.
@@ -150,22 +153,28 @@ class LocationPull:
         url = sender_url(partner)
         assert url is not None
         query: dict[str, str] = {"limit": str(PAGE)}
-        if partner.get("pulledFrom") is not None:
+        last_full = partner.get("fullyPulledFrom")
+        full = last_full is None or started >= last_full + timedelta(
+            hours=self.settings.full_pull_hours
+        )
+        if not full and partner.get("pulledFrom") is not None:
             query["date_from"] = ocpi_time(partner["pulledFrom"])
         url = f"{url}?{urlencode(query)}"
         name = partner["name"]
         offset = 0
-        seen: set[str] = set()
+        pages: set[str] = set()
+        # The stations of every Location a full pull returned, stored or skipped.
+        returned: set[ObjectId] = set()
         try:
             while url is not None:
-                if url in seen or len(seen) >= MAX_PAGES:
+                if url in pages or len(pages) >= MAX_PAGES:
                     raise PullFailed(f"{url}: a page again, or more than {MAX_PAGES} pages")
-                seen.add(url)
-                if not await self.leases.hold(partner["_id"]):
-                    return  # another process took over; it pulls again
+                pages.add(url)
+                if not await self.leases.hold(partner["_id"]) or not await _still_pulled(partner):
+                    return  # another process took over, or the partner is gone
                 locations, response = await self._page(client, partner, url)
                 for location in locations:
-                    await self._store(partner, location)
+                    returned.add(await self._store(partner, location))
                 url = next_page(response, url, len(locations), offset)
                 offset += len(locations)
         except Exception as error:
@@ -179,8 +188,17 @@ class LocationPull:
                 log.warning("OCPI pull from %s failed, will retry: %s", name, error)
             return
         self._failed_at.pop(partner["_id"], None)
+        pulled = {"pulledFrom": started}
+        if full:
+            # A full pull is the partner's whole list: what it no longer has is gone.
+            forgotten = await ingest.forget_unseen(partner, returned, started, self.replica)
+            if forgotten:
+                log.info(
+                    "OCPI pull from %s: %d Location(s) no longer sent, removed", name, forgotten
+                )
+            pulled["fullyPulledFrom"] = started
         await partners_collection().update_one(
-            {"_id": partner["_id"]}, {"$set": {"pulledFrom": started}}
+            {"_id": partner["_id"], "status": REGISTERED}, {"$set": pulled}
         )
         log.info("OCPI pull from %s: %d Location(s) read", name, offset)
 
@@ -213,11 +231,12 @@ class LocationPull:
             raise PullFailed(f"{url} answered HTTP {response.status_code}: {str(body)[:200]}")
         return body.get("data", []), response
 
-    async def _store(self, partner: Mapping[str, Any], location: Any) -> None:
+    async def _store(self, partner: Mapping[str, Any], location: Any) -> ObjectId:
         """Store one pulled Location, or skip it (logged) when it is not valid 2.2.1 or not
-        of a party the partner registered."""
+        of a party the partner registered; the station it is (or would be) stored as."""
         shown = location if isinstance(location, dict) else {}
         ids = {name: str(shown.get(name, "")) for name in ("country_code", "party_id", "id")}
+        station = ingest.station_id(partner["_id"], ids["country_code"], ids["party_id"], ids["id"])
         try:
             await ingest.put_location(partner, location, self.replica, ids)
         except OcpiError as error:
@@ -228,5 +247,15 @@ class LocationPull:
                 ids["id"][:40],
                 error.message,
             )
-            return
+            return station
         self.pulled[(partner["name"], "stored")] += 1
+        return station
+
+
+async def _still_pulled(partner: Mapping[str, Any]) -> bool:
+    """Still registered with the token this pull uses (not deleted or unregistered since)."""
+    found = await partners_collection().count_documents(
+        {"_id": partner["_id"], "status": REGISTERED, "partnerToken": partner["partnerToken"]},
+        limit=1,
+    )
+    return found > 0

@@ -212,7 +212,7 @@ class OcpiEndpoints:
             token = next(t for t in presented_tokens(request) if digest(t) == partner["tokenHash"])
             return envelope(request, self.own_credentials(request, token))
         if request.method == "DELETE":
-            await service.unregister(partner)
+            await service.unregister(partner, self.services.get(ConnectorReplica))
             return envelope(request)
         body = await self._body(request)
         token = await service.exchange(

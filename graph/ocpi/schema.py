@@ -7,6 +7,7 @@ from typing import Annotated
 import strawberry
 from starlette.requests import Request
 
+from graph.connectors.replica import ConnectorReplica
 from graph.core.context import Info
 from graph.core.ids import parse_id
 from graph.ocpi import service
@@ -79,12 +80,20 @@ class OcpiMutations:
         return OcpiPartner.from_document(stored)
 
     @strawberry.mutation(
-        description="Delete an OCPI partner (admins only): its token stops working. Returns its id."
+        description=(
+            "Delete an OCPI partner (admins only): its token stops working, and the Locations "
+            "received from it (their stations, connectors and organizations) are removed. "
+            "Returns its id."
+        )
     )
     async def delete_ocpi_partner(
         self,
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The partner's id.")],
     ) -> strawberry.ID:
-        partner_id = await service.delete_partner(info.context.viewer, parse_id(id, "id"))
+        partner_id = await service.delete_partner(
+            info.context.viewer,
+            parse_id(id, "id"),
+            info.context.services.get(ConnectorReplica),
+        )
         return strawberry.ID(str(partner_id))

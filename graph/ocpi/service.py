@@ -19,11 +19,19 @@ import httpx
 from bson import ObjectId
 from pymongo import ReturnDocument
 
+from graph.connectors.replica import ConnectorReplica
 from graph.core.errors import BadUserInput
 from graph.core.timestamps import now
 from graph.core.validators import check_text
 from graph.core.viewer import Viewer, missing, require_admin
-from graph.ocpi.models import PENDING, REGISTERED, OcpiPartnerDocument, partners_collection
+from graph.ocpi import ingest
+from graph.ocpi.models import (
+    PENDING,
+    REGISTERED,
+    OcpiPartnerDocument,
+    outbox_collection,
+    partners_collection,
+)
 from graph.ocpi.protocol import (
     INVALID_PARAMETERS,
     NO_MATCHING_ENDPOINTS,
@@ -61,14 +69,38 @@ async def partners(viewer: Viewer) -> list[dict[str, Any]]:
     return [row async for row in partners_collection().find({}, sort=[("_id", 1)])]
 
 
-async def delete_partner(viewer: Viewer, partner_id: ObjectId) -> ObjectId:
-    """Forget a partner: its token stops working at once (admins only)."""
+async def delete_partner(
+    viewer: Viewer, partner_id: ObjectId, replica: ConnectorReplica
+) -> ObjectId:
+    """Forget a partner (admins only): its token stops working at once, then what it sent
+    and what waits to be pushed to it are removed, then the partner."""
     require_admin(viewer, "deleteOcpiPartner")
-    result = await partners_collection().delete_one({"_id": partner_id})
-    if result.deleted_count == 0:
+    # Cut off first, so nothing it sends (or a pull brings) is stored while it is forgotten.
+    if await _cut_off(partner_id, {}) is None:
         raise missing(viewer, "OCPI partner", partner_id, "id")
-    log.info("OCPI partner %s deleted", partner_id)
+    await _forget(partner_id, replica)
+    await partners_collection().delete_one({"_id": partner_id})
+    log.info("OCPI partner %s deleted, with what it sent", partner_id)
     return partner_id
+
+
+async def _cut_off(partner_id: ObjectId, more: dict[str, Any]) -> dict[str, Any] | None:
+    """The partner's token dies and its endpoints are forgotten: no call in or out."""
+    result: dict[str, Any] | None = await partners_collection().find_one_and_update(
+        {"_id": partner_id},
+        {
+            "$set": {"tokenHash": None, "endpoints": [], "updatedAt": now(), **more},
+            "$unset": {"partnerToken": "", "pulledFrom": "", "fullyPulledFrom": ""},
+        },
+    )
+    return result
+
+
+async def _forget(partner_id: ObjectId, replica: ConnectorReplica) -> None:
+    """Remove the Locations received from a partner and the pushes waiting for it: a
+    partner no longer registered keeps none of them current."""
+    await ingest.forget_partner(partner_id, replica)
+    await outbox_collection().delete_many({"partner": partner_id})
 
 
 async def partner_with_token(tokens: list[str]) -> dict[str, Any] | None:
@@ -185,18 +217,14 @@ async def exchange(
     return token_c
 
 
-async def unregister(partner: dict[str, Any]) -> None:
-    """DELETE credentials: the partner's token dies and its endpoints are forgotten."""
+async def unregister(partner: dict[str, Any], replica: ConnectorReplica) -> None:
+    """DELETE credentials: the partner's token dies, its endpoints are forgotten, and so are
+    the Locations it sent (registered again, it is pulled whole again)."""
     if partner["status"] != REGISTERED:
         raise OcpiError(INVALID_PARAMETERS, "not registered", http_status=405)
-    await partners_collection().update_one(
-        {"_id": partner["_id"]},
-        {
-            "$set": {"status": PENDING, "tokenHash": None, "endpoints": [], "updatedAt": now()},
-            "$unset": {"partnerToken": ""},
-        },
-    )
-    log.info("OCPI partner %s unregistered", partner["_id"])
+    await _cut_off(partner["_id"], {"status": PENDING})
+    await _forget(partner["_id"], replica)
+    log.info("OCPI partner %s unregistered; what it sent is forgotten", partner["_id"])
 
 
 async def connect_partner(

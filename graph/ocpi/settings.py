@@ -46,6 +46,13 @@ class OcpiSettings(BaseSettings):
         "are pulled again, changes only (`date_from` = when the last successful pull "
         "started); the first pull after registering takes everything",
     )
+    full_pull_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="how often a pull takes everything again instead of changes only: it "
+        "catches up on pushes that were lost, and the Locations a partner no longer sends "
+        "are removed",
+    )
     call_timeout_seconds: float = Field(
         default=10.0, gt=0, description="how long a call to a partner may take"
     )

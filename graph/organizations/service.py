@@ -32,6 +32,7 @@ from graph.core.timestamps import now
 from graph.core.validators import check_text
 from graph.core.viewer import (
     RECEIVED_FROM,
+    RECEIVED_ONLY,
     Viewer,
     refuse_received,
     require_admin,
@@ -368,6 +369,22 @@ async def delete(
 
 
 # --- organizations received over OCPI ------------------------------------------------
+
+
+async def received_parties(partner: ObjectId) -> list[ObjectId]:
+    """The organizations standing for a roaming partner's parties."""
+    return [
+        ObjectId(found["_id"])
+        async for found in collection().find(
+            {f"{RECEIVED_FROM}.partner": partner}, projection={"_id": 1}
+        )
+    ]
+
+
+async def delete_received(organization_ids: list[ObjectId]) -> None:
+    """Delete organizations standing for partners' parties (their stations and connectors
+    first); organizations of this network are never selected."""
+    await collection().delete_many({"_id": {"$in": organization_ids}, **RECEIVED_ONLY})
 
 
 async def received_party(
