@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import bson
 from bson import ObjectId
 from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -483,11 +484,27 @@ async def delete_received(query: Mapping[str, Any], replica: ConnectorReplica) -
         await _delete_received(gone, replica, session)
 
 
+# Set by the write, not by the partner: no reason on their own to write a connector again.
+_WRITTEN_FIELDS = ("endpoint", "createdAt", "updatedAt")
+
+
+def _as_stored(stored: Mapping[str, Any] | None, document: Mapping[str, Any]) -> bool:
+    """Whether every field of `document` is stored as it is (compared as BSON, which keeps
+    instants to the millisecond)."""
+    return stored is not None and all(
+        bson.encode({"v": value}) == bson.encode({"v": stored.get(name)})
+        for name, value in document.items()
+        if name not in _WRITTEN_FIELDS
+    )
+
+
 async def replace_received(
     station_id: ObjectId, documents: list[dict[str, Any]], replica: ConnectorReplica
 ) -> None:
     """Make `documents` (each with its `_id`) the connectors of a station received from a
-    roaming partner: each is written whole, and the station's others are deleted.
+    roaming partner: each that is new or differs is written whole, and the station's
+    others are deleted. One that is as stored is not written: its `updatedAt` stays, so
+    apps syncing with `updatedSince` and subscribers see only what changed.
 
     Endpoints are ChargeGraph's (four characters, unique): a connector keeps the one it
     has; a new one gets one derived from its id, another if that is taken.
@@ -495,20 +512,25 @@ async def replace_received(
     keep = {document["_id"] for document in documents}
     async with replica.session() as session:
         present = {
-            found["_id"]: found["endpoint"]
-            async for found in collection().find(
-                {"chargestation": station_id}, projection={"endpoint": 1}, session=session
-            )
+            found["_id"]: found
+            async for found in collection().find({"chargestation": station_id}, session=session)
         }
         await _delete_received(
             [connector for connector in present if connector not in keep], replica, session
         )
         attempts = dict.fromkeys(keep, 0)
-        waiting = list(documents)
+        waiting = [
+            document
+            for document in documents
+            if not _as_stored(present.get(document["_id"]), document)
+        ]
         while waiting:
             for document in waiting:
-                document["endpoint"] = present.get(document["_id"]) or _received_endpoint(
-                    document["_id"], attempts[document["_id"]]
+                stored = present.get(document["_id"])
+                document["endpoint"] = (
+                    stored["endpoint"]
+                    if stored is not None
+                    else _received_endpoint(document["_id"], attempts[document["_id"]])
                 )
             writes = [
                 UpdateOne(

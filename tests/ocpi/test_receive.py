@@ -105,7 +105,8 @@ def test_a_pushed_location_is_served_like_a_local_one(
     assert problems("Location", got["data"]) == []
     again = put(server, token, {**location, "name": "Renamed"})
     assert again.status_code == 200 and again.json()["status_code"] == 1000
-    assert len(db.ocpi_received_locations.find_one({"locationId": location["id"]}) or {}) > 0
+    copy = db.ocpi_received_locations.find_one({"locationId": location["id"]})
+    assert copy is not None and copy["location"]["name"] == "Renamed"
 
 
 def test_an_evse_status_patch_reaches_subscribers_and_searches(server: Server, token: str) -> None:
@@ -218,7 +219,7 @@ def test_a_bad_location_is_refused_naming_the_field(
 def test_bad_patches_are_refused_and_change_nothing(
     server: Server, token: str, db: Database[Any]
 ) -> None:
-    location, found = pushed(server, token)
+    location, _ = pushed(server, token)
     path = f"/{COUNTRY}/{PARTY}/{location['id']}"
     evse = f"{path}/{location['evses'][0]['uid']}"
     refusals = [
@@ -246,7 +247,8 @@ def test_bad_patches_are_refused_and_change_nothing(
     unknown = to_server(server, token, "PATCH", f"/{COUNTRY}/{PARTY}/NEVER/1",
                         {"status": "CHARGING", "last_updated": stamp()})  # fmt: skip
     assert unknown.status_code == 404 and unknown.json()["status_code"] == 2003
-    assert len(found) == 2
+    assert stored_ids(db, "NEVER") == []
+    assert stored_ids(db, location["id"]) == before
 
 
 def _position(location: dict[str, Any]) -> tuple[float, float]:
@@ -339,3 +341,37 @@ def test_version_details_offer_the_receiver(server: Server, token: str) -> None:
         "role": "RECEIVER",
         "url": f"{server.base_url}/ocpi/emsp/2.2.1/locations",
     } in answer["data"]["endpoints"]
+
+
+def test_a_location_put_again_rewrites_only_the_connectors_that_changed(
+    server: Server, token: str, db: Database[Any]
+) -> None:
+    """Apps syncing with `updatedSince` fetch only what changed: a Location PUT again as
+    it was changes no connector's `updatedAt`; a change to one connector changes its own."""
+    location, _ = pushed(server, token)
+    stations = [
+        row["_id"] for row in db.ocpi_received_locations.find({"locationId": location["id"]})
+    ]
+
+    def updated() -> dict[str, Any]:
+        return {
+            row["receivedFrom"]["evse"]: row["updatedAt"]
+            for row in db.connectors.find({"chargestation": {"$in": stations}})
+        }
+
+    before = updated()
+    assert len(before) == 2
+    assert put(server, token, location).status_code == 200
+    assert updated() == before
+    faster = ocpi_connector(max_electric_power=200000, last_updated=stamp())
+    changed = {
+        **location,
+        "evses": [{**location["evses"][0], "connectors": [faster]}, location["evses"][1]],
+    }
+    assert put(server, token, changed).status_code == 200
+    after = updated()
+    first, second = (evse["uid"] for evse in location["evses"])
+    assert after[first] > before[first]
+    assert after[second] == before[second]
+    powers = sorted(c["power"] for c in nearby(server, *_position(location)))
+    assert powers == [22.0, 200.0]
