@@ -34,7 +34,7 @@ from graph.core.timestamps import now
 from graph.core.visibility import is_active
 from graph.ocpi.locations import ocpi_time
 from graph.ocpi.models import received_locations_collection
-from graph.ocpi.protocol import CLIENT_ERROR, UNKNOWN_LOCATION, OcpiError
+from graph.ocpi.protocol import CLIENT_ERROR, OcpiError, member, unknown_object
 from graph.ocpi.received import (
     REMOVED,
     STATUS_BACK,
@@ -49,6 +49,8 @@ from graph.ocpi.received import (
     invalid,
 )
 from graph.organizations import service as organizations
+
+RECEIVED = "received"
 
 
 def _derived_id(*parts: str) -> ObjectId:
@@ -106,8 +108,9 @@ async def _store(
     station: ObjectId,
     location: dict[str, Any],
     replica: ConnectorReplica,
-) -> None:
-    """Store a checked Location whole: its organization, station, connectors and copy."""
+) -> bool:
+    """Store a checked Location whole: its organization, station, connectors and copy;
+    True when the copy is new."""
     organization = await organizations.received_party(
         partner["_id"],
         partner["name"],
@@ -180,7 +183,7 @@ async def _store(
                 }
             )
     await connectors.replace_received(station, documents, replica)
-    await received_locations_collection().replace_one(
+    written = await received_locations_collection().replace_one(
         {"_id": station},
         {
             "partner": partner["_id"],
@@ -192,6 +195,7 @@ async def _store(
         },
         upsert=True,
     )
+    return written.upserted_id is not None
 
 
 # --- forgetting what a partner sent ---------------------------------------------------
@@ -247,9 +251,7 @@ async def put_location(
     station = station_id(
         partner["_id"], location["country_code"], location["party_id"], location["id"]
     )
-    existed = await received_locations_collection().count_documents({"_id": station}, limit=1)
-    await _store(partner, station, location, replica)
-    return existed == 0
+    return await _store(partner, station, location, replica)
 
 
 async def stored_location(
@@ -280,17 +282,6 @@ async def stored_location(
     return location
 
 
-def _member(members: list[dict[str, Any]], key: str, name: str, kind: str) -> dict[str, Any]:
-    for member in members:
-        if str(member.get(key, "")).upper() == name.upper():
-            return member
-    raise unknown(kind, name)
-
-
-def unknown(kind: str, name: str) -> OcpiError:
-    return OcpiError(UNKNOWN_LOCATION, f"no {kind} {name[:40]!r} was received", http_status=404)
-
-
 async def stored_object(
     partner: Mapping[str, Any], path: Mapping[str, str]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -300,12 +291,12 @@ async def stored_object(
         partner, path["country_code"], path["party_id"], path["location_id"]
     )
     if location is None:
-        raise unknown("Location", path["location_id"])
+        raise unknown_object("Location", path["location_id"], RECEIVED)
     found = location
     if "evse_uid" in path:
-        found = _member(location.get("evses") or [], "uid", path["evse_uid"], "EVSE")
+        found = member(location.get("evses") or [], "uid", path["evse_uid"], "EVSE", RECEIVED)
     if "connector_id" in path:
-        found = _member(found["connectors"], "id", path["connector_id"], "Connector")
+        found = member(found["connectors"], "id", path["connector_id"], "Connector", RECEIVED)
     return location, found
 
 
@@ -318,22 +309,22 @@ async def put_member(
         partner, path["country_code"], path["party_id"], path["location_id"]
     )
     if location is None:
-        raise unknown("Location", path["location_id"])
+        raise unknown_object("Location", path["location_id"], RECEIVED)
     if "connector_id" in path:
         if isinstance(body, dict):
             _same(body, "id", path["connector_id"])
-        member = check_connector(body, "")
-        evse = _member(location.get("evses") or [], "uid", path["evse_uid"], "EVSE")
-        _replace(evse["connectors"], "id", member)
+        given = check_connector(body, "")
+        evse = member(location.get("evses") or [], "uid", path["evse_uid"], "EVSE", RECEIVED)
+        _replace(evse["connectors"], "id", given)
         changed = [evse]
     else:
         if isinstance(body, dict):
             _same(body, "uid", path["evse_uid"])
-        member = check_evse(body, "")
+        given = check_evse(body, "")
         location.setdefault("evses", [])
-        _replace(location["evses"], "uid", member)
+        _replace(location["evses"], "uid", given)
         changed = []
-    _bump(location, member["last_updated"], *changed)
+    _bump(location, given["last_updated"], *changed)
     await _store(partner, _station(partner, path), check_location(location), replica)
 
 
@@ -420,6 +411,6 @@ async def patch(
     target.update(body)
     parents = []
     if "connector_id" in path:
-        parents.append(_member(location["evses"], "uid", path["evse_uid"], "EVSE"))
+        parents.append(member(location["evses"], "uid", path["evse_uid"], "EVSE", RECEIVED))
     _bump(location, body["last_updated"], *parents)
     await _store(partner, _station(partner, path), check_location(location), replica)

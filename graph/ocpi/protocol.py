@@ -43,6 +43,22 @@ class OcpiError(Exception):
         self.message = message
 
 
+def unknown_object(kind: str, name: str, held: str) -> OcpiError:
+    """2003 (HTTP 404): no such Location, EVSE or Connector is `held` ("published", ...)."""
+    return OcpiError(UNKNOWN_LOCATION, f"no {kind} {name[:40]!r} is {held}", http_status=404)
+
+
+def member(
+    members: list[dict[str, Any]], key: str, name: str, kind: str, held: str
+) -> dict[str, Any]:
+    """The EVSE or Connector among `members` whose `key` is `name` (ids are CiStrings:
+    compared without case), or 2003."""
+    for found in members:
+        if str(found.get(key, "")).upper() == name.upper():
+            return found
+    raise unknown_object(kind, name, held)
+
+
 def timestamp() -> str:
     """The current instant as OCPI writes it: RFC 3339, UTC, `Z`."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

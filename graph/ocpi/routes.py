@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -30,14 +30,16 @@ from graph.ocpi.protocol import (
     CLIENT_ERROR,
     INVALID_PARAMETERS,
     SERVER_ERROR,
-    UNKNOWN_LOCATION,
     VERSION,
     OcpiError,
     digest,
     envelope,
+    member,
     presented_tokens,
     refusal,
+    unknown_object,
 )
+from graph.ocpi.received import instant
 from graph.ocpi.settings import OcpiSettings
 
 Handler = Callable[[Request, dict[str, Any]], Awaitable[Response]]
@@ -264,16 +266,18 @@ class OcpiEndpoints:
         try:
             station_id = ObjectId(parameters["location_id"])
         except (InvalidId, TypeError) as error:
-            raise _unknown_object("Location", parameters["location_id"]) from error
+            raise unknown_object("Location", parameters["location_id"], PUBLISHED) from error
         index = self.services.get(ConnectorReplica).current()
         sites = await catalogue.published_sites(index, [station_id])
         if not sites:
-            raise _unknown_object("Location", parameters["location_id"])
+            raise unknown_object("Location", parameters["location_id"], PUBLISHED)
         found: dict[str, Any] = location(sites[0])
         if "evse_uid" in parameters:
-            found = _member(found["evses"], "uid", parameters["evse_uid"], "EVSE")
+            found = member(found["evses"], "uid", parameters["evse_uid"], "EVSE", PUBLISHED)
         if "connector_id" in parameters:
-            found = _member(found["connectors"], "id", parameters["connector_id"], "Connector")
+            found = member(
+                found["connectors"], "id", parameters["connector_id"], "Connector", PUBLISHED
+            )
         return envelope(request, found)
 
     async def received(self, request: Request, partner: dict[str, Any]) -> Response:
@@ -328,35 +332,13 @@ def _failed(request: Request) -> Response:
     return envelope(request, status_code=SERVER_ERROR, message="internal error", http_status=500)
 
 
-def _unknown_object(kind: str, name: str) -> OcpiError:
-    return OcpiError(UNKNOWN_LOCATION, f"no {kind} {name[:40]!r} is published", http_status=404)
-
-
-def _member(members: list[dict[str, Any]], key: str, name: str, kind: str) -> dict[str, Any]:
-    for member in members:
-        if member[key] == name:
-            return member
-    raise _unknown_object(kind, name)
-
-
-def _parsed(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+PUBLISHED = "published"
 
 
 def _instant(request: Request, name: str) -> datetime | None:
     """An RFC 3339 query parameter (UTC when it carries no offset), or 2001 naming it."""
     text = request.query_params.get(name)
-    if text is None:
-        return None
-    try:
-        moment = _parsed(text)
-    except ValueError as error:
-        raise OcpiError(
-            INVALID_PARAMETERS, f"{name} must be an RFC 3339 date-time, got {text[:40]!r}"
-        ) from error
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment
+    return None if text is None else instant({name: text}, name, "")
 
 
 def _count(request: Request, name: str, default: int, *, lowest: int) -> int:
