@@ -65,8 +65,9 @@ def station_id(partner: ObjectId, country_code: str, party_id: str, location_id:
 
 
 def connector_id(station: ObjectId, evse_uid: str, position: int) -> ObjectId:
-    """The ChargeGraph connector an EVSE's `position`-th stored connector is (counting only
-    those stored): a status PATCH finds them all from the URL, in the connector index."""
+    """The ChargeGraph connector an EVSE's `position`-th stored connector is (in the order of
+    their OCPI ids, counting only those stored): a status PATCH finds them all from the URL,
+    in the connector index."""
     return _derived_id("connector", str(station), evse_uid.upper(), str(position))
 
 
@@ -154,7 +155,9 @@ async def _store(
         else:
             evse_longitude, evse_latitude = longitude, latitude
         stored = 0
-        for connector in evse["connectors"]:
+        # By OCPI id, not as listed: a partner that lists them in another order does not
+        # swap the ids of ChargeGraph's connectors.
+        for connector in sorted(evse["connectors"], key=lambda given: given["id"].upper()):
             fields = connector_fields(connector)
             if fields is None:
                 continue  # a standard ChargeGraph has no value for (docs/ocpi.md)

@@ -375,3 +375,19 @@ def test_a_location_put_again_rewrites_only_the_connectors_that_changed(
     assert after[second] == before[second]
     powers = sorted(c["power"] for c in nearby(server, *_position(location)))
     assert powers == [22.0, 200.0]
+
+
+def test_connectors_listed_in_another_order_keep_their_ids(server: Server, token: str) -> None:
+    latitude, longitude = next(_places)
+    type2 = ocpi_connector(
+        "2", standard="IEC_62196_T2", format="SOCKET", power_type="AC_3_PHASE",
+        max_voltage=230, max_amperage=32, max_electric_power=22000,
+    )  # fmt: skip
+    evse = ocpi_evse("TWIN-1", connectors=[ocpi_connector("1"), type2])
+    location = ocpi_location(next_location_id(), latitude, longitude, evses=[evse])
+    assert put(server, token, location).status_code == 201
+    first = {c["type"]: c["id"] for c in nearby(server, latitude, longitude)}
+    assert sorted(first) == ["CCS2", "TYPE2"]
+    reordered = {**evse, "connectors": [type2, ocpi_connector("1")]}
+    assert put(server, token, {**location, "evses": [reordered]}).status_code == 200
+    assert {c["type"]: c["id"] for c in nearby(server, latitude, longitude)} == first
