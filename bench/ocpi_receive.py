@@ -1,6 +1,6 @@
 """OCPI as eMSP: partners' EVSE status PATCHes, applied and streamed to subscribers.
 
-    python -m bench.ocpi_receive [--locations 500] [--rate 166.7] [--seconds 60]
+    python -m bench.ocpi_receive [--locations 500] [--rate 166.7] [--seconds 60] [--senders 2]
 
 One `chargegraph serve` on the embedded database it starts itself; a partner
 (bench.ocpi's, written from the specification) registered through the
@@ -8,7 +8,8 @@ credentials handshake, which PUTs `--locations` Locations of two EVSEs each to
 ChargeGraph's Locations receiver. A `connectorStatusChanged` subscriber
 follows the partner's organization. Then the partner PATCHes EVSE statuses
 (`{status, last_updated}`, each a change) at `--rate` a second for `--seconds`
-(166.7 a second is 10,000 a minute), up to 64 in flight; each is timed from
+(166.7 a second is 10,000 a minute), from `--senders` processes of their own
+(each EVSE's changes from one), up to 64 in flight in all; each is timed from
 the moment it was due to be sent to its answer (applied) and to the
 subscriber's event for it (seen).
 
@@ -26,9 +27,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -45,6 +49,8 @@ from graph.ocpi.protocol import authorization
 
 RECEIVER = "/ocpi/emsp/2.2.1/locations/DE/BEN"
 IN_FLIGHT = 64
+# How long each sender process holds its warm-up job.
+WARM_UP_SECONDS = 3.0
 # Each change flips an EVSE between these two, so every one is a change.
 FLIP = {"AVAILABLE": "CHARGING", "CHARGING": "AVAILABLE"}
 # The ConnectorStatus a subscriber sees for each EVSE status sent.
@@ -131,12 +137,21 @@ class Subscriber:
             self.seen.setdefault(key, []).append(arrived)
 
 
-async def paced(rate: float, seconds: float, send: Callable[[int], Awaitable[None]]) -> None:
-    """Call `send(n)` for n = 0, 1, … at `rate` a second for `seconds`, at most IN_FLIGHT
-    at once (a send that cannot start on time starts late, and its time counts from then)."""
-    gate = asyncio.Semaphore(IN_FLIGHT)
+async def paced(
+    rate: float,
+    seconds: float,
+    send: Callable[[int, float], Awaitable[None]],
+    *,
+    start: float | None = None,
+    mine: Callable[[int], bool] = lambda number: True,
+    in_flight: int = IN_FLIGHT,
+) -> None:
+    """Call `send(n, due)` for n = 0, 1, … (those `mine` picks) at `rate` a second for
+    `seconds` from `start`, at most `in_flight` at once (a send that cannot start on time
+    starts late, and its time counts from when it was due)."""
+    gate = asyncio.Semaphore(in_flight)
     tasks = []
-    start = time.perf_counter()
+    start = time.perf_counter() if start is None else start
     total = int(rate * seconds)
 
     async def one(number: int, due: float) -> None:
@@ -144,6 +159,8 @@ async def paced(rate: float, seconds: float, send: Callable[[int], Awaitable[Non
             await send(number, due)
 
     for number in range(total):
+        if not mine(number):
+            continue
         due = start + number / rate
         delay = due - time.perf_counter()
         if delay > 0:
@@ -152,14 +169,69 @@ async def paced(rate: float, seconds: float, send: Callable[[int], Awaitable[Non
     await asyncio.gather(*tasks)
 
 
+@dataclass(frozen=True)
+class Share:
+    """One sender process's part of the PATCHes: the EVSEs `n % len(evses) % senders == part`
+    (so each EVSE's changes leave one process, in order)."""
+
+    base: str
+    headers: dict[str, str]
+    evses: list[str]
+    part: int
+    senders: int
+    rate: float
+    seconds: float
+    start: float
+
+
+def send_share(share: Share) -> list[tuple[str, str, float, float, bool]]:
+    """A sender process: PATCH its share at its times; (evse, status, due, answered, ok)."""
+    return asyncio.run(_send_share(share))
+
+
+async def _send_share(share: Share) -> list[tuple[str, str, float, float, bool]]:
+    evses = share.evses
+    current = dict.fromkeys(evses, "AVAILABLE")
+    moment = datetime(2026, 7, 1, tzinfo=UTC)
+    patches: list[tuple[str, str, float, float, bool]] = []
+    in_flight = max(1, IN_FLIGHT // share.senders)
+    # Idle connections are dropped before the server's keep-alive (5 s) closes them: a
+    # request sent on one the server is closing fails with ReadError.
+    limits = httpx.Limits(
+        max_connections=in_flight, max_keepalive_connections=in_flight, keepalive_expiry=2.0
+    )
+    async with httpx.AsyncClient(headers=share.headers, timeout=60, limits=limits) as client:
+
+        async def patch(number: int, due: float) -> None:
+            evse = evses[number % len(evses)]
+            status = current[evse] = FLIP[current[evse]]
+            stamp = ocpi_time(moment + timedelta(milliseconds=number))
+            station_location = evse.rsplit("-", 1)[0]
+            answer = await client.patch(
+                f"{share.base}/{station_location}/{evse}",
+                json={"status": status, "last_updated": stamp},
+            )
+            ok = answer.status_code == 200 and answer.json().get("status_code") == 1000
+            patches.append((evse, status, due, time.perf_counter(), ok))
+
+        await paced(
+            share.rate,
+            share.seconds,
+            patch,
+            start=share.start,
+            mine=lambda number: number % len(evses) % share.senders == share.part,
+            in_flight=in_flight,
+        )
+    return patches
+
+
 async def run(args: argparse.Namespace, chargegraph: ChargeGraph) -> dict[str, Any]:
     partner = Partner()
     partner.serve()
     token = register(chargegraph, partner)
     headers = {"Authorization": authorization(token)}
     base = f"http://127.0.0.1:{chargegraph.port}{RECEIVER}"
-    limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
-    async with httpx.AsyncClient(headers=headers, timeout=60, limits=limits) as client:
+    async with httpx.AsyncClient(headers=headers, timeout=60) as client:
         put_started = time.perf_counter()
         for number in range(args.locations):
             answer = await client.put(f"{base}/BENCH-{number:05d}", json=location(number))
@@ -176,7 +248,6 @@ async def run(args: argparse.Namespace, chargegraph: ChargeGraph) -> dict[str, A
                 connector["chargestation"],
             )
         evses = sorted(connector_of)
-        current = dict.fromkeys(evses, "AVAILABLE")
         subscriber = Subscriber()
         ready = asyncio.Event()
         following = asyncio.create_task(
@@ -184,26 +255,36 @@ async def run(args: argparse.Namespace, chargegraph: ChargeGraph) -> dict[str, A
         )
         await ready.wait()
         await asyncio.sleep(1)
-        moment = datetime(2026, 7, 1, tzinfo=UTC)
-        # (evse, status, sent, answered, ok)
-        patches: list[tuple[str, str, float, float, bool]] = []
-
-        async def patch(number: int, sent: float) -> None:
-            evse = evses[number % len(evses)]
-            status = current[evse] = FLIP[current[evse]]
-            stamp = ocpi_time(moment + timedelta(milliseconds=number))
-            station_location = evse.rsplit("-", 1)[0]
-            answer = await client.patch(
-                f"{base}/{station_location}/{evse}", json={"status": status, "last_updated": stamp}
+        # The PATCHes leave `--senders` processes of their own: one Python process cannot
+        # send 10,000 a minute with httpx and read the subscriber's events in time.
+        loop = asyncio.get_running_loop()
+        spawn = multiprocessing.get_context("spawn")
+        pool = ProcessPoolExecutor(max_workers=args.senders, mp_context=spawn)
+        # Every sender started (and its imports done) before the first PATCH is due: each
+        # holds a warm-up job long enough that no other sender takes a second one.
+        await asyncio.gather(
+            *(loop.run_in_executor(pool, time.sleep, WARM_UP_SECONDS) for _ in range(args.senders))
+        )
+        start = time.perf_counter() + 1.0
+        shares = [
+            Share(base, headers, evses, part, args.senders, args.rate, args.seconds, start)
+            for part in range(args.senders)
+        ]
+        with pool:
+            sent = await asyncio.gather(
+                *(loop.run_in_executor(pool, send_share, share) for share in shares)
             )
-            ok = answer.status_code == 200 and answer.json().get("status_code") == 1000
-            patches.append((evse, status, sent, time.perf_counter(), ok))
-
-        await paced(args.rate, args.seconds, patch)
+        patches = [row for rows in sent for row in rows]
+        moment = datetime(2026, 7, 1, tzinfo=UTC)
         await asyncio.sleep(5)  # the last events on their way
         # Baseline: the same changes written straight into MongoDB, as one update each.
         baseline: list[tuple[str, str, float, float]] = []
         base_moment = moment + timedelta(days=1)
+
+        # Where the PATCHes left each EVSE.
+        current = dict.fromkeys(evses, "AVAILABLE")
+        for evse, status, *_ in sorted(patches, key=lambda row: row[2]):
+            current[evse] = status
 
         async def write(number: int, sent: float) -> None:
             evse = evses[number % len(evses)]
@@ -260,6 +341,9 @@ def main() -> None:
     parser.add_argument("--locations", type=int, default=500)
     parser.add_argument("--rate", type=float, default=10_000 / 60)
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument(
+        "--senders", type=int, default=2, help="processes sending the PATCHes (each EVSE in one)"
+    )
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
     started = begin()
@@ -288,8 +372,8 @@ def report(started: Start, args: argparse.Namespace, results: dict[str, Any]) ->
         f"One `chargegraph serve` on the embedded database it starts itself; a partner "
         f"registered through the credentials handshake PUT {args.locations:,} Locations of "
         f"2 EVSEs each ({results['put_seconds']:.1f} s), then PATCHed EVSE statuses at "
-        f"{args.rate:.1f} a second ({args.rate * 60:,.0f} a minute) for {args.seconds:g} s, "
-        f"up to {IN_FLIGHT} in flight; one `connectorStatusChanged` subscriber follows the "
+        f"{args.rate:.1f} a second ({args.rate * 60:,.0f} a minute) for {args.seconds:g} s "
+        f"from {args.senders} processes, up to {IN_FLIGHT} in flight in all; one `connectorStatusChanged` subscriber follows the "
         f"partner's organization.",
         "",
         "| what | changes | p50 (ms) | p99 (ms) | max (ms) | not seen |",

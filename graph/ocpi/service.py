@@ -12,6 +12,7 @@ issues B, of which it keeps the hash, and keeps the partner's C.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -93,6 +94,7 @@ async def _cut_off(partner_id: ObjectId, more: dict[str, Any]) -> dict[str, Any]
             "$unset": {"partnerToken": "", "pulledFrom": "", "fullyPulledFrom": ""},
         },
     )
+    _partners_changed()
     return result
 
 
@@ -103,11 +105,36 @@ async def _forget(partner_id: ObjectId, replica: ConnectorReplica) -> None:
     await outbox_collection().delete_many({"partner": partner_id})
 
 
+# Partners by the digests of the tokens they presented, kept this long: a partner's calls
+# come in bursts (a PATCH per status change), and each would read its partner again.
+# This process's own writes to partners empty it at once; another process's (a deletion,
+# an unregistering, a rotated token) are seen within this long.
+PARTNER_CACHE_SECONDS = 1.0
+# More entries than this empty it (random tokens are never kept: only partners found).
+_MAX_CACHED = 1000
+_recent: dict[tuple[str, ...], tuple[float, dict[str, Any]]] = {}
+
+
+def _partners_changed() -> None:
+    _recent.clear()
+
+
 async def partner_with_token(tokens: list[str]) -> dict[str, Any] | None:
     """The partner presenting one of these tokens, if any."""
     if not tokens:
         return None
-    return await partners_collection().find_one({"tokenHash": {"$in": [digest(t) for t in tokens]}})
+    digests = tuple(digest(token) for token in tokens)
+    kept = _recent.get(digests)
+    if kept is not None and time.monotonic() - kept[0] < PARTNER_CACHE_SECONDS:
+        return dict(kept[1])
+    found = await partners_collection().find_one({"tokenHash": {"$in": list(digests)}})
+    if found is None:
+        _recent.pop(digests, None)
+        return None
+    if len(_recent) >= _MAX_CACHED:
+        _recent.clear()
+    _recent[digests] = (time.monotonic(), found)
+    return dict(found)
 
 
 def _credentials_of(body: Any) -> tuple[str, str, list[dict[str, Any]]]:
@@ -211,6 +238,7 @@ async def exchange(
             }
         },
     )
+    _partners_changed()
     if result.matched_count == 0:
         raise OcpiError(INVALID_PARAMETERS, "the token changed meanwhile", http_status=401)
     log.info("OCPI partner %s %s", partner["_id"], "registered" if registering else "updated")
@@ -281,6 +309,7 @@ async def connect_partner(
         token_c, _, roles = _credentials_of(body.get("data"))
     except (httpx.HTTPError, ValueError, OcpiError) as error:
         await partners_collection().delete_one({"_id": document.id})
+        _partners_changed()
         message = error.message if isinstance(error, OcpiError) else str(error)
         raise BadUserInput(
             f"versionsUrl: the partner refused the registration: {message}", field="versionsUrl"
@@ -297,6 +326,7 @@ async def connect_partner(
         },
         return_document=ReturnDocument.AFTER,
     )
+    _partners_changed()
     log.info("registered with OCPI partner %s (%r)", document.id, label)
     assert stored is not None
     return stored

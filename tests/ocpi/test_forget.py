@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import pytest
 from bson import ObjectId
 from pymongo.database import Database
 
 from tests.support.ocpi_peer import Peer, token_header
 from tests.support.ocpi_received import next_location_id, ocpi_location, to_server, wait_for
 from tests.support.ocpi_sites import network, register
-from tests.support.server import Server, data, server_fixture
+from tests.support.server import Server, data, module_server, server_fixture
 
 server = server_fixture(
     "A server that pulls partners' Locations every 3 s, everything every 3.6 s.",
@@ -168,3 +169,31 @@ def test_a_full_pull_removes_the_locations_the_partner_no_longer_sends(
         assert all_served(server, partner.locations)
         assert stored_of(db, partner.name) == holding(2)
         assert db.ocpi_received_locations.count_documents({"locationId": withdrawn["id"]}) == 0
+
+
+def test_a_partner_deleted_through_another_process_is_refused_here_too(
+    server: Server,
+    db: Database[Any],
+    mongo_uri: str,
+    db_name: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Each process keeps a partner found by its token for a moment (its calls come in
+    bursts); a deletion made through another process still ends its calls here."""
+    with served(server, 1) as partner, module_server(mongo_uri, db_name, tmp_path_factory) as other:
+
+        def credentials_status() -> int:
+            return httpx.get(
+                f"{server.base_url}/ocpi/2.2.1/credentials",
+                headers=token_header(partner.token),
+                timeout=30,
+            ).status_code
+
+        assert credentials_status() == 200
+        assert data(other.query(DELETE, {"id": partner_id(other, partner.name)}))
+        wait_for(lambda: credentials_status() == 401, "this process to refuse the token")
+        assert stored_of(db, partner.name) == {
+            "organizations": 0,
+            "chargestations": 0,
+            "connectors": 0,
+        }
