@@ -9,6 +9,7 @@ a connector deleted straight in MongoDB leaves no tombstone.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -49,25 +50,24 @@ async def published_sites(
     index: ConnectorIndex | None, station_ids: Sequence[ObjectId] | None = None
 ) -> list[Site]:
     """Every publishable site (or those of `station_ids`), oldest station first."""
-    parties = {
-        document["_id"]: document
-        async for document in organizations.collection().find(
-            {"ocpi.countryCode": {"$type": "string"}, "active": ACTIVE},
-            projection={"name": 1, "ocpi": 1},
-        )
-    }
-    if not parties:
-        return []
     if station_ids is None:
-        query: dict[str, Any] = {"organization": {"$in": list(parties)}, "active": ACTIVE}
+        parties = await _parties()
+        if not parties:
+            return []
+        query = {"organization": {"$in": list(parties)}, "active": ACTIVE}
+        stations = await _stations(query)
+        tombstones = await _tombstones([station["_id"] for station in stations])
     else:
         # By id alone, the rest checked here: an index lookup per id, where adding the
         # organization and activity made the embedded server test each id list against
-        # every station (bench.ocpi's profile).
-        query = {"_id": {"$in": list(station_ids)}}
+        # every station (bench.ocpi's profile). The three reads need nothing of each
+        # other, so they are in flight together.
+        parties, stations, tombstones = await asyncio.gather(
+            _parties(), _stations({"_id": {"$in": list(station_ids)}}), _tombstones(station_ids)
+        )
     stations = [
         station
-        for station in await chargestations.collection().find(query, sort=[("_id", 1)]).to_list()
+        for station in stations
         if station.get("organization") in parties and is_active(station.get("active"))
     ]
     if not stations:
@@ -78,9 +78,6 @@ async def published_sites(
         index, {"chargestation": {"$in": ids}}, None, MAX_CONNECTORS
     ):
         attached[connector["chargestation"]].append(connector)
-    removed: dict[ObjectId, list[dict[str, Any]]] = defaultdict(list)
-    async for tombstone in removed_evses_collection().find({"chargestation": {"$in": ids}}):
-        removed[tombstone["chargestation"]].append(tombstone)
     moment = now()
     sites = []
     for station in stations:
@@ -89,9 +86,34 @@ async def published_sites(
             station=station,
             organization=parties[station["organization"]],
             connectors=sorted(attached[station["_id"]], key=lambda connector: connector["_id"]),
-            tombstones=removed[station["_id"]],
+            tombstones=tombstones[station["_id"]],
             online=station.get("online") is True and lease is not None and lease > moment,
         )
         if publishable(site):
             sites.append(site)
     return sites
+
+
+async def _parties() -> dict[ObjectId, dict[str, Any]]:
+    """The active organizations with an OCPI identity, by id."""
+    return {
+        document["_id"]: document
+        async for document in organizations.collection().find(
+            {"ocpi.countryCode": {"$type": "string"}, "active": ACTIVE},
+            projection={"name": 1, "ocpi": 1},
+        )
+    }
+
+
+async def _stations(query: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return await chargestations.collection().find(query, sort=[("_id", 1)]).to_list()
+
+
+async def _tombstones(station_ids: Sequence[ObjectId]) -> dict[ObjectId, list[dict[str, Any]]]:
+    """The removed EVSEs of these stations, by station."""
+    removed: dict[ObjectId, list[dict[str, Any]]] = defaultdict(list)
+    async for tombstone in removed_evses_collection().find(
+        {"chargestation": {"$in": list(station_ids)}}
+    ):
+        removed[tombstone["chargestation"]].append(tombstone)
+    return removed

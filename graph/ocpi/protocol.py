@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -81,7 +82,18 @@ def envelope(
     if data is not None:
         body["data"] = data
     headers = {name: request.headers[name] for name in _ECHOED_HEADERS if name in request.headers}
-    return JSONResponse(body, status_code=http_status, headers=headers)
+    return _Answer(body, status_code=http_status, headers=headers)
+
+
+class _Answer(JSONResponse):
+    """JSON in UTF-8 written by orjson: a page of 100 Locations took milliseconds with the
+    standard library's encoder."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return orjson.dumps(content)
+        except TypeError:  # what orjson does not take (integers beyond 64 bits)
+            return super().render(content)
 
 
 def refusal(request: Request, error: OcpiError) -> JSONResponse:
