@@ -243,12 +243,21 @@ class OcpiEndpoints:
             token = self.snapshots.keep(matched)
             on_page = sites[offset : offset + limit]
         else:
-            # The stations of this page as they are now (one unpublished since is left out).
-            on_page = await catalogue.published_sites(index, matched[offset : offset + limit])
+            # The stations of this page as they are now, or as read ahead a moment ago (one
+            # unpublished since is left out).
+            assert token is not None  # the snapshot was found by it
+            ids = matched[offset : offset + limit]
+            on_page = await self.snapshots.page(
+                token, offset, limit, lambda: catalogue.published_sites(index, ids)
+            )
         response = envelope(request, [location(site) for site in on_page])
         response.headers["X-Total-Count"] = str(len(matched))
         response.headers["X-Limit"] = str(MAX_PAGE)
         if offset + limit < len(matched):
+            ahead = matched[offset + limit : offset + 2 * limit]
+            self.snapshots.read_ahead(
+                token, offset + limit, limit, lambda: catalogue.published_sites(index, ahead)
+            )
             following = {
                 **request.query_params,
                 "offset": str(offset + limit),

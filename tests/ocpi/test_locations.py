@@ -7,6 +7,7 @@ validated against the 2.2.1 object shapes (tests/support/ocpi_shapes.py).
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,6 +18,7 @@ from ocpp.v16 import call as call16
 
 from graph.connectors.enums import ConnectorStatus, ConnectorType, PowerType
 from graph.ocpi.locations import POWER_TYPE, STANDARD, STATUS
+from graph.ocpi.paging import AHEAD_SECONDS
 from tests.support.ocpi_peer import token_header
 from tests.support.ocpi_shapes import problems
 from tests.support.ocpi_sites import (
@@ -314,3 +316,26 @@ def test_a_page_whose_snapshot_is_unknown_is_computed_again(server: Server, toke
     assert [found["id"] for found in body_of(second)] == ids[1:2]
     assert second.headers["X-Total-Count"] == str(len(ids))
     assert all(made["id"] in ids for made in built["stations"])
+
+
+def test_a_page_asked_for_later_shows_changes_made_since_the_page_before(
+    server: Server, token: str
+) -> None:
+    """The next page is read while the one before is answered; a partner that asks for it
+    more than AHEAD_SECONDS later gets it as it is then, not as it was read."""
+    network(server, stations=2)
+    everything, _ = pull_all(server, token)
+    first = get(server, token, LOCATIONS, limit=1)
+    assert [found["id"] for found in body_of(first)] == [everything[0]["id"]]
+    evse = everything[1]["evses"][0]
+    power = evse["connectors"][0]["max_electric_power"]
+    faster = power / 1000 + 50
+    data(server.query(UPDATE_CONNECTOR, {"id": evse["uid"], "input": {"power": faster}}))
+    time.sleep(AHEAD_SECONDS + 0.5)
+    second = httpx.get(
+        first.headers["Link"].split(";")[0].strip("<> "), headers=token_header(token), timeout=30
+    )
+    [shown] = body_of(second)
+    assert shown["id"] == everything[1]["id"]
+    [connector] = next(e for e in shown["evses"] if e["uid"] == evse["uid"])["connectors"]
+    assert connector["max_electric_power"] == round(faster * 1000)
