@@ -9,10 +9,10 @@ carries; later pages read only their own stations, as they are now. A token
 this process does not know (another process behind a load balancer, or one
 that expired) makes the page compute its matches again, as without one.
 
-While a page is answered, the next one is read ahead (its stations are a
-database read of about 11 ms on the embedded server, most of a page's time):
-the partner asking for it within AHEAD_SECONDS gets it as it was then, or
-else it is read again.
+When a page is asked for, the next one starts being read too (its stations
+are a database read of about 11 ms on the embedded server, most of a page's
+time): the partner asking for it within AHEAD_SECONDS gets it as it was read,
+or else it is read again.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ class Snapshots:
 
     def __init__(self) -> None:
         self._taken: OrderedDict[str, tuple[float, tuple[ObjectId, ...]]] = OrderedDict()
-        # The next page of each walk, being read: token -> ((offset, limit), started, read).
-        self._ahead: OrderedDict[str, tuple[tuple[int, int], float, asyncio.Task[Any]]] = (
+        # Pages being read ahead: (token, offset, limit) -> (started, read).
+        self._ahead: OrderedDict[tuple[str, int, int], tuple[float, asyncio.Task[Any]]] = (
             OrderedDict()
         )
 
@@ -66,12 +66,15 @@ class Snapshots:
         self, token: str, offset: int, limit: int, read: Callable[[], Awaitable[Page]]
     ) -> None:
         """Start reading the walk's page at `offset`, for when it is asked for."""
-        self._drop(token)
+        key = (token, offset, limit)
+        self._drop(key)
         task: asyncio.Task[Page] = asyncio.ensure_future(read())
-        # A failed read is read again when asked for; its error is not lost in the log.
+        # A failed read is read again when asked for; retrieved here, its error is not
+        # logged as never retrieved.
         task.add_done_callback(_retrieved)
-        self._ahead[token] = ((offset, limit), time.monotonic(), task)
-        while len(self._ahead) > MAX_SNAPSHOTS:
+        self._ahead[key] = (time.monotonic(), task)
+        # A walk abandoned leaves its read; the oldest go first.
+        while len(self._ahead) > 2 * MAX_SNAPSHOTS:
             self._drop(next(iter(self._ahead)))
 
     async def page(
@@ -79,10 +82,10 @@ class Snapshots:
     ) -> Page:
         """The walk's page at `offset`: as read ahead when that began at most AHEAD_SECONDS
         ago (and succeeded), else read now."""
-        ahead = self._ahead.pop(token, None)
+        ahead = self._ahead.pop((token, offset, limit), None)
         if ahead is not None:
-            page, started, task = ahead
-            if page == (offset, limit) and time.monotonic() - started <= AHEAD_SECONDS:
+            started, task = ahead
+            if time.monotonic() - started <= AHEAD_SECONDS:
                 await asyncio.wait({task})
                 if not task.cancelled() and task.exception() is None:
                     result: Page = task.result()
@@ -91,10 +94,10 @@ class Snapshots:
                 task.cancel()
         return await read()
 
-    def _drop(self, token: str) -> None:
-        ahead = self._ahead.pop(token, None)
+    def _drop(self, key: tuple[str, int, int]) -> None:
+        ahead = self._ahead.pop(key, None)
         if ahead is not None:
-            ahead[2].cancel()
+            ahead[1].cancel()
 
 
 def _retrieved(task: asyncio.Task[Any]) -> None:

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from graph.connectors.index import ConnectorIndex
 from graph.connectors.replica import ConnectorReplica
 from graph.core.context import Services
 from graph.core.error_policy import RETRY_AFTER_SECONDS, database_unavailable
@@ -241,11 +242,13 @@ class OcpiEndpoints:
             ]
             matched = tuple(site.station["_id"] for site in sites)
             token = self.snapshots.keep(matched)
+            self._read_ahead(token, matched, offset + limit, limit, index)
             on_page = sites[offset : offset + limit]
         else:
             # The stations of this page as they are now, or as read ahead a moment ago (one
             # unpublished since is left out).
             assert token is not None  # the snapshot was found by it
+            self._read_ahead(token, matched, offset + limit, limit, index)
             ids = matched[offset : offset + limit]
             on_page = await self.snapshots.page(
                 token, offset, limit, lambda: catalogue.published_sites(index, ids)
@@ -254,10 +257,6 @@ class OcpiEndpoints:
         response.headers["X-Total-Count"] = str(len(matched))
         response.headers["X-Limit"] = str(MAX_PAGE)
         if offset + limit < len(matched):
-            ahead = matched[offset + limit : offset + 2 * limit]
-            self.snapshots.read_ahead(
-                token, offset + limit, limit, lambda: catalogue.published_sites(index, ahead)
-            )
             following = {
                 **request.query_params,
                 "offset": str(offset + limit),
@@ -267,6 +266,21 @@ class OcpiEndpoints:
             url = f"{self.base_url(request)}{LOCATIONS_PATH}?{urlencode(following)}"
             response.headers["Link"] = f'<{url}>; rel="next"'
         return response
+
+    def _read_ahead(
+        self,
+        token: str,
+        matched: tuple[ObjectId, ...],
+        offset: int,
+        limit: int,
+        index: ConnectorIndex | None,
+    ) -> None:
+        """Start reading the walk's next page (if any) while this one is answered."""
+        ahead = matched[offset : offset + limit]
+        if ahead:
+            self.snapshots.read_ahead(
+                token, offset, limit, lambda: catalogue.published_sites(index, ahead)
+            )
 
     async def location_object(self, request: Request, partner: dict[str, Any]) -> Response:
         """One Location, one of its EVSEs, or one EVSE's Connector."""
