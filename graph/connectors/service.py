@@ -39,6 +39,7 @@ from graph.core.listeners import AsyncListeners
 from graph.core.timestamps import now, update_stamped
 from graph.core.validators import check_latitude, check_longitude
 from graph.core.viewer import (
+    RECEIVED_FROM,
     RECEIVED_ONLY,
     Viewer,
     not_written,
@@ -516,7 +517,13 @@ async def replace_received(
             async for found in collection().find({"chargestation": station_id}, session=session)
         }
         await _delete_received(
-            [connector for connector in present if connector not in keep], replica, session
+            [
+                connector
+                for connector, stored in present.items()
+                if connector not in keep and stored.get(RECEIVED_FROM) is not None
+            ],
+            replica,
+            session,
         )
         attempts = dict.fromkeys(keep, 0)
         waiting = [

@@ -51,6 +51,8 @@ from graph.ocpi.received import (
 from graph.organizations import service as organizations
 
 RECEIVED = "received"
+# Locations removed a command at a time.
+REMOVE_CHUNK = 10_000
 
 
 def _derived_id(*parts: str) -> ObjectId:
@@ -207,11 +209,12 @@ async def _store(
 async def remove_locations(stations: list[ObjectId], replica: ConnectorReplica) -> None:
     """Forget received Locations (by the stations they became): their connectors (searches
     and subscribers see them deleted), their stations and the partner's copies."""
-    if not stations:
-        return
-    await connectors.delete_received({"chargestation": {"$in": stations}}, replica)
-    await chargestations.delete_received({"_id": {"$in": stations}})
-    await received_locations_collection().delete_many({"_id": {"$in": stations}})
+    # A command of ids at a time stays far below 16 MB.
+    for start in range(0, len(stations), REMOVE_CHUNK):
+        chunk = stations[start : start + REMOVE_CHUNK]
+        await connectors.delete_received({"chargestation": {"$in": chunk}}, replica)
+        await chargestations.delete_received({"_id": {"$in": chunk}})
+        await received_locations_collection().delete_many({"_id": {"$in": chunk}})
 
 
 async def forget_unseen(

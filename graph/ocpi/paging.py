@@ -73,9 +73,14 @@ class Snapshots:
         # logged as never retrieved.
         task.add_done_callback(_retrieved)
         self._ahead[key] = (time.monotonic(), task)
-        # A walk abandoned leaves its read; the oldest go first.
-        while len(self._ahead) > 2 * MAX_SNAPSHOTS:
-            self._drop(next(iter(self._ahead)))
+        # A walk abandoned leaves its read: dropped once too old to be answered, or when
+        # too many are kept (the oldest first; they are in the order they began).
+        while self._ahead:
+            oldest = next(iter(self._ahead))
+            too_old = time.monotonic() - self._ahead[oldest][0] > AHEAD_SECONDS
+            if not too_old and len(self._ahead) <= 2 * MAX_SNAPSHOTS:
+                break
+            self._drop(oldest)
 
     async def page(
         self, token: str, offset: int, limit: int, read: Callable[[], Awaitable[Page]]

@@ -60,6 +60,17 @@ MAX_PAGES = 10_000
 _NEXT = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?')
 
 
+# Stored Locations received up to this long before a full pull began are kept even when it
+# does not return them: `receivedAt` comes from the clock of whichever process stored them
+# (clocks kept in step by NTP differ by far less).
+CLOCK_MARGIN = timedelta(seconds=5)
+
+
+def _count(response: httpx.Response) -> int | None:
+    total = response.headers.get("X-Total-Count", "")
+    return int(total) if total.isdigit() else None
+
+
 class PullFailed(Exception):
     """The partner could not be read; the pull is tried again later."""
 
@@ -89,8 +100,8 @@ def next_page(response: httpx.Response, url: str, received: int, offset: int) ->
         if _origin(link) != _origin(url):
             raise PullFailed(f"{url}: its Link leads to another origin: {link[:100]!r}")
         return link
-    total = response.headers.get("X-Total-Count", "")
-    if received and total.isdigit() and offset + received < int(total):
+    total = _count(response)
+    if received and total is not None and offset + received < total:
         parts = urlsplit(url)
         query = {**dict(parse_qsl(parts.query)), "offset": str(offset + received)}
         return urlunsplit(parts._replace(query=urlencode(query)))
@@ -144,7 +155,12 @@ class LocationPull:
                 continue
             # Read again under the lease: another process may have pulled meanwhile.
             partner = await partners_collection().find_one({"_id": partner["_id"]}) or {}
-            if partner.get("status") == REGISTERED and self._due(partner):
+            if (
+                partner.get("status") == REGISTERED
+                and sender_url(partner)
+                and partner.get("partnerToken")
+                and self._due(partner)
+            ):
                 await self.pull(client, partner)
 
     async def pull(self, client: httpx.AsyncClient, partner: Mapping[str, Any]) -> None:
@@ -165,15 +181,22 @@ class LocationPull:
         pages: set[str] = set()
         # The stations of every Location a full pull returned, stored or skipped.
         returned: set[ObjectId] = set()
+        # How many the first page said there are (X-Total-Count), if it said.
+        total: int | None = None
         try:
             while url is not None:
                 if url in pages or len(pages) >= MAX_PAGES:
                     raise PullFailed(f"{url}: a page again, or more than {MAX_PAGES} pages")
                 pages.add(url)
-                if not await self.leases.hold(partner["_id"]) or not await _still_pulled(partner):
-                    return  # another process took over, or the partner is gone
+                if not await self.leases.hold(partner["_id"]):
+                    return  # another process took over; it pulls again
                 locations, response = await self._page(client, partner, url)
+                if total is None:
+                    total = _count(response)
                 for location in locations:
+                    # Checked for each: a partner deleted meanwhile gets nothing stored.
+                    if not await _still_pulled(partner):
+                        return
                     returned.add(await self._store(partner, location))
                 url = next_page(response, url, len(locations), offset)
                 offset += len(locations)
@@ -189,13 +212,17 @@ class LocationPull:
             return
         self._failed_at.pop(partner["_id"], None)
         pulled = {"pulledFrom": started}
-        if full:
-            # A full pull is the partner's whole list: what it no longer has is gone.
-            forgotten = await ingest.forget_unseen(partner, returned, started, self.replica)
+        if full and returned and (total is None or offset >= total):
+            # A full pull is the partner's whole list: what it no longer has is gone. Not
+            # after a walk that returned nothing, or fewer than its first page announced
+            # (its list changed under offset paging): those may have lost Locations.
+            before = started - CLOCK_MARGIN
+            forgotten = await ingest.forget_unseen(partner, returned, before, self.replica)
             if forgotten:
                 log.info(
                     "OCPI pull from %s: %d Location(s) no longer sent, removed", name, forgotten
                 )
+        if full:
             pulled["fullyPulledFrom"] = started
         await partners_collection().update_one(
             {"_id": partner["_id"], "status": REGISTERED}, {"$set": pulled}

@@ -11,6 +11,7 @@ issues B, of which it keeps the hash, and keeps the partner's C.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from graph.ocpi.models import (
     partners_collection,
 )
 from graph.ocpi.protocol import (
+    CLIENT_ERROR,
     INVALID_PARAMETERS,
     NO_MATCHING_ENDPOINTS,
     TOKEN_PATTERN,
@@ -45,6 +47,7 @@ from graph.ocpi.protocol import (
     digest,
     new_token,
 )
+from graph.ocpi.push import REFRESH_SECONDS
 from graph.ocpi.settings import OcpiSettings
 
 log = logging.getLogger(__name__)
@@ -76,8 +79,7 @@ async def delete_partner(
     """Forget a partner (admins only): its token stops working at once, then what it sent
     and what waits to be pushed to it are removed, then the partner."""
     require_admin(viewer, "deleteOcpiPartner")
-    # Cut off first, so nothing it sends (or a pull brings) is stored while it is forgotten.
-    if await _cut_off(partner_id, {}) is None:
+    if await _cut_off({"_id": partner_id}, {"status": PENDING}) is None:
         raise missing(viewer, "OCPI partner", partner_id, "id")
     await _forget(partner_id, replica)
     await partners_collection().delete_one({"_id": partner_id})
@@ -85,10 +87,10 @@ async def delete_partner(
     return partner_id
 
 
-async def _cut_off(partner_id: ObjectId, more: dict[str, Any]) -> dict[str, Any] | None:
+async def _cut_off(which: dict[str, Any], more: dict[str, Any]) -> dict[str, Any] | None:
     """The partner's token dies and its endpoints are forgotten: no call in or out."""
     result: dict[str, Any] | None = await partners_collection().find_one_and_update(
-        {"_id": partner_id},
+        which,
         {
             "$set": {"tokenHash": None, "endpoints": [], "updatedAt": now(), **more},
             "$unset": {"partnerToken": "", "pulledFrom": "", "fullyPulledFrom": ""},
@@ -100,7 +102,13 @@ async def _cut_off(partner_id: ObjectId, more: dict[str, Any]) -> dict[str, Any]
 
 async def _forget(partner_id: ObjectId, replica: ConnectorReplica) -> None:
     """Remove the Locations received from a partner and the pushes waiting for it: a
-    partner no longer registered keeps none of them current."""
+    partner no longer registered keeps none of them current.
+
+    Once cut off, it is given SETTLE_SECONDS first: every process has stopped taking its
+    calls (PARTNER_CACHE_SECONDS) and pushing to it (push.REFRESH_SECONDS), and calls
+    already under way have ended, so none stores anything after the removal.
+    """
+    await asyncio.sleep(SETTLE_SECONDS)
     await ingest.forget_partner(partner_id, replica)
     await outbox_collection().delete_many({"partner": partner_id})
 
@@ -110,12 +118,17 @@ async def _forget(partner_id: ObjectId, replica: ConnectorReplica) -> None:
 # This process's own writes to partners empty it at once; another process's (a deletion,
 # an unregistering, a rotated token) are seen within this long.
 PARTNER_CACHE_SECONDS = 1.0
+# How long a partner cut off is given before what it sent is removed (`_forget`).
+SETTLE_SECONDS = max(PARTNER_CACHE_SECONDS, REFRESH_SECONDS) + 1.0
 # More entries than this empty it (random tokens are never kept: only partners found).
 _MAX_CACHED = 1000
 _recent: dict[tuple[str, ...], tuple[float, dict[str, Any]]] = {}
+# Counts this process's partner writes: a read that began before one is not kept.
+_generation = [0]
 
 
 def _partners_changed() -> None:
+    _generation[0] += 1
     _recent.clear()
 
 
@@ -127,13 +140,16 @@ async def partner_with_token(tokens: list[str]) -> dict[str, Any] | None:
     kept = _recent.get(digests)
     if kept is not None and time.monotonic() - kept[0] < PARTNER_CACHE_SECONDS:
         return dict(kept[1])
+    generation = _generation[0]
     found = await partners_collection().find_one({"tokenHash": {"$in": list(digests)}})
     if found is None:
         _recent.pop(digests, None)
         return None
-    if len(_recent) >= _MAX_CACHED:
-        _recent.clear()
-    _recent[digests] = (time.monotonic(), found)
+    # Only registered partners are kept: one registering is read afresh until it is.
+    if found.get("status") == REGISTERED and generation == _generation[0]:
+        if len(_recent) >= _MAX_CACHED:
+            _recent.clear()
+        _recent[digests] = (time.monotonic(), found)
     return dict(found)
 
 
@@ -225,7 +241,7 @@ async def exchange(
     endpoints = await fetch_endpoints(settings, url, token_b, partner["rawToken"])
     token_c = new_token()
     result = await partners_collection().update_one(
-        {"_id": partner["_id"], "tokenHash": partner["tokenHash"]},
+        _this_token(partner),
         {
             "$set": {
                 "status": REGISTERED,
@@ -245,12 +261,19 @@ async def exchange(
     return token_c
 
 
+def _this_token(partner: dict[str, Any]) -> dict[str, Any]:
+    """The partner as read, while the token it was found by is still its own."""
+    return {"_id": partner["_id"], "tokenHash": partner["tokenHash"]}
+
+
 async def unregister(partner: dict[str, Any], replica: ConnectorReplica) -> None:
     """DELETE credentials: the partner's token dies, its endpoints are forgotten, and so are
     the Locations it sent (registered again, it is pulled whole again)."""
     if partner["status"] != REGISTERED:
         raise OcpiError(INVALID_PARAMETERS, "not registered", http_status=405)
-    await _cut_off(partner["_id"], {"status": PENDING})
+    # By the token it presented too: an old token (rotated since) unregisters nothing.
+    if await _cut_off(_this_token(partner), {"status": PENDING}) is None:
+        raise OcpiError(CLIENT_ERROR, "missing or unknown token", http_status=401)
     await _forget(partner["_id"], replica)
     log.info("OCPI partner %s unregistered; what it sent is forgotten", partner["_id"])
 

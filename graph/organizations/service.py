@@ -385,6 +385,10 @@ async def delete_received(organization_ids: list[ObjectId]) -> None:
     """Delete organizations standing for partners' parties (their stations and connectors
     first); organizations of this network are never selected."""
     await collection().delete_many({"_id": {"$in": organization_ids}, **RECEIVED_ONLY})
+    # As after any deletion: e.g. API keys an administrator issued for one are revoked.
+    for organization_id in organization_ids:
+        for hook in _after_deletion:
+            await hook(organization_id)
 
 
 async def received_party(

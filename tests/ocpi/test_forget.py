@@ -197,3 +197,37 @@ def test_a_partner_deleted_through_another_process_is_refused_here_too(
             "chargestations": 0,
             "connectors": 0,
         }
+
+
+def test_an_old_token_unregisters_nothing(server: Server, db: Database[Any]) -> None:
+    """DELETE credentials with a token rotated away since is refused (401) and removes
+    nothing: only the partner's current token ends its registration."""
+    with served(server, 1) as partner:
+        url = f"{server.base_url}/ocpi/2.2.1/credentials"
+        rotated = httpx.put(
+            url,
+            headers=token_header(partner.token),
+            json=partner.peer.credentials(),
+            timeout=30,
+        )
+        assert rotated.json()["status_code"] == 1000
+        current = rotated.json()["data"]["token"]
+        refused = httpx.delete(url, headers=token_header(partner.token), timeout=30)
+        assert refused.status_code == 401
+        assert stored_of(db, partner.name) == holding(1)
+        assert found_at(server, partner.locations[0]) == 2
+        assert httpx.get(url, headers=token_header(current), timeout=30).status_code == 200
+
+
+def test_a_full_pull_that_returns_nothing_removes_nothing(
+    server: Server, db: Database[Any]
+) -> None:
+    """A partner answering an empty list (in maintenance, say) does not wipe its Locations."""
+    with served(server, 2) as partner:
+        full_pulls = sum("date_from" not in query for query in partner.peer.pulls)
+        partner.locations.clear()
+        wait_for(
+            lambda: sum("date_from" not in query for query in partner.peer.pulls) >= full_pulls + 2,
+            "two more full pulls",
+        )
+        assert stored_of(db, partner.name) == holding(2)
