@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -23,6 +24,7 @@ from graph.connectors.replica import ConnectorReplica
 from graph.core.context import Services
 from graph.core.error_policy import RETRY_AFTER_SECONDS, database_unavailable
 from graph.core.group_commit import GroupCommit
+from graph.core.rate_limit import TokenBuckets
 from graph.ocpi import catalogue, ingest, service
 from graph.ocpi.locations import location
 from graph.ocpi.models import REGISTERED
@@ -64,6 +66,8 @@ class OcpiEndpoints:
         self.settings = settings
         self.services = services
         self.snapshots = Snapshots()
+        # Each partner's calls to this process: a bucket refilled continuously.
+        self.calls = TokenBuckets(settings.calls_per_minute)
 
     def base_url(self, request: Request) -> str:
         return (self.settings.base_url or str(request.base_url)).rstrip("/")
@@ -132,6 +136,10 @@ class OcpiEndpoints:
                         message="missing or unknown token",
                         http_status=401,
                     )
+                wait = self.calls.wait_for(partner["_id"], 1)
+                if wait > 0:
+                    return _too_many(request, wait)
+                self.calls.take(partner["_id"], 1)
                 return await handler(request, partner)
             except OcpiError as error:
                 return refusal(request, error)
@@ -337,6 +345,19 @@ class OcpiEndpoints:
             return envelope(request)
         await ingest.patch(partner, path, body, replica)
         return envelope(request)
+
+
+def _too_many(request: Request, wait: float) -> Response:
+    """HTTP 429 in the envelope: the partner called more than CHARGEGRAPH_OCPI_CALLS_PER_MINUTE."""
+    seconds = max(1, math.ceil(wait))
+    response = envelope(
+        request,
+        status_code=CLIENT_ERROR,
+        message=f"too many calls; retry after {seconds} s",
+        http_status=429,
+    )
+    response.headers["Retry-After"] = str(seconds)
+    return response
 
 
 def _unavailable(request: Request) -> Response:

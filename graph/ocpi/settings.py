@@ -53,6 +53,13 @@ class OcpiSettings(BaseSettings):
         "catches up on pushes that were lost, and the Locations a partner no longer sends "
         "are removed",
     )
+    calls_per_minute: int = Field(
+        default=60_000,
+        ge=1,
+        description="calls a partner may make to one process a minute (a bucket of that "
+        "many, refilled continuously); more are refused with HTTP 429, status 2000 and "
+        "`Retry-After`, and store nothing",
+    )
     call_timeout_seconds: float = Field(
         default=10.0, gt=0, description="how long a call to a partner may take"
     )
