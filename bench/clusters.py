@@ -290,8 +290,7 @@ def main() -> None:
     lines = [
         f"Command: `{command_line()}`. Machine: {machine()}. Code: {code}. "
         f"Load before: `{load_before}`; after the in-process part: `{load_middle}`; "
-        f"after: `{load_after}`. Other engineers' tests ran on the same 2 cores meanwhile "
-        "(see the load figures). A 1920 x 1080 screen's box at each zoom (256-pixel tiles); "
+        f"after: `{load_after}`. A 1920 x 1080 screen's box at each zoom (256-pixel tiles); "
         "anonymous visibility (active connectors). p50 of "
         f"{args.repeat} calls each after 2 warm-up calls.",
         "",
