@@ -57,11 +57,24 @@ async def run_side_by_side(loops: dict[str, Coroutine[Any, Any, None]]) -> None:
     """
     running = [asyncio.create_task(loop, name=name) for name, loop in loops.items()]
     try:
-        done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_EXCEPTION)
+        done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+        # Loops run until cancelled: one that ended took the work with it.
         for task in done:
+            if task.cancelled():
+                raise RuntimeError(f"{task.get_name()} was cancelled on its own")
             task.result()  # the loop's failure, raised here
+            raise RuntimeError(f"{task.get_name()} ended")
     finally:
         await _stop(running)
+
+
+def report_end(task: asyncio.Task[Any]) -> None:
+    """For `add_done_callback`: log a background task that ended other than by being
+    stopped, since the work it did has stopped with it."""
+    if task.cancelled():
+        return
+    error = task.exception()
+    log.error("background task %s ended: %r", task.get_name(), error, exc_info=error)
 
 
 def stop_if_cancelled() -> None:

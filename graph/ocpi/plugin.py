@@ -14,7 +14,7 @@ from graph.connectors.replica import ConnectorReplica
 from graph.core.context import Services
 from graph.core.plugin import Domain
 from graph.core.settings import Settings
-from graph.core.tasks import cancel_and_wait
+from graph.core.tasks import cancel_and_wait, report_end
 from graph.ocpi.catalogue import keep_removed
 from graph.ocpi.models import (
     OcpiPartnerDocument,
@@ -54,6 +54,8 @@ async def running(services: Services) -> AsyncIterator[None]:
     forget_changes = services.get(ConnectorReplica).changes.add(push.changed)
     pushing = asyncio.create_task(push.run(), name="ocpi-location-push")
     pulling = asyncio.create_task(services.get(LocationPull).run(), name="ocpi-location-pull")
+    for task in (pushing, pulling):
+        task.add_done_callback(report_end)
     try:
         yield
     finally:

@@ -86,3 +86,16 @@ async def test_cancelled_again_while_stopping_its_loops_it_still_stops_them() ->
     await finished(asyncio.wait({loops}))
     assert loops.cancelled()
     assert stopped == ["swallower"]
+
+
+async def test_a_loop_that_ends_ends_the_whole() -> None:
+    """Loops run until stopped: one that returns took its work with it, which is an error."""
+    stopped: list[str] = []
+
+    async def returns() -> None:
+        await asyncio.sleep(0.01)
+
+    loops = await finished(run_side_by_side({"returns": returns(), "waiter": waits(stopped)}))
+    with pytest.raises(RuntimeError, match="returns ended"):
+        loops.result()
+    assert stopped == ["waiter"]
