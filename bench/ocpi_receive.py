@@ -15,8 +15,8 @@ subscriber's event for it (seen).
 
 Baseline, in the same run: the same status changes written straight into
 MongoDB with pymongo (one `update_many` of the EVSE's connectors, as the
-receiver does), at the same rate, timed from the write to the same
-subscriber's event.
+receiver does), from the same sender processes at the same rate, timed from
+the write to the same subscriber's event.
 
 Target (issue 21): 10,000 received PATCHes a minute, each applied and seen by
 subscribers, p99 ≤ 250 ms.
@@ -49,6 +49,7 @@ from graph.ocpi.protocol import authorization
 
 RECEIVER = "/ocpi/emsp/2.2.1/locations/DE/BEN"
 IN_FLIGHT = 64
+DATABASE = "ocppbench"
 # How long each sender process holds its warm-up job.
 WARM_UP_SECONDS = 3.0
 # Each change flips an EVSE between these two, so every one is a change.
@@ -169,10 +170,14 @@ async def paced(
     await asyncio.gather(*tasks)
 
 
+Row = tuple[str, str, float, float, bool]  # (evse, status, due, done, ok)
+
+
 @dataclass(frozen=True)
 class Share:
-    """One sender process's part of the PATCHes: the EVSEs `n % len(evses) % senders == part`
-    (so each EVSE's changes leave one process, in order)."""
+    """One sender process's part of the changes: the EVSEs `n % len(evses) % senders ==
+    part` (so each EVSE's changes leave one process, in order). PATCHes to ChargeGraph, or
+    for the baseline (`uri` set) the same changes written straight into MongoDB."""
 
     base: str
     headers: dict[str, str]
@@ -182,19 +187,62 @@ class Share:
     rate: float
     seconds: float
     start: float
+    # Each EVSE's status before the first change.
+    current: dict[str, str]
+    # The baseline's database and each EVSE's station; None: PATCH ChargeGraph.
+    uri: str | None = None
+    stations: dict[str, Any] | None = None
 
 
-def send_share(share: Share) -> list[tuple[str, str, float, float, bool]]:
-    """A sender process: PATCH its share at its times; (evse, status, due, answered, ok)."""
+def send_share(share: Share) -> list[Row]:
+    """A sender process: make its share of the changes at their times."""
     return asyncio.run(_send_share(share))
 
 
-async def _send_share(share: Share) -> list[tuple[str, str, float, float, bool]]:
+async def _send_share(share: Share) -> list[Row]:
     evses = share.evses
-    current = dict.fromkeys(evses, "AVAILABLE")
-    moment = datetime(2026, 7, 1, tzinfo=UTC)
-    patches: list[tuple[str, str, float, float, bool]] = []
+    current = dict(share.current)
+    rows: list[Row] = []
     in_flight = max(1, IN_FLIGHT // share.senders)
+
+    async def pace(change: Callable[[int, float], Awaitable[None]]) -> None:
+        await paced(
+            share.rate,
+            share.seconds,
+            change,
+            start=share.start,
+            mine=lambda number: number % len(evses) % share.senders == share.part,
+            in_flight=in_flight,
+        )
+
+    if share.uri is not None:
+        assert share.stations is not None
+        stations = share.stations
+        mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(share.uri, tz_aware=True)
+        connectors = mongo[DATABASE].connectors
+        moment = datetime(2026, 7, 2, tzinfo=UTC)
+
+        async def write(number: int, due: float) -> None:
+            evse = evses[number % len(evses)]
+            status = current[evse] = FLIP[current[evse]]
+            await connectors.update_many(
+                {"chargestation": stations[evse], "receivedFrom.evse": evse},
+                {
+                    "$set": {
+                        "status": status.title(),
+                        "receivedFrom.status": status,
+                        "receivedFrom.lastUpdated": moment + timedelta(milliseconds=number),
+                        "updatedAt": datetime.now(UTC),
+                    }
+                },
+            )
+            rows.append((evse, status, due, time.perf_counter(), True))
+
+        await pace(write)
+        await mongo.close()
+        return rows
+
+    moment = datetime(2026, 7, 1, tzinfo=UTC)
     # Idle connections are dropped before the server's keep-alive (5 s) closes them: a
     # request sent on one the server is closing fails with ReadError.
     limits = httpx.Limits(
@@ -212,17 +260,10 @@ async def _send_share(share: Share) -> list[tuple[str, str, float, float, bool]]
                 json={"status": status, "last_updated": stamp},
             )
             ok = answer.status_code == 200 and answer.json().get("status_code") == 1000
-            patches.append((evse, status, due, time.perf_counter(), ok))
+            rows.append((evse, status, due, time.perf_counter(), ok))
 
-        await paced(
-            share.rate,
-            share.seconds,
-            patch,
-            start=share.start,
-            mine=lambda number: number % len(evses) % share.senders == share.part,
-            in_flight=in_flight,
-        )
-    return patches
+        await pace(patch)
+    return rows
 
 
 async def run(args: argparse.Namespace, chargegraph: ChargeGraph) -> dict[str, Any]:
@@ -238,7 +279,7 @@ async def run(args: argparse.Namespace, chargegraph: ChargeGraph) -> dict[str, A
             assert answer.json()["status_code"] == 1000, answer.text
         put_seconds = time.perf_counter() - put_started
         mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(chargegraph.uri, tz_aware=True)
-        db = mongo["ocppbench"]
+        db = mongo[DATABASE]
         organization = await db.organizations.find_one({"receivedFrom.partyId": "BEN"})
         assert organization is not None
         connector_of: dict[str, tuple[str, Any]] = {}
@@ -265,47 +306,41 @@ async def run(args: argparse.Namespace, chargegraph: ChargeGraph) -> dict[str, A
         await asyncio.gather(
             *(loop.run_in_executor(pool, time.sleep, WARM_UP_SECONDS) for _ in range(args.senders))
         )
-        start = time.perf_counter() + 1.0
-        shares = [
-            Share(base, headers, evses, part, args.senders, args.rate, args.seconds, start)
-            for part in range(args.senders)
-        ]
-        with pool:
+
+        async def in_senders(current: dict[str, str], **baseline: Any) -> list[Row]:
+            start = time.perf_counter() + 1.0
+            shares = [
+                Share(
+                    base,
+                    headers,
+                    evses,
+                    part,
+                    args.senders,
+                    args.rate,
+                    args.seconds,
+                    start,
+                    current,
+                    **baseline,
+                )
+                for part in range(args.senders)
+            ]
             sent = await asyncio.gather(
                 *(loop.run_in_executor(pool, send_share, share) for share in shares)
             )
-        patches = [row for rows in sent for row in rows]
-        moment = datetime(2026, 7, 1, tzinfo=UTC)
-        await asyncio.sleep(5)  # the last events on their way
-        # Baseline: the same changes written straight into MongoDB, as one update each.
-        baseline: list[tuple[str, str, float, float]] = []
-        base_moment = moment + timedelta(days=1)
+            return [row for rows in sent for row in rows]
 
-        # Where the PATCHes left each EVSE.
-        current = dict.fromkeys(evses, "AVAILABLE")
-        for evse, status, *_ in sorted(patches, key=lambda row: row[2]):
-            current[evse] = status
-
-        async def write(number: int, sent: float) -> None:
-            evse = evses[number % len(evses)]
-            status = current[evse] = FLIP[current[evse]]
-            stamp = base_moment + timedelta(milliseconds=number)
-            await db.connectors.update_many(
-                {"chargestation": connector_of[evse][1], "receivedFrom.evse": evse},
-                {
-                    "$set": {
-                        "status": status.title(),
-                        "receivedFrom.status": status,
-                        "receivedFrom.lastUpdated": stamp,
-                        "updatedAt": datetime.now(UTC),
-                    }
-                },
-            )
-            baseline.append((evse, status, sent, time.perf_counter()))
-
-        events_before = subscriber.events
-        await paced(args.rate, args.seconds, write)
-        await asyncio.sleep(5)
+        with pool:
+            patches = await in_senders(dict.fromkeys(evses, "AVAILABLE"))
+            await asyncio.sleep(5)  # the last events on their way
+            # Baseline: the same changes written straight into MongoDB, one update each,
+            # from the same sender processes, starting where the PATCHes left each EVSE.
+            current = dict.fromkeys(evses, "AVAILABLE")
+            for evse, status, *_ in sorted(patches, key=lambda row: row[2]):
+                current[evse] = status
+            events_before = subscriber.events
+            stations = {evse: station for evse, (_, station) in connector_of.items()}
+            baseline = await in_senders(current, uri=chargegraph.uri, stations=stations)
+            await asyncio.sleep(5)
         following.cancel()
         await mongo.close()
     return {
@@ -364,7 +399,7 @@ def report(started: Start, args: argparse.Namespace, results: dict[str, Any]) ->
     applied = [(answered - sent) * 1000 for _, _, sent, answered, ok in patches if ok]
     refused = sum(1 for *_, ok in patches if not ok)
     seen, unseen = seen_delays(patches, subscriber, connector_of)
-    written = [(done - sent) * 1000 for _, _, sent, done in results["baseline"]]
+    written = [(done - sent) * 1000 for _, _, sent, done, _ in results["baseline"]]
     base_seen, base_unseen = seen_delays(results["baseline"], subscriber, connector_of)
     seen_p99 = percentile(seen, 0.99) if seen else float("inf")
     lines = [
