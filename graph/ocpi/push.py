@@ -218,6 +218,7 @@ class LocationPush:
         """Turn change events into outbox entries, for as long as the application serves:
         every event waiting is written in one insert."""
         while True:
+            stop_if_cancelled()  # a cancellation a library call swallowed (see `_push_all`)
             events = [await self._events.get()]
             while not self._events.empty() and len(events) < MAX_EVENTS_A_WRITE:
                 events.append(self._events.get_nowait())
@@ -264,6 +265,11 @@ class LocationPush:
                 stop_if_cancelled()
                 # A bug must not end pushing for good: log it, and go on after a pause.
                 log.exception("OCPI push failed")
+            # Python 3.11's wait_for, inside pymongo's socket reads, returns a read that
+            # completed as the task was cancelled and drops the cancellation: the task is
+            # still marked as cancelling, so stop here instead of idling until cancelled
+            # again.
+            stop_if_cancelled()
             if not busy:
                 self._written.clear()
                 # asyncio.timeout rather than wait_for: on 3.11, wait_for can swallow a
