@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine, Iterable
+from collections.abc import Coroutine, Iterable, Iterator
 from typing import Any
+
+from pymongo.errors import PyMongoError
 
 # Cleanup a cancelled task does (a last database write) gets this long before it is
 # cancelled again.
@@ -75,6 +77,21 @@ def report_end(task: asyncio.Task[Any]) -> None:
         return
     error = task.exception()
     log.error("background task %s ended: %r", task.get_name(), error, exc_info=error)
+
+
+@contextlib.contextmanager
+def round_survived(logger: logging.Logger, what: str) -> Iterator[None]:
+    """One round of a background loop that must go on: a database failure is logged as a
+    warning, anything else (a bug) with its traceback, and the loop carries on after its
+    pause; a cancellation always ends it (`stop_if_cancelled`)."""
+    try:
+        yield
+    except PyMongoError as error:
+        stop_if_cancelled()
+        logger.warning("%s: the database failed, retrying: %s", what, error)
+    except Exception:
+        stop_if_cancelled()
+        logger.exception("%s failed", what)
 
 
 def stop_if_cancelled() -> None:

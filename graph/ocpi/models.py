@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -163,3 +164,15 @@ def received_locations_collection() -> AsyncCollection[dict[str, Any]]:
 def pull_leases_collection() -> AsyncCollection[dict[str, Any]]:
     """Which process pulls from which partner, until when (`{_id: partner, holder, until}`)."""
     return partners_collection().database["ocpi_pull_leases"]
+
+
+def locations_url(partner: Mapping[str, Any], role: str) -> str | None:
+    """The partner's Locations endpoint in `role` (SENDER or RECEIVER), if it offers one."""
+    return next(
+        (
+            endpoint.get("url")
+            for endpoint in partner.get("endpoints") or []
+            if endpoint.get("identifier") == "locations" and endpoint.get("role") == role
+        ),
+        None,
+    )

@@ -34,12 +34,17 @@ from bson import ObjectId
 from pymongo.errors import PyMongoError
 
 from graph.connectors.replica import ConnectorReplica
-from graph.core.tasks import stop_if_cancelled
+from graph.core.tasks import round_survived, stop_if_cancelled
 from graph.core.timestamps import now
 from graph.ocpi import ingest
 from graph.ocpi.lease import Leases, process_holder
 from graph.ocpi.locations import ocpi_time
-from graph.ocpi.models import REGISTERED, partners_collection, pull_leases_collection
+from graph.ocpi.models import (
+    REGISTERED,
+    locations_url,
+    partners_collection,
+    pull_leases_collection,
+)
 from graph.ocpi.protocol import SUCCESS, OcpiError, partner_headers
 from graph.ocpi.settings import OcpiSettings
 
@@ -77,14 +82,7 @@ class PullFailed(Exception):
 
 def sender_url(partner: Mapping[str, Any]) -> str | None:
     """The partner's Locations SENDER endpoint, if it offers one."""
-    return next(
-        (
-            endpoint.get("url")
-            for endpoint in partner.get("endpoints") or []
-            if endpoint.get("identifier") == "locations" and endpoint.get("role") == "SENDER"
-        ),
-        None,
-    )
+    return locations_url(partner, "SENDER")
 
 
 def next_page(response: httpx.Response, url: str, received: int, offset: int) -> str | None:
@@ -136,31 +134,28 @@ class LocationPull:
         """Pull from every partner when due, until cancelled."""
         async with httpx.AsyncClient(timeout=self.settings.call_timeout_seconds) as client:
             while True:
-                try:
+                with round_survived(log, "OCPI pull"):
                     await self._round(client)
-                except PyMongoError as error:
-                    stop_if_cancelled()
-                    log.warning("OCPI pull: the database failed, retrying: %s", error)
-                except Exception:
-                    stop_if_cancelled()
-                    # A bug must not end pulling for good: log it, and go on after a pause.
-                    log.exception("OCPI pull failed")
                 await asyncio.sleep(CHECK_SECONDS)
 
+    def _pullable(self, partner: Mapping[str, Any]) -> bool:
+        """Registered, offering a Locations SENDER, with a token to call it, and due."""
+        return (
+            partner.get("status") == REGISTERED
+            and sender_url(partner) is not None
+            and bool(partner.get("partnerToken"))
+            and self._due(partner)
+        )
+
     async def _round(self, client: httpx.AsyncClient) -> None:
-        async for partner in partners_collection().find({"status": REGISTERED}):
-            if not sender_url(partner) or not partner.get("partnerToken"):
-                continue
-            if not self._due(partner) or not await self.leases.hold(partner["_id"]):
+        # Read whole first: a pull takes long, and a cursor left open meanwhile times out.
+        registered = await partners_collection().find({"status": REGISTERED}).to_list()
+        for partner in registered:
+            if not self._pullable(partner) or not await self.leases.hold(partner["_id"]):
                 continue
             # Read again under the lease: another process may have pulled meanwhile.
             partner = await partners_collection().find_one({"_id": partner["_id"]}) or {}
-            if (
-                partner.get("status") == REGISTERED
-                and sender_url(partner)
-                and partner.get("partnerToken")
-                and self._due(partner)
-            ):
+            if self._pullable(partner):
                 await self.pull(client, partner)
 
     async def pull(self, client: httpx.AsyncClient, partner: Mapping[str, Any]) -> None:

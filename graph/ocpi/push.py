@@ -41,7 +41,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from pymongo.errors import BulkWriteError, PyMongoError
 
 from graph.connectors.replica import ConnectorReplica
-from graph.core.tasks import run_side_by_side, stop_if_cancelled
+from graph.core.tasks import round_survived, run_side_by_side, stop_if_cancelled
 from graph.core.timestamps import now
 from graph.core.visibility import ACTIVE
 from graph.ocpi import catalogue
@@ -51,6 +51,7 @@ from graph.ocpi.models import (
     LOCATION_PUSH,
     REGISTERED,
     STATUS_PUSH,
+    locations_url,
     outbox_collection,
     partners_collection,
     push_leases_collection,
@@ -137,15 +138,7 @@ class LocationPush:
             return
         receivers = []
         async for partner in partners_collection().find({"status": REGISTERED}):
-            url = next(
-                (
-                    endpoint.get("url")
-                    for endpoint in partner.get("endpoints") or []
-                    if endpoint.get("identifier") == "locations"
-                    and endpoint.get("role") == "RECEIVER"
-                ),
-                None,
-            )
+            url = locations_url(partner, "RECEIVER")
             if url and partner.get("partnerToken"):
                 receivers.append(
                     Receiver(
@@ -250,7 +243,7 @@ class LocationPush:
         """Push for every partner whose lease this process holds (runs while the app serves)."""
         while True:
             busy = False
-            try:
+            with round_survived(log, "OCPI push"):
                 await self._refresh()
                 for receiver in self._receivers:
                     retry_at = self._retry_at.get(receiver.partner)
@@ -258,13 +251,6 @@ class LocationPush:
                         continue
                     if await self._leases.hold(receiver.partner):
                         busy |= await self._push(receiver)
-            except PyMongoError as error:
-                stop_if_cancelled()
-                log.warning("OCPI push: the database failed, retrying: %s", error)
-            except Exception:
-                stop_if_cancelled()
-                # A bug must not end pushing for good: log it, and go on after a pause.
-                log.exception("OCPI push failed")
             # Python 3.11's wait_for, inside pymongo's socket reads, returns a read that
             # completed as the task was cancelled and drops the cancellation: the task is
             # still marked as cancelling, so stop here instead of idling until cancelled
