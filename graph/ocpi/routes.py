@@ -68,6 +68,8 @@ class OcpiEndpoints:
         self.snapshots = Snapshots()
         # Each partner's calls to this process: a bucket refilled continuously.
         self.calls = TokenBuckets(settings.calls_per_minute)
+        # Calls refused for their token, by client address: each cost a database read.
+        self.refused = TokenBuckets(settings.refused_per_minute)
 
     def base_url(self, request: Request) -> str:
         return (self.settings.base_url or str(request.base_url)).rstrip("/")
@@ -128,8 +130,13 @@ class OcpiEndpoints:
 
         async def endpoint(request: Request) -> Response:
             try:
+                address = request.client.host if request.client is not None else ""
+                refused_wait = self.refused.wait_for(address, 1)
+                if refused_wait > 0:
+                    return _too_many(request, refused_wait)
                 partner = await service.partner_with_token(presented_tokens(request))
                 if partner is None or (registered and partner["status"] != REGISTERED):
+                    self.refused.take(address, 1)
                     return envelope(
                         request,
                         status_code=CLIENT_ERROR,
@@ -348,26 +355,25 @@ class OcpiEndpoints:
 
 
 def _too_many(request: Request, wait: float) -> Response:
-    """HTTP 429 in the envelope: the partner called more than CHARGEGRAPH_OCPI_CALLS_PER_MINUTE."""
+    """HTTP 429 in the envelope: a partner's calls past CHARGEGRAPH_OCPI_CALLS_PER_MINUTE, or an
+    address's refused ones past CHARGEGRAPH_OCPI_REFUSED_PER_MINUTE."""
     seconds = max(1, math.ceil(wait))
-    response = envelope(
-        request,
-        status_code=CLIENT_ERROR,
-        message=f"too many calls; retry after {seconds} s",
-        http_status=429,
+    return _retry_later(
+        request, CLIENT_ERROR, f"too many calls; retry after {seconds} s", 429, seconds
     )
-    response.headers["Retry-After"] = str(seconds)
-    return response
 
 
 def _unavailable(request: Request) -> Response:
-    response = envelope(
-        request,
-        status_code=SERVER_ERROR,
-        message=f"the database is unavailable; retry after {RETRY_AFTER_SECONDS} s",
-        http_status=503,
-    )
-    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    message = f"the database is unavailable; retry after {RETRY_AFTER_SECONDS} s"
+    return _retry_later(request, SERVER_ERROR, message, 503, RETRY_AFTER_SECONDS)
+
+
+def _retry_later(
+    request: Request, status_code: int, message: str, http_status: int, seconds: int
+) -> Response:
+    """A refusal in the envelope that says when to try again (`Retry-After`)."""
+    response = envelope(request, status_code=status_code, message=message, http_status=http_status)
+    response.headers["Retry-After"] = str(seconds)
     return response
 
 

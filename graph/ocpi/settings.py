@@ -60,6 +60,13 @@ class OcpiSettings(BaseSettings):
         "many, refilled continuously); more are refused with HTTP 429, status 2000 and "
         "`Retry-After`, and store nothing",
     )
+    refused_per_minute: int = Field(
+        default=600,
+        ge=1,
+        description="calls with a missing or unknown token one client address may make to "
+        "one process a minute (each looks the token up in the database); past that, its "
+        "calls are refused with HTTP 429 before any lookup",
+    )
     call_timeout_seconds: float = Field(
         default=10.0, gt=0, description="how long a call to a partner may take"
     )
